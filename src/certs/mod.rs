@@ -1,0 +1,2 @@
+//! Edge CA certificates: reading PEM/DER, inspecting a chain against what IoT Edge needs,
+//! generating a root + Edge CA, and creating a key + CSR for an external CA.

@@ -1,0 +1,201 @@
+//! The command line, defined once: `main` parses it, the man page and shell completions are
+//! generated from it.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success, or nothing to do
+  1  a step failed at run time (changed files were rolled back)
+  2  bad input or usage (nothing was written)";
+
+/// Take an Azure IoT Edge 1.4 device from \"it works on my bench\" to production-ready.
+///
+/// edgeprep reads the device, turns answers (an answers file) into a plan of file edits and
+/// commands, shows it with secrets masked, and applies it with backups, atomic writes and
+/// rollback when a command fails.
+#[derive(Debug, Parser)]
+#[command(name = "edgeprep", version, after_help = EXIT_CODES, after_long_help = EXIT_CODES)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Read and write every device path under DIR (an offline image, a test tree). With a root
+    /// other than /, commands are listed "to run on the device" instead of run.
+    #[arg(long, global = true, value_name = "DIR", default_value = "/")]
+    pub root: PathBuf,
+
+    /// Run iotedge, systemctl and docker even though --root is not /.
+    #[arg(long, global = true)]
+    pub run_commands: bool,
+
+    /// Work on a temporary copy of the built-in demo device; commands are shown, not run.
+    #[arg(long, global = true, conflicts_with = "root")]
+    pub demo: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show what applying an answers file would change; writes nothing.
+    Plan(PlanArgs),
+    /// Apply an answers file: back up, write atomically, run commands, roll back on failure.
+    Apply(ApplyArgs),
+    /// Restore the files of a backup set made by apply (default: the latest).
+    Rollback(RollbackArgs),
+    /// Work with answers files.
+    #[command(subcommand)]
+    Answers(AnswersCommand),
+    /// Inspect, generate, request and check Edge CA certificates.
+    #[command(subcommand)]
+    Cert(CertCommand),
+    /// Print a shell completion script.
+    Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// The answers file (TOML).
+    #[arg(long, value_name = "FILE")]
+    pub answers: PathBuf,
+    /// Print the plan as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// The answers file (TOML).
+    #[arg(long, value_name = "FILE")]
+    pub answers: PathBuf,
+    /// Do not ask for confirmation (required without a terminal).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Print the outcome as JSON: {"changed", "files", "commands", "backup"}.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// List the backup sets instead of restoring one.
+    #[arg(long)]
+    pub list: bool,
+    /// The backup set to restore (default: the latest).
+    pub id: Option<String>,
+    /// Do not ask for confirmation (required without a terminal).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AnswersCommand {
+    /// Validate an answers file without a device.
+    Check {
+        /// The answers file (TOML).
+        file: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CertCommand {
+    /// Show a certificate or chain (PEM or DER) and judge it as an IoT Edge Edge CA.
+    Inspect(CertInspectArgs),
+    /// Generate a root CA and an Edge CA signed by it.
+    Generate(CertGenerateArgs),
+    /// Create a private key and a certificate signing request for an Edge CA.
+    Csr(CertCsrArgs),
+    /// Report the device's current Edge CA and whether rotation is due.
+    Status(CertStatusArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CertInspectArgs {
+    /// Certificate or chain, PEM or DER.
+    pub file: PathBuf,
+    /// Private key that should match the first certificate.
+    #[arg(long, value_name = "KEY")]
+    pub key: Option<PathBuf>,
+    /// Warn when the certificate expires within this many days.
+    #[arg(long, value_name = "DAYS", default_value_t = 30)]
+    pub warn_days: u32,
+    /// Device hostname; an Edge CA whose CN equals it is an error.
+    #[arg(long)]
+    pub hostname: Option<String>,
+    /// Device id; an Edge CA whose CN equals it is an error.
+    #[arg(long)]
+    pub device_id: Option<String>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum KeyType {
+    /// ECDSA on NIST P-256 (default; fast, supported by IoT Edge's key service).
+    EcP256,
+    Rsa2048,
+    Rsa4096,
+}
+
+#[derive(Debug, Args)]
+pub struct CertGenerateArgs {
+    /// Directory to write root-ca.pem, root-ca.key.pem, edge-ca.pem and edge-ca.key.pem into.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Common name of the Edge CA (must not equal the hostname or device id).
+    #[arg(long, default_value = "edgeprep Edge CA")]
+    pub common_name: String,
+    /// Validity of the Edge CA in days (the root gets twice as long).
+    #[arg(long, default_value_t = 365)]
+    pub days: u32,
+    #[arg(long, value_enum, default_value_t = KeyType::EcP256)]
+    pub key_type: KeyType,
+    /// Overwrite existing files.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CertCsrArgs {
+    /// Common name of the requested Edge CA.
+    #[arg(long)]
+    pub common_name: String,
+    /// Directory to write edge-ca.key.pem and edge-ca.csr.pem into.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    #[arg(long, value_enum, default_value_t = KeyType::EcP256)]
+    pub key_type: KeyType,
+    /// Overwrite existing files.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CertStatusArgs {
+    /// Rotation is due when fewer than this many days are left.
+    #[arg(long, value_name = "DAYS", default_value_t = 30)]
+    pub warn_days: u32,
+    /// Print the status as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// The clap command, for the man page and completions.
+pub fn command() -> clap::Command {
+    <Cli as clap::CommandFactory>::command()
+}

@@ -1,0 +1,1 @@
+//! The command handlers behind the CLI.

@@ -1,0 +1,31 @@
+//! edgeprep: take an Azure IoT Edge 1.4 device from "works on my bench" to production-ready.
+//!
+//! One pipeline serves every front-end:
+//! `device state → Answers → Plan (pure) → review (masked diff) → Apply (backup, atomic writes,
+//! commands, rollback)`. Read the modules in that order:
+//!
+//! - [`root`] and [`paths`]: where device files live, always under one `--root` prefix.
+//! - [`device`]: what is on the device now (config.toml, daemon.json, drop-ins, users).
+//! - [`answers`]: what the technician chose, parsed and validated like IoT Edge would.
+//! - [`plan`]: the pure function from state + answers to file edits and commands.
+//! - [`edit`]: the format-preserving editors the plan uses.
+//! - [`secrets`]: masking, so no secret reaches a terminal, diff or log.
+//! - [`apply`]: backups, atomic writes, commands through a [`runner`], rollback, audit log.
+//! - [`certs`]: inspecting, generating and requesting Edge CA certificates.
+//! - [`cli`] and [`commands`]: the command-line front-end.
+#![forbid(unsafe_code)]
+
+pub mod answers;
+pub mod apply;
+pub mod certs;
+pub mod cli;
+pub mod commands;
+pub mod device;
+pub mod edit;
+pub mod error;
+pub mod paths;
+pub mod plan;
+pub mod root;
+pub mod runner;
+pub mod secrets;
+pub mod users;

@@ -1,0 +1,30 @@
+//! Device paths edgeprep knows about (absolute, as on the device; see [`crate::root`]).
+
+pub const CONFIG_TOML: &str = "/etc/aziot/config.toml";
+/// Installed by the aziot-edge package; a new config.toml starts from it when present.
+pub const CONFIG_TEMPLATE: &str = "/etc/aziot/config.toml.edge.template";
+pub const DAEMON_JSON: &str = "/etc/docker/daemon.json";
+pub const BACKUPS_DIR: &str = "/var/lib/edgeprep/backups";
+pub const AUDIT_LOG: &str = "/var/log/edgeprep.log";
+pub const PASSWD: &str = "/etc/passwd";
+pub const GROUP: &str = "/etc/group";
+pub const HOSTNAME: &str = "/etc/hostname";
+/// Where installed Edge CA certificates go (dir 0755, files 0644, owner aziotcs).
+pub const CERTS_DIR: &str = "/var/aziot/certs";
+/// Where installed Edge CA private keys go (dir 0700, files 0600, owner aziotks).
+pub const SECRETS_DIR: &str = "/var/aziot/secrets";
+/// Certificates certd issued from the quickstart Edge CA (stale once a file-based CA is set).
+pub const CERTD_CERTS_DIR: &str = "/var/lib/aziot/certd/certs";
+pub const KEYD_KEYS_DIR: &str = "/var/lib/aziot/keyd/keys";
+/// The file name edgeprep gives its proxy drop-ins.
+pub const PROXY_DROPIN_NAME: &str = "edgeprep-proxy.conf";
+
+/// systemd units whose environment carries the proxy.
+pub const DOCKER_UNIT: &str = "docker";
+pub const EDGED_UNIT: &str = "aziot-edged";
+pub const IDENTITYD_UNIT: &str = "aziot-identityd";
+
+/// The drop-in directory file edgeprep writes for `unit` (`docker`, `aziot-edged`, ...).
+pub fn proxy_dropin(unit: &str) -> String {
+    format!("/etc/systemd/system/{unit}.service.d/{PROXY_DROPIN_NAME}")
+}

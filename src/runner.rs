@@ -1,0 +1,95 @@
+//! The one door to external commands (`iotedge`, `systemctl`, `docker`), so tests can put fakes
+//! on PATH and a `--root` other than `/` can list commands instead of running them.
+
+use std::process::Command;
+
+use anyhow::{Context, Result};
+
+/// A command the plan wants run on the device, with the reason shown to the technician.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PlannedCommand {
+    pub program: String,
+    pub args: Vec<String>,
+    pub reason: String,
+}
+
+impl PlannedCommand {
+    pub fn new(program: &str, args: &[&str], reason: impl Into<String>) -> Self {
+        Self {
+            program: program.to_string(),
+            args: args.iter().map(|a| a.to_string()).collect(),
+            reason: reason.into(),
+        }
+    }
+
+    /// The command line as a technician would type it.
+    pub fn display(&self) -> String {
+        std::iter::once(self.program.as_str())
+            .chain(self.args.iter().map(String::as_str))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+/// What a finished command left behind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandOutput {
+    /// Exit code; `None` when killed by a signal.
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl CommandOutput {
+    pub fn success(&self) -> bool {
+        self.code == Some(0)
+    }
+}
+
+/// Runs planned commands. Implementations: [`SystemRunner`] (real processes found on PATH) and
+/// [`ListingRunner`] (runs nothing; records what would run).
+pub trait CommandRunner {
+    fn run(&mut self, command: &PlannedCommand) -> Result<CommandOutput>;
+    /// False when commands are only listed "to run on the device".
+    fn executes(&self) -> bool;
+}
+
+/// Runs commands as child processes, looking programs up on PATH.
+#[derive(Debug, Default)]
+pub struct SystemRunner;
+
+impl CommandRunner for SystemRunner {
+    fn run(&mut self, command: &PlannedCommand) -> Result<CommandOutput> {
+        let output = Command::new(&command.program)
+            .args(&command.args)
+            .output()
+            .with_context(|| format!("could not start `{}` (is it installed and on PATH?)", command.display()))?;
+        Ok(CommandOutput {
+            code: output.status.code(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        })
+    }
+
+    fn executes(&self) -> bool {
+        true
+    }
+}
+
+/// Runs nothing: used with a `--root` other than `/` (an offline image, the demo), where the
+/// commands are printed as "to run on the device".
+#[derive(Debug, Default)]
+pub struct ListingRunner {
+    pub listed: Vec<PlannedCommand>,
+}
+
+impl CommandRunner for ListingRunner {
+    fn run(&mut self, command: &PlannedCommand) -> Result<CommandOutput> {
+        self.listed.push(command.clone());
+        Ok(CommandOutput { code: Some(0), stdout: String::new(), stderr: String::new() })
+    }
+
+    fn executes(&self) -> bool {
+        false
+    }
+}
