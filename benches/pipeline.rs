@@ -1,1 +1,74 @@
-fn main() {}
+//! Benchmarks of the pipeline on IoT Edge's real template: building a plan, and applying it
+//! to a temporary root (backup, atomic writes, audit log; commands only listed).
+//!
+//! Run with `cargo bench --bench pipeline`. Prints min / median / max per operation; no
+//! thresholds here, targets are read off these figures.
+
+use std::hint::black_box;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use edgeprep::answers::parse_answers;
+use edgeprep::apply::{Actor, apply};
+use edgeprep::device::DeviceState;
+use edgeprep::plan::build_plan;
+use edgeprep::root::DeviceRoot;
+use edgeprep::runner::ListingRunner;
+
+const ANSWERS: &str = include_str!("../assets/demo/answers.toml");
+
+fn main() {
+    let template_path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/fixtures/iotedge-1.4.43/edgelet__contrib__config__linux__template.toml");
+    let template = match std::fs::read_to_string(&template_path) {
+        Ok(text) => text,
+        Err(e) => {
+            eprintln!("skipping: {} not readable ({e})", template_path.display());
+            return;
+        }
+    };
+    let answers = match parse_answers(ANSWERS, "demo answers") {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("demo answers do not parse: {e:#}");
+            std::process::exit(1);
+        }
+    };
+    let state = DeviceState::default()
+        .with_file("/etc/aziot/config.toml", template.clone())
+        .with_file("/etc/docker/daemon.json", "{\n  \"storage-driver\": \"overlay2\"\n}\n");
+
+    report("plan (template + demo answers)", 200, || {
+        black_box(build_plan(black_box(&state), black_box(&answers)).map(|p| p.files.len()).unwrap_or(0));
+    });
+
+    report("apply (backup + 4 atomic writes + audit)", 50, || {
+        let Ok(dir) = tempfile::tempdir() else { return };
+        let root = DeviceRoot::new(dir.path());
+        let _ = std::fs::create_dir_all(root.path("/etc/aziot"));
+        let _ = std::fs::create_dir_all(root.path("/etc/docker"));
+        let _ = std::fs::write(root.path("/etc/aziot/config.toml"), &template);
+        let Ok(state) = DeviceState::read(&root) else { return };
+        let Ok(plan) = build_plan(&state, &answers) else { return };
+        let mut runner = ListingRunner::default();
+        black_box(apply(&plan, &root, &mut runner, &Actor { user: "bench".into() }).is_ok());
+    });
+}
+
+fn report(name: &str, iterations: usize, mut f: impl FnMut()) {
+    f(); // warm up
+    let mut times: Vec<Duration> = (0..iterations)
+        .map(|_| {
+            let start = Instant::now();
+            f();
+            start.elapsed()
+        })
+        .collect();
+    times.sort();
+    println!(
+        "{name:<45} min {:>9.1?}  median {:>9.1?}  max {:>9.1?}  ({iterations} runs)",
+        times[0],
+        times[times.len() / 2],
+        times[times.len() - 1]
+    );
+}

@@ -62,9 +62,9 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct PlanArgs {
-    /// The answers file (TOML).
+    /// The answers file (TOML). Optional with --demo, which has its own.
     #[arg(long, value_name = "FILE")]
-    pub answers: PathBuf,
+    pub answers: Option<PathBuf>,
     /// Print the plan as JSON.
     #[arg(long)]
     pub json: bool,
@@ -72,9 +72,9 @@ pub struct PlanArgs {
 
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
-    /// The answers file (TOML).
+    /// The answers file (TOML). Optional with --demo, which has its own.
     #[arg(long, value_name = "FILE")]
-    pub answers: PathBuf,
+    pub answers: Option<PathBuf>,
     /// Do not ask for confirmation (required without a terminal).
     #[arg(long, short = 'y')]
     pub yes: bool,

@@ -1,5 +1,164 @@
-//! What is on the device now, read once under the root: the files the plan may change.
+//! What is on the device now, read once under the root: the files the plan may change, the
+//! users that own certificates, and the OS hostname.
 
-/// The device as edgeprep found it.
-#[derive(Debug, Clone, Default)]
-pub struct DeviceState {}
+use std::collections::BTreeMap;
+use std::io::ErrorKind;
+
+use anyhow::Result;
+
+use crate::error::input_error;
+use crate::paths;
+use crate::root::DeviceRoot;
+use crate::users::UserDb;
+
+/// The device as edgeprep found it. The plan is computed from this alone, so a test can build
+/// one by hand.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeviceState {
+    /// Device path → contents, for every file the plan may change that exists.
+    files: BTreeMap<String, Vec<u8>>,
+    /// Device directory → file names in it, for the directories the plan looks into.
+    dirs: BTreeMap<String, Vec<String>>,
+    pub users: UserDb,
+    /// The OS hostname, from `/etc/hostname`.
+    pub os_hostname: Option<String>,
+}
+
+/// Files the plan may read or change.
+fn watched_files() -> Vec<String> {
+    let mut files: Vec<String> = [
+        paths::CONFIG_TOML,
+        paths::CONFIG_TEMPLATE,
+        paths::DAEMON_JSON,
+        paths::EDGE_CA_CERT,
+        paths::EDGE_CA_KEY,
+        paths::TRUST_BUNDLE,
+    ]
+    .iter()
+    .map(|p| p.to_string())
+    .collect();
+    for unit in [paths::DOCKER_UNIT, paths::EDGED_UNIT, paths::IDENTITYD_UNIT] {
+        files.push(paths::proxy_dropin(unit));
+    }
+    files
+}
+
+/// Directories whose listing the plan needs (stale quickstart certificates and keys).
+const WATCHED_DIRS: &[&str] = &[paths::CERTD_CERTS_DIR, paths::KEYD_KEYS_DIR];
+
+impl DeviceState {
+    /// Read the device under `root`. A file that exists but cannot be read is bad input
+    /// (exit 2): the message says which file and suggests sudo.
+    pub fn read(root: &DeviceRoot) -> Result<Self> {
+        let mut state = DeviceState::default();
+        for path in watched_files() {
+            if let Some(bytes) = read_optional(root, &path)? {
+                state.files.insert(path, bytes);
+            }
+        }
+        for dir in WATCHED_DIRS {
+            state.dirs.insert(dir.to_string(), list_dir(root, dir)?);
+        }
+        let passwd = read_optional(root, paths::PASSWD)?.unwrap_or_default();
+        let group = read_optional(root, paths::GROUP)?.unwrap_or_default();
+        state.users = UserDb::parse(&String::from_utf8_lossy(&passwd), &String::from_utf8_lossy(&group));
+        state.os_hostname = read_optional(root, paths::HOSTNAME)?
+            .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+            .filter(|h| !h.is_empty());
+        Ok(state)
+    }
+
+    /// Contents of a device file, if it exists.
+    pub fn file(&self, path: &str) -> Option<&[u8]> {
+        self.files.get(path).map(Vec::as_slice)
+    }
+
+    /// A device text file, which must be UTF-8.
+    pub fn text(&self, path: &str) -> Result<Option<&str>> {
+        match self.files.get(path) {
+            None => Ok(None),
+            Some(bytes) => std::str::from_utf8(bytes).map(Some).map_err(|e| {
+                input_error(format!(
+                    "{path} is not valid UTF-8 (first bad byte at offset {}): IoT Edge cannot read it either; restore it from a backup",
+                    e.valid_up_to()
+                ))
+            }),
+        }
+    }
+
+    /// File names in a watched device directory (empty when it does not exist).
+    pub fn dir_entries(&self, dir: &str) -> &[String] {
+        self.dirs.get(dir).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// Builder for tests and the demo: put a file into the state.
+    pub fn with_file(mut self, path: &str, contents: impl Into<Vec<u8>>) -> Self {
+        self.files.insert(path.to_string(), contents.into());
+        self
+    }
+
+    /// Builder for tests: a directory listing.
+    pub fn with_dir(mut self, dir: &str, entries: &[&str]) -> Self {
+        self.dirs.insert(dir.to_string(), entries.iter().map(|e| e.to_string()).collect());
+        self
+    }
+}
+
+fn read_optional(root: &DeviceRoot, device_path: &str) -> Result<Option<Vec<u8>>> {
+    let path = root.path(device_path);
+    match std::fs::read(&path) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+        Err(e) if e.kind() == ErrorKind::PermissionDenied => Err(input_error(format!(
+            "cannot read {}: permission denied; run edgeprep with sudo",
+            path.display()
+        ))),
+        Err(e) => Err(input_error(format!("cannot read {}: {e}", path.display()))),
+    }
+}
+
+fn list_dir(root: &DeviceRoot, device_dir: &str) -> Result<Vec<String>> {
+    let path = root.path(device_dir);
+    let entries = match std::fs::read_dir(&path) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(input_error(format!("cannot list {}: {e}; run edgeprep with sudo", path.display()))),
+    };
+    let mut names = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| input_error(format!("cannot list {}: {e}", path.display())))?;
+        if entry.file_type().is_ok_and(|t| t.is_file()) {
+            names.push(entry.file_name().to_string_lossy().into_owned());
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_files_users_and_hostname_under_the_root() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = DeviceRoot::new(dir.path());
+        std::fs::create_dir_all(root.path("/etc/aziot")).unwrap();
+        std::fs::write(root.path(paths::CONFIG_TOML), "hostname = \"a\"\n").unwrap();
+        std::fs::write(root.path(paths::HOSTNAME), "edge-01\n").unwrap();
+        std::fs::write(root.path(paths::PASSWD), "aziotcs:x:990:990::/:/bin/false\n").unwrap();
+        let state = DeviceState::read(&root).unwrap();
+        assert_eq!(state.text(paths::CONFIG_TOML).unwrap(), Some("hostname = \"a\"\n"));
+        assert_eq!(state.file(paths::DAEMON_JSON), None);
+        assert_eq!(state.os_hostname.as_deref(), Some("edge-01"));
+        assert_eq!(state.users.owner("aziotcs"), Some((990, 990)));
+    }
+
+    #[test]
+    fn non_utf8_config_is_bad_input() {
+        let state = DeviceState::default().with_file(paths::CONFIG_TOML, vec![0xff, 0xfe]);
+        let err = state.text(paths::CONFIG_TOML).unwrap_err();
+        assert_eq!(crate::error::exit_code_for(&err), crate::error::EXIT_BAD_INPUT);
+        assert!(err.to_string().contains("/etc/aziot/config.toml"));
+    }
+}

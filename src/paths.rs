@@ -28,3 +28,8 @@ pub const IDENTITYD_UNIT: &str = "aziot-identityd";
 pub fn proxy_dropin(unit: &str) -> String {
     format!("/etc/systemd/system/{unit}.service.d/{PROXY_DROPIN_NAME}")
 }
+
+/// Where an Edge CA installed by edgeprep lives on the device.
+pub const EDGE_CA_CERT: &str = "/var/aziot/certs/edge-ca.pem";
+pub const EDGE_CA_KEY: &str = "/var/aziot/secrets/edge-ca.key.pem";
+pub const TRUST_BUNDLE: &str = "/var/aziot/certs/trust-bundle.pem";

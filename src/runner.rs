@@ -11,6 +11,10 @@ pub struct PlannedCommand {
     pub program: String,
     pub args: Vec<String>,
     pub reason: String,
+    /// Text in the output that means "nothing to do" rather than failure, e.g. `No such
+    /// container` for `docker rm -f edgeAgent` before the agent was ever created.
+    #[serde(skip)]
+    pub harmless_failure: Option<String>,
 }
 
 impl PlannedCommand {
@@ -19,7 +23,22 @@ impl PlannedCommand {
             program: program.to_string(),
             args: args.iter().map(|a| a.to_string()).collect(),
             reason: reason.into(),
+            harmless_failure: None,
         }
+    }
+
+    /// Treat a failure whose output contains `text` as success.
+    pub fn harmless_when(mut self, text: &str) -> Self {
+        self.harmless_failure = Some(text.to_string());
+        self
+    }
+
+    /// Whether `output` counts as success for this command.
+    pub fn succeeded(&self, output: &CommandOutput) -> bool {
+        output.success()
+            || self.harmless_failure.as_deref().is_some_and(|text| {
+                output.code.is_some() && (output.stderr.contains(text) || output.stdout.contains(text))
+            })
     }
 
     /// The command line as a technician would type it.

@@ -1,1 +1,28 @@
-//! The command handlers behind the CLI.
+//! The command handlers behind the CLI. Each one turns arguments into calls on the pipeline
+//! and prints the outcome; none of them holds logic the wizard would need again.
+
+pub mod answers;
+pub mod apply;
+pub mod completions;
+pub mod context;
+pub mod plan;
+pub mod rollback;
+
+use std::io::Write;
+
+use anyhow::Result;
+
+use crate::cli::{Cli, Command};
+use context::Context;
+
+/// Run the parsed command line; returns the exit code.
+pub fn run(cli: Cli, out: &mut dyn Write) -> Result<i32> {
+    match cli.command {
+        Command::Completions(args) => completions::run(&args, out),
+        Command::Answers(cmd) => answers::run(&cmd, out),
+        Command::Plan(args) => plan::run(&Context::from_args(&cli.global)?, &args, out),
+        Command::Apply(args) => apply::run(&Context::from_args(&cli.global)?, &args, out),
+        Command::Rollback(args) => rollback::run(&Context::from_args(&cli.global)?, &args, out),
+        Command::Cert(_) => anyhow::bail!("not implemented yet"),
+    }
+}

@@ -1,12 +1,57 @@
-//! From device state and answers to a [`Plan`].
+//! From device state and answers to a [`Plan`]: each file's part, then the commands.
 
 use anyhow::Result;
 
 use super::Plan;
+use super::commands::{Changes, commands_for};
+use super::config_toml::plan_config;
+use super::daemon_json::plan_daemon_json;
+use super::proxy::plan_proxy_dropins;
 use crate::answers::Answers;
 use crate::device::DeviceState;
 
+/// The plan that brings the device in `state` to `answers`. Pure: it reads nothing but its
+/// arguments, so the same state and answers give the same plan, and applying a plan then
+/// planning again gives an empty one.
 pub fn build_plan(state: &DeviceState, answers: &Answers) -> Result<Plan> {
-    let _ = (state, answers);
-    todo!()
+    let mut plan = Plan { secrets: secrets_of(answers), ..Plan::default() };
+    let config = plan_config(state, answers, None, &mut plan)?;
+    let daemon_json = plan_daemon_json(state, answers, &mut plan)?;
+    let dropins = plan_proxy_dropins(state, answers, &mut plan);
+    plan.commands = commands_for(&Changes {
+        config_toml: config.changed,
+        agent: config.agent_changed,
+        daemon_json,
+        docker_dropin: dropins.docker,
+        aziot_dropins: dropins.aziot,
+        edge_ca: false,
+    });
+    Ok(plan)
+}
+
+/// Every secret the answers carry, so the review and the logs can mask them.
+fn secrets_of(answers: &Answers) -> Vec<String> {
+    let mut secrets = Vec::new();
+    if let Some(p) = &answers.provisioning {
+        if let Some(cs) = &p.connection_string {
+            secrets.extend(
+                cs.split(';')
+                    .filter_map(|part| part.split_once('='))
+                    .filter(|(k, _)| k.eq_ignore_ascii_case("SharedAccessKey"))
+                    .map(|(_, v)| v.to_string()),
+            );
+        }
+        secrets.extend(p.symmetric_key.clone());
+    }
+    if let Some(password) = answers.agent.as_ref().and_then(|a| a.auth.as_ref()).and_then(|a| a.password.clone()) {
+        secrets.push(password);
+    }
+    if let Some(proxy) = &answers.proxy
+        && let Ok(url) = url::Url::parse(&proxy.url)
+        && let Some(password) = url.password()
+    {
+        secrets.push(password.to_string());
+    }
+    secrets.retain(|s| !s.is_empty());
+    secrets
 }

@@ -3,21 +3,25 @@
 //! review screen and `edgeprep plan` show a plan, `edgeprep apply` carries it out.
 
 mod build;
+pub mod commands;
+pub mod config_toml;
+mod daemon_json;
+mod proxy;
 mod render;
 
 pub use build::build_plan;
-pub use render::{render_json, render_text};
+pub use render::{NO_CHANGES, render_json, render_text};
 
 use crate::runner::PlannedCommand;
 
 /// How a file's contents may be shown in a review.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Visibility {
     /// A text file: shown as a unified diff, secrets masked.
     Diff,
-    /// A certificate: shown as a one-line summary instead of PEM.
-    Summary,
+    /// A certificate: shown as this summary (subject, expiry, fingerprint) instead of PEM.
+    Summary(String),
     /// A private key or other secret: contents never shown.
     Secret,
 }

@@ -1,0 +1,59 @@
+//! `edgeprep rollback`: list backup sets, or restore one.
+
+use std::io::Write;
+
+use anyhow::Result;
+
+use super::context::{Context, confirm, interactive};
+use crate::apply::backup;
+use crate::cli::RollbackArgs;
+use crate::error::{EXIT_FAILED, EXIT_OK, input_error};
+use crate::plan::commands::{Changes, commands_for};
+
+pub fn run(ctx: &Context, args: &RollbackArgs, out: &mut dyn Write) -> Result<i32> {
+    let sets = backup::list(&ctx.root)?;
+    if args.list {
+        if sets.is_empty() {
+            writeln!(out, "No backup sets yet.")?;
+        }
+        for set in &sets {
+            writeln!(out, "{}  by {}  {}", set.id, set.user, set.files.join(", "))?;
+        }
+        return Ok(EXIT_OK);
+    }
+    let Some(latest) = sets.last() else {
+        return Err(input_error("there is no backup set to roll back to (apply has not changed anything yet)"));
+    };
+    let id = args.id.clone().unwrap_or_else(|| latest.id.clone());
+    if !args.yes {
+        if !interactive() {
+            return Err(input_error("refusing to roll back without --yes when no one is at a terminal"));
+        }
+        if !confirm(&format!("Restore the files of backup set {id}?"))? {
+            writeln!(out, "Nothing was changed.")?;
+            return Ok(EXIT_OK);
+        }
+    }
+    let report = backup::restore(&ctx.root, Some(&id))?;
+    for path in &report.restored {
+        writeln!(out, "Restored {path}")?;
+    }
+    writeln!(out, "The state before this rollback is saved as {} (edgeprep rollback {0} undoes it).", report.backup)?;
+    let changes = Changes::from_paths(&report.restored);
+    let mut runner = ctx.runner();
+    let mut failed = false;
+    for command in commands_for(&changes) {
+        if !runner.executes() {
+            writeln!(out, "To run on the device: sudo {}", command.display())?;
+            continue;
+        }
+        let output = runner.run(&command)?;
+        if command.succeeded(&output) {
+            writeln!(out, "Ran {}", command.display())?;
+        } else {
+            failed = true;
+            writeln!(out, "FAILED: {} ({})", command.display(), output.stderr.trim())?;
+        }
+    }
+    Ok(if failed { EXIT_FAILED } else { EXIT_OK })
+}

@@ -1,0 +1,128 @@
+//! Which commands follow from which changes, in a safe order.
+
+use crate::paths;
+use crate::runner::PlannedCommand;
+
+/// What the plan changes, as far as commands care.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Changes {
+    pub config_toml: bool,
+    pub agent: bool,
+    pub daemon_json: bool,
+    pub docker_dropin: bool,
+    pub aziot_dropins: bool,
+    /// The Edge CA files changed: modules need server certificates from the new CA.
+    pub edge_ca: bool,
+}
+
+impl Changes {
+    /// The changes a set of restored device files amounts to (for rollback). The agent is
+    /// recreated whenever config.toml changes, since what changed in it is not known.
+    pub fn from_paths(paths: &[String]) -> Self {
+        let has = |p: &str| paths.iter().any(|q| q == p);
+        let config_toml = has(paths::CONFIG_TOML);
+        Changes {
+            config_toml,
+            agent: config_toml,
+            daemon_json: has(paths::DAEMON_JSON),
+            docker_dropin: has(&paths::proxy_dropin(paths::DOCKER_UNIT)),
+            aziot_dropins: has(&paths::proxy_dropin(paths::EDGED_UNIT)) || has(&paths::proxy_dropin(paths::IDENTITYD_UNIT)),
+            edge_ca: has(paths::EDGE_CA_CERT) || has(paths::EDGE_CA_KEY),
+        }
+    }
+}
+
+/// Commands for `changes`: reload systemd, restart docker (before, never during, `config
+/// apply`, which talks to docker), apply IoT Edge's config, then recreate edgeAgent.
+pub fn commands_for(changes: &Changes) -> Vec<PlannedCommand> {
+    let mut commands = Vec::new();
+    if changes.docker_dropin || changes.aziot_dropins {
+        commands.push(PlannedCommand::new("systemctl", &["daemon-reload"], "systemd must re-read the changed drop-ins."));
+    }
+    if changes.daemon_json || changes.docker_dropin {
+        commands.push(PlannedCommand::new(
+            "systemctl",
+            &["restart", "docker"],
+            "docker reads daemon.json and its proxy only at start; running modules restart.",
+        ));
+    }
+    if changes.config_toml {
+        commands.push(PlannedCommand::new(
+            "iotedge",
+            &["config", "apply", "-c", paths::CONFIG_TOML],
+            "IoT Edge's services read config.toml only through `config apply`, which also restarts them.",
+        ));
+    } else if changes.aziot_dropins {
+        commands.push(PlannedCommand::new(
+            "iotedge",
+            &["system", "restart"],
+            "aziot-edged and aziot-identityd read their proxy only at start.",
+        ));
+    }
+    if changes.edge_ca {
+        commands.push(PlannedCommand::new(
+            "iotedge",
+            &["system", "restart"],
+            "Modules get new server certificates from the new Edge CA when IoT Edge restarts.",
+        ));
+    }
+    if changes.agent {
+        commands.push(
+            PlannedCommand::new(
+                "docker",
+                &["rm", "-f", "edgeAgent"],
+                "`config apply` does not recreate a running edgeAgent; IoT Edge recreates it within a minute with the new settings.",
+            )
+            .harmless_when("No such container"),
+        );
+    }
+    commands
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(changes: Changes) -> Vec<String> {
+        commands_for(&changes).iter().map(PlannedCommand::display).collect()
+    }
+
+    #[test]
+    fn nothing_changed_runs_nothing() {
+        assert!(commands_for(&Changes::default()).is_empty());
+    }
+
+    #[test]
+    fn docker_restarts_before_config_apply_and_agent_goes_last() {
+        let all = Changes { config_toml: true, agent: true, daemon_json: true, docker_dropin: true, aziot_dropins: true, edge_ca: false };
+        assert_eq!(
+            lines(all),
+            [
+                "systemctl daemon-reload",
+                "systemctl restart docker",
+                "iotedge config apply -c /etc/aziot/config.toml",
+                "docker rm -f edgeAgent"
+            ]
+        );
+    }
+
+    #[test]
+    fn proxy_drop_ins_alone_restart_iot_edge() {
+        let changes = Changes { aziot_dropins: true, ..Changes::default() };
+        assert_eq!(lines(changes), ["systemctl daemon-reload", "iotedge system restart"]);
+    }
+
+    #[test]
+    fn missing_edge_agent_is_not_a_failure() {
+        let changes = Changes { agent: true, ..Changes::default() };
+        let rm = &commands_for(&changes)[0];
+        let output = crate::runner::CommandOutput {
+            code: Some(1),
+            stdout: String::new(),
+            stderr: "Error response from daemon: No such container: edgeAgent".into(),
+        };
+        assert!(rm.succeeded(&output));
+        let other = crate::runner::CommandOutput { stderr: "permission denied".into(), ..output };
+        assert!(!rm.succeeded(&other));
+    }
+}

@@ -1,0 +1,270 @@
+//! The config.toml part of the plan: which keys each answer sets, edited in place.
+
+use anyhow::Result;
+use toml_edit::{InlineTable, Value};
+
+use super::{FileAction, FileChange, Ownership, Plan, Visibility};
+use crate::answers::{Answers, Attestation, Provisioning, ProvisioningSource};
+use crate::device::DeviceState;
+use crate::edit::ConfigToml;
+use crate::paths;
+
+/// IoT Edge's default bootstrap agent, used when `[agent]` must be created without an image.
+pub const DEFAULT_AGENT_IMAGE: &str = "mcr.microsoft.com/azureiotedge-agent:1.4";
+
+/// The start of a config.toml edgeprep creates on a device without the package's template.
+const MINIMAL_CONFIG: &str = "\
+# Azure IoT Edge configuration (/etc/aziot/config.toml), created by edgeprep.
+# Apply changes with: sudo iotedge config apply -c /etc/aziot/config.toml
+";
+
+/// What changed in config.toml, for choosing commands.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ConfigOutcome {
+    pub changed: bool,
+    /// `[agent]` changed: the running edgeAgent container must be recreated to see it.
+    pub agent_changed: bool,
+}
+
+/// Extra config.toml edits decided elsewhere in the plan (the Edge CA section).
+pub trait ConfigEdit {
+    fn edit(&self, doc: &mut ConfigToml) -> Result<()>;
+}
+
+/// Plan the config.toml edits for `answers` (plus `extra`), adding a [`FileChange`] to `plan`.
+pub fn plan_config(
+    state: &DeviceState,
+    answers: &Answers,
+    extra: Option<&dyn ConfigEdit>,
+    plan: &mut Plan,
+) -> Result<ConfigOutcome> {
+    let topics = topics(answers, extra.is_some());
+    if topics.is_empty() {
+        return Ok(ConfigOutcome::default());
+    }
+    let existing = state.text(paths::CONFIG_TOML)?;
+    let (base, base_name) = match existing {
+        Some(text) => (text.to_string(), paths::CONFIG_TOML),
+        None => match state.text(paths::CONFIG_TEMPLATE)? {
+            Some(template) => (template.to_string(), paths::CONFIG_TEMPLATE),
+            None => (MINIMAL_CONFIG.to_string(), "the new config.toml"),
+        },
+    };
+    let mut doc = ConfigToml::parse(&base, base_name)?;
+    edit(&mut doc, answers)?;
+    if let Some(extra) = extra {
+        extra.edit(&mut doc)?;
+    }
+    let after = doc.render();
+    if existing == Some(after.as_str()) {
+        return Ok(ConfigOutcome::default());
+    }
+    let agent_changed = agent_table(&base) != agent_table(&after);
+    if let (Some(old), Some(new)) = (state.text(paths::CONFIG_TOML)?.and_then(|t| top_str(t, "hostname")), answers.hostname.as_deref())
+        && old != new
+    {
+        plan.notes.push(format!(
+            "The hostname changes from \"{old}\" to \"{new}\". If modules already run on this device, \
+             `iotedge config apply` refuses until they are removed (it prints the command)."
+        ));
+    }
+    plan.files.push(FileChange {
+        path: paths::CONFIG_TOML.to_string(),
+        before: existing.map(|t| t.as_bytes().to_vec()),
+        action: FileAction::Write(after.into_bytes()),
+        ownership: existing.is_none().then_some(Ownership { mode: 0o600, uid: 0, gid: 0 }),
+        holds_secrets: true,
+        visibility: Visibility::Diff,
+        reason: match existing {
+            Some(_) => format!("IoT Edge's configuration: {}.", topics.join(", ")),
+            None if base_name == paths::CONFIG_TEMPLATE => {
+                format!("IoT Edge's configuration, started from the package's template: {}.", topics.join(", "))
+            }
+            None => format!("IoT Edge's configuration (new file): {}.", topics.join(", ")),
+        },
+    });
+    Ok(ConfigOutcome { changed: true, agent_changed })
+}
+
+/// What config.toml sections the answers touch, in words for the review.
+fn topics(answers: &Answers, edge_ca: bool) -> Vec<&'static str> {
+    let mut topics = Vec::new();
+    if answers.hostname.is_some() {
+        topics.push("hostname");
+    }
+    if answers.provisioning.is_some() {
+        topics.push("provisioning");
+    }
+    if answers.upstream.is_some() {
+        topics.push("upstream protocol");
+    }
+    if answers.proxy.is_some() {
+        topics.push("proxy for edgeAgent");
+    }
+    if answers.agent.is_some() {
+        topics.push("edgeAgent image and registry");
+    }
+    if answers.image_garbage_collection.is_some() {
+        topics.push("image garbage collection");
+    }
+    if edge_ca {
+        topics.push("Edge CA");
+    }
+    topics
+}
+
+fn edit(doc: &mut ConfigToml, answers: &Answers) -> Result<()> {
+    if let Some(hostname) = &answers.hostname {
+        doc.set(&[], "hostname", hostname.as_str());
+    }
+    if let Some(provisioning) = &answers.provisioning {
+        set_provisioning(doc, provisioning);
+    }
+    let agent_image = answers.agent.as_ref().and_then(|a| a.image.as_deref());
+    let touches_agent = answers.upstream.is_some() || answers.proxy.is_some() || answers.agent.is_some();
+    if touches_agent {
+        ensure_agent(doc, agent_image);
+    }
+    if let Some(upstream) = &answers.upstream {
+        doc.set(&["agent", "env"], "UpstreamProtocol", upstream.protocol.as_str());
+    }
+    if let Some(proxy) = &answers.proxy {
+        // `iotedge check` only sees the lowercase key; a second spelling would shadow it.
+        for other in ["HTTPS_PROXY", "Https_Proxy"] {
+            doc.remove(&["agent", "env"], other);
+        }
+        doc.set(&["agent", "env"], "https_proxy", proxy.url.as_str());
+    }
+    if let Some(agent) = &answers.agent {
+        if let Some(image) = &agent.image {
+            doc.set(&["agent", "config"], "image", image.as_str());
+        }
+        if let Some(auth) = &agent.auth {
+            let path = ["agent", "config", "auth"];
+            doc.set(&path, "serveraddress", auth.server.as_str());
+            doc.set(&path, "username", auth.username.as_str());
+            if let Some(password) = &auth.password {
+                doc.set(&path, "password", password.as_str());
+            }
+        }
+    }
+    if let Some(gc) = &answers.image_garbage_collection {
+        let path = ["image_garbage_collection"];
+        if let Some(enabled) = gc.enabled {
+            doc.set(&path, "enabled", enabled);
+        }
+        if let Some(v) = &gc.cleanup_recurrence {
+            doc.set(&path, "cleanup_recurrence", v.as_str());
+        }
+        if let Some(v) = &gc.image_age_cleanup_threshold {
+            doc.set(&path, "image_age_cleanup_threshold", v.as_str());
+        }
+        if let Some(v) = &gc.cleanup_time {
+            doc.set(&path, "cleanup_time", v.as_str());
+        }
+    }
+    Ok(())
+}
+
+/// A partial `[agent]` is a parse error in IoT Edge: whenever edgeprep touches it, it makes
+/// sure `name`, `type` and `config.image` are there.
+fn ensure_agent(doc: &mut ConfigToml, image: Option<&str>) {
+    if doc.get(&["agent"], "name").is_none() {
+        doc.set(&["agent"], "name", "edgeAgent");
+    }
+    if doc.get(&["agent"], "type").is_none() {
+        doc.set(&["agent"], "type", "docker");
+    }
+    if doc.get(&["agent", "config"], "image").is_none() {
+        doc.set(&["agent", "config"], "image", image.unwrap_or(DEFAULT_AGENT_IMAGE));
+    }
+}
+
+/// Provisioning is replaced as a whole: keys of two variants side by side are IoT Edge's most
+/// common parse error ("data did not match any variant of untagged enum").
+fn set_provisioning(doc: &mut ConfigToml, provisioning: &Provisioning) {
+    let desired = provisioning_entries(provisioning);
+    if current_provisioning(doc) == Some(entries_as_table(&desired)) {
+        return;
+    }
+    let borrowed: Vec<(&[&str], &str, Value)> =
+        desired.iter().map(|(sub, key, value)| (sub.as_slice(), *key, value.clone())).collect();
+    doc.replace_table(&["provisioning"], &borrowed);
+}
+
+type Entry = (Vec<&'static str>, &'static str, Value);
+
+fn provisioning_entries(p: &Provisioning) -> Vec<Entry> {
+    let text = |s: &Option<String>| Value::from(s.clone().unwrap_or_default());
+    let mut entries: Vec<Entry> = Vec::new();
+    match p.source {
+        ProvisioningSource::Manual => {
+            entries.push((vec![], "source", "manual".into()));
+            entries.push((vec![], "connection_string", text(&p.connection_string)));
+        }
+        ProvisioningSource::Dps => {
+            entries.push((vec![], "source", "dps".into()));
+            entries.push((vec![], "global_endpoint", text(&p.global_endpoint)));
+            entries.push((vec![], "id_scope", text(&p.id_scope)));
+            let att = vec!["attestation"];
+            match p.attestation {
+                Some(Attestation::SymmetricKey) | None => {
+                    entries.push((att.clone(), "method", "symmetric_key".into()));
+                    entries.push((att.clone(), "registration_id", text(&p.registration_id)));
+                    let mut key = InlineTable::new();
+                    key.insert("value", text(&p.symmetric_key));
+                    entries.push((att, "symmetric_key", Value::InlineTable(key)));
+                }
+                Some(Attestation::X509) => {
+                    entries.push((att.clone(), "method", "x509".into()));
+                    if let Some(id) = &p.registration_id {
+                        entries.push((att.clone(), "registration_id", id.as_str().into()));
+                    }
+                    entries.push((att.clone(), "identity_cert", file_uri(p.identity_cert.as_deref()).into()));
+                    entries.push((att, "identity_pk", file_uri(p.identity_pk.as_deref()).into()));
+                }
+                Some(Attestation::Tpm) => {
+                    entries.push((att.clone(), "method", "tpm".into()));
+                    entries.push((att, "registration_id", text(&p.registration_id)));
+                }
+            }
+        }
+    }
+    entries
+}
+
+/// `file:///abs/path` for a device path (already a URI when it has a scheme).
+pub fn file_uri(path: Option<&str>) -> String {
+    let path = path.unwrap_or_default();
+    if path.contains("://") { path.to_string() } else { format!("file://{path}") }
+}
+
+fn entries_as_table(entries: &[Entry]) -> toml::Table {
+    let mut doc = ConfigToml::parse("", "").ok();
+    if let Some(doc) = doc.as_mut() {
+        for (sub, key, value) in entries {
+            let mut path = vec!["provisioning"];
+            path.extend(sub.iter().copied());
+            doc.set(&path, key, value.clone());
+        }
+    }
+    doc.and_then(|d| parse_table(&d.render()))
+        .and_then(|t| t.get("provisioning").and_then(|p| p.as_table()).cloned())
+        .unwrap_or_default()
+}
+
+fn current_provisioning(doc: &ConfigToml) -> Option<toml::Table> {
+    parse_table(&doc.render())?.get("provisioning")?.as_table().cloned()
+}
+
+fn parse_table(text: &str) -> Option<toml::Table> {
+    text.parse::<toml::Table>().ok()
+}
+
+fn agent_table(text: &str) -> Option<toml::Value> {
+    parse_table(text)?.get("agent").cloned()
+}
+
+fn top_str(text: &str, key: &str) -> Option<String> {
+    parse_table(text)?.get(key)?.as_str().map(str::to_string)
+}

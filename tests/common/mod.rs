@@ -1,0 +1,124 @@
+//! Shared test harness: a temporary device root and fake `iotedge`, `systemctl` and `docker`
+//! on PATH that record their calls (and can be told to fail), so no test touches this
+//! machine's real /etc, /var or services.
+#![allow(dead_code)]
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+
+/// IoT Edge's real template, read from the shared fixtures beside the checkout.
+pub fn upstream_fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/iotedge-1.4.43").join(name)
+}
+
+pub fn template_text() -> String {
+    let path = upstream_fixture("edgelet__contrib__config__linux__template.toml");
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
+}
+
+/// A device root in a temp dir plus a bin dir of fake commands.
+pub struct Device {
+    pub dir: tempfile::TempDir,
+}
+
+impl Device {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let device = Device { dir };
+        std::fs::create_dir_all(device.root()).unwrap();
+        std::fs::create_dir_all(device.bin()).unwrap();
+        for program in ["iotedge", "systemctl", "docker"] {
+            device.fake(program, "");
+        }
+        device.write("/etc/hostname", "edge-01\n");
+        device
+    }
+
+    pub fn root(&self) -> PathBuf {
+        self.dir.path().join("root")
+    }
+
+    pub fn bin(&self) -> PathBuf {
+        self.dir.path().join("bin")
+    }
+
+    /// The file every fake command appends its command line to.
+    pub fn calls_log(&self) -> PathBuf {
+        self.dir.path().join("calls.log")
+    }
+
+    /// Command lines the fakes were called with, in order.
+    pub fn calls(&self) -> Vec<String> {
+        std::fs::read_to_string(self.calls_log()).unwrap_or_default().lines().map(str::to_string).collect()
+    }
+
+    /// Install a fake `program` that logs its arguments and then runs `then` (shell).
+    pub fn fake(&self, program: &str, then: &str) {
+        let script = format!(
+            "#!/bin/sh\necho \"{program} $*\" >> '{}'\n{then}\nexit 0\n",
+            self.calls_log().display()
+        );
+        let path = self.bin().join(program);
+        std::fs::write(&path, script).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+
+    pub fn path(&self, device_path: &str) -> PathBuf {
+        self.root().join(device_path.trim_start_matches('/'))
+    }
+
+    pub fn write(&self, device_path: &str, contents: impl AsRef<[u8]>) {
+        let path = self.path(device_path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, contents).unwrap();
+    }
+
+    pub fn read(&self, device_path: &str) -> String {
+        std::fs::read_to_string(self.path(device_path)).unwrap_or_else(|e| panic!("reading {device_path}: {e}"))
+    }
+
+    pub fn exists(&self, device_path: &str) -> bool {
+        self.path(device_path).exists()
+    }
+
+    /// Write an answers file next to the root and return its path.
+    pub fn answers(&self, text: &str) -> PathBuf {
+        let path = self.dir.path().join("answers.toml");
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    /// `edgeprep --root <root> --run-commands ARGS` with the fakes first on PATH.
+    pub fn edgeprep(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::cargo_bin("edgeprep").unwrap();
+        let path = format!("{}:{}", self.bin().display(), std::env::var("PATH").unwrap_or_default());
+        cmd.env("PATH", path).env_remove("SUDO_USER").env("USER", "tester");
+        cmd.arg("--root").arg(self.root()).arg("--run-commands").args(args);
+        cmd
+    }
+
+    /// Every file under the root with its bytes, mode, uid and gid: compare before/after to
+    /// prove nothing changed.
+    pub fn snapshot(&self) -> Vec<(String, Vec<u8>, u32, u32, u32)> {
+        use std::os::unix::fs::MetadataExt;
+        let mut out = Vec::new();
+        let mut stack = vec![self.root()];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let entry = entry.unwrap();
+                let meta = entry.metadata().unwrap();
+                let rel = entry.path().strip_prefix(self.root()).unwrap().display().to_string();
+                if meta.is_dir() {
+                    out.push((rel + "/", Vec::new(), meta.mode(), meta.uid(), meta.gid()));
+                    stack.push(entry.path());
+                } else {
+                    out.push((rel, std::fs::read(entry.path()).unwrap(), meta.mode(), meta.uid(), meta.gid()));
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+}
