@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use anyhow::Result;
 use jsonc_parser::ast;
 use jsonc_parser::common::Ranged;
-use jsonc_parser::cst::{CstInputValue, CstObject, CstRootNode};
+use jsonc_parser::cst::{CstInputValue, CstNode, CstObject, CstObjectProp, CstRootNode};
 use jsonc_parser::errors::{ParseError, ParseErrorKind};
 use jsonc_parser::{CollectOptions, CommentCollectionStrategy, ParseOptions};
 use serde_json::Value;
@@ -48,15 +48,22 @@ impl DaemonJson {
         // jsonc-parser's strict mode is close to, but not exactly, RFC 8259 (e.g. control
         // characters inside strings); serde_json is the final word on "valid JSON".
         if let Err(err) = serde_json::from_str::<Value>(text) {
+            // serde_json's message ends in its own " at line L column C"; ours says that up front
+            let full = err.to_string();
+            let what = full
+                .rsplit_once(" at line ")
+                .map_or(full.as_str(), |(what, _)| what);
             return Err(input_error(format!(
-                "{path_for_errors}: line {}, column {}: invalid JSON ({err}); fix the syntax: \
+                "{path_for_errors}: line {}, column {}: invalid JSON ({what}); fix the syntax: \
                  dockerd does not start with an invalid daemon.json",
                 err.line(),
                 err.column()
             )));
         }
         match &parsed.value {
-            Some(ast::Value::Object(object)) => check_duplicate_keys(object, text, path_for_errors)?,
+            Some(ast::Value::Object(object)) => {
+                check_duplicate_keys(object, text, path_for_errors)?
+            }
             Some(other) => {
                 let (line, column) = line_col(text, other.start());
                 return Err(input_error(format!(
@@ -116,8 +123,9 @@ impl DaemonJson {
         if self.get(path).as_ref() == Some(&value) {
             return;
         }
+        let adding = self.get(path).is_none();
         let input = to_input(value);
-        self.edit(|root| set_in(root, first, rest, input));
+        self.edit(|root| set_in(root, first, rest, input, adding));
     }
 
     /// Remove the value at `path` if present.
@@ -140,7 +148,7 @@ impl DaemonJson {
                 }
             }
             if let Some(prop) = object.get(last) {
-                prop.remove();
+                remove_property(prop);
             }
         });
     }
@@ -195,7 +203,14 @@ fn is_blank(text: &str) -> bool {
 /// Walk down `first`/`rest` from `object`, replacing the final value, descending into existing
 /// objects and appending whatever is missing as one nested value (so a new `log-opts` comes out
 /// as a properly indented multi-line object rather than `{}` grown key by key).
-fn set_in(object: &CstObject, first: &str, rest: &[&str], input: CstInputValue) {
+///
+/// When a key is being added, every object on the way down is made multi-line first. jsonc-parser
+/// always makes the object it appends to multi-line; doing the same for its ancestors keeps a
+/// one-line file from ending up half one-line and half indented (`{"log-opts": {\n    ...\n  }}`).
+fn set_in(object: &CstObject, first: &str, rest: &[&str], input: CstInputValue, adding: bool) {
+    if adding {
+        object.ensure_multiline();
+    }
     let Some(prop) = object.get(first) else {
         object.append(first, nest(rest, input));
         return;
@@ -203,9 +218,29 @@ fn set_in(object: &CstObject, first: &str, rest: &[&str], input: CstInputValue) 
     match rest.split_first() {
         None => prop.set_value(input),
         Some((next, deeper)) => match prop.object_value() {
-            Some(inner) => set_in(&inner, next, deeper, input),
+            Some(inner) => set_in(&inner, next, deeper, input, adding),
             None => prop.set_value(nest(rest, input)),
         },
+    }
+}
+
+/// Remove `prop` with its comma and line (jsonc-parser does that), then drop the space a one-line
+/// object is left with when its first property goes: `{"a": 1, "b": 2}` becomes `{"b": 2}`,
+/// not `{ "b": 2}`.
+fn remove_property(prop: CstObjectProp) {
+    let follows_open_brace = prop
+        .previous_sibling()
+        .is_some_and(|node| node.token_char() == Some('{'));
+    let parent = prop.parent();
+    prop.remove();
+    if !follows_open_brace {
+        return;
+    }
+    if let Some(space) = parent
+        .and_then(|object| object.child_at_index(1))
+        .filter(CstNode::is_whitespace)
+    {
+        space.remove();
     }
 }
 
@@ -269,7 +304,9 @@ fn syntax_error(text: &str, path: &str, err: &ParseError) -> anyhow::Error {
             "fix the syntax: dockerd does not start with an invalid daemon.json",
         ),
     };
-    input_error(format!("{path}: line {line}, column {column}: {what}; {fix}"))
+    input_error(format!(
+        "{path}: line {line}, column {column}: {what}; {fix}"
+    ))
 }
 
 /// Refuse a key that appears twice in one object, anywhere in the document; serde_json would
