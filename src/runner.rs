@@ -82,7 +82,12 @@ impl CommandRunner for SystemRunner {
         let output = Command::new(&command.program)
             .args(&command.args)
             .output()
-            .with_context(|| format!("could not start `{}` (is it installed and on PATH?)", command.display()))?;
+            .with_context(|| {
+                format!(
+                    "could not start `{}` (is it installed and on PATH?)",
+                    command.display()
+                )
+            })?;
         Ok(CommandOutput {
             code: output.status.code(),
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -105,7 +110,11 @@ pub struct ListingRunner {
 impl CommandRunner for ListingRunner {
     fn run(&mut self, command: &PlannedCommand) -> Result<CommandOutput> {
         self.listed.push(command.clone());
-        Ok(CommandOutput { code: Some(0), stdout: String::new(), stderr: String::new() })
+        Ok(CommandOutput {
+            code: Some(0),
+            stdout: String::new(),
+            stderr: String::new(),
+        })
     }
 
     fn executes(&self) -> bool {

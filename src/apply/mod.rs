@@ -56,7 +56,12 @@ impl std::fmt::Display for StepFailed {
 impl std::error::Error for StepFailed {}
 
 /// Apply `plan` under `root`. See the module docs for the order of operations.
-pub fn apply(plan: &Plan, root: &DeviceRoot, runner: &mut dyn CommandRunner, actor: &Actor) -> Result<ApplyReport> {
+pub fn apply(
+    plan: &Plan,
+    root: &DeviceRoot,
+    runner: &mut dyn CommandRunner,
+    actor: &Actor,
+) -> Result<ApplyReport> {
     let _ = (plan, root, runner, actor);
     todo!()
 }

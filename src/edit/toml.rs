@@ -68,7 +68,11 @@ impl ConfigToml {
     /// entry is (sub-table path relative to `table_path`, key, value). The header comment of the
     /// existing table is kept. Used where mixing old and new keys would be a parse error in IoT
     /// Edge (e.g. switching provisioning from manual to DPS).
-    pub fn replace_table(&mut self, table_path: &[&str], entries: &[(&[&str], &str, toml_edit::Value)]) {
+    pub fn replace_table(
+        &mut self,
+        table_path: &[&str],
+        entries: &[(&[&str], &str, toml_edit::Value)],
+    ) {
         let _ = (table_path, entries);
         todo!()
     }
