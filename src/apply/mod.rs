@@ -148,7 +148,7 @@ pub fn apply(
 
     if let Err(err) = change_files(plan, root, &set, me) {
         let (result, err) = match roll_back(root, &set) {
-            Ok(()) => ("rolled back", err.context(format!("every file was restored from backup set {}", set.id))),
+            Ok(()) => ("rolled back", err.context(format!("apply stopped and every file was restored from backup set {}", set.id))),
             Err(rollback_err) => (
                 "rollback failed",
                 err.context(format!(
