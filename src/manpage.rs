@@ -14,7 +14,7 @@ pub fn pages() -> Result<Vec<(String, Vec<u8>)>> {
     pages.push(("edgeprep.1".to_string(), main));
     for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
         let name = format!("edgeprep-{}", sub.get_name());
-        let sub = sub.clone().name(&name);
+        let sub = sub.clone().name(name.clone());
         let mut text = Vec::new();
         clap_mangen::Man::new(sub).render(&mut text)?;
         pages.push((format!("{name}.1"), text));

@@ -5,9 +5,9 @@ use std::io::Write;
 use anyhow::Result;
 use serde_json::json;
 
-use super::context::{Context, actor, confirm, interactive};
+use super::context::{Context, confirm, interactive};
 use super::plan::make_plan;
-use crate::apply::{ApplyReport, StepFailed, apply};
+use crate::apply::{Actor, ApplyReport, StepFailed, apply};
 use crate::cli::ApplyArgs;
 use crate::error::{EXIT_FAILED, EXIT_OK, input_error};
 use crate::plan::{NO_CHANGES, render_text};
@@ -28,7 +28,7 @@ pub fn run(ctx: &Context, args: &ApplyArgs, out: &mut dyn Write) -> Result<i32> 
         }
     }
     let mut runner = ctx.runner();
-    match apply(&plan, &ctx.root, runner.as_mut(), &actor()) {
+    match apply(&plan, &ctx.root, runner.as_mut(), &Actor::from_env()) {
         Ok(report) => {
             if args.json {
                 writeln!(out, "{}", serde_json::to_string_pretty(&report_json(&report))?)?;

@@ -6,7 +6,6 @@ use std::path::Path;
 use anyhow::{Context as _, Result};
 
 use crate::answers::{Answers, read_answers};
-use crate::apply::Actor;
 use crate::cli::GlobalArgs;
 use crate::demo;
 use crate::error::input_error;
@@ -61,14 +60,6 @@ impl Context {
             None => Err(input_error("--answers FILE is required (or use --demo to try the built-in demo)")),
         }
     }
-}
-
-/// Who is applying, for the audit log: the user behind sudo when there is one.
-pub fn actor() -> Actor {
-    let user = std::env::var("SUDO_USER")
-        .or_else(|_| std::env::var("USER"))
-        .unwrap_or_else(|_| format!("uid {}", rustix::process::geteuid().as_raw()));
-    Actor { user }
 }
 
 /// Ask a yes/no question on the terminal; anything but y/yes is no.

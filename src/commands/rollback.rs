@@ -5,7 +5,8 @@ use std::io::Write;
 use anyhow::Result;
 
 use super::context::{Context, confirm, interactive};
-use crate::apply::backup;
+use crate::apply::audit::{self, AuditEntry};
+use crate::apply::{Actor, backup};
 use crate::cli::RollbackArgs;
 use crate::error::{EXIT_FAILED, EXIT_OK, input_error};
 use crate::plan::commands::{Changes, commands_for};
@@ -35,25 +36,38 @@ pub fn run(ctx: &Context, args: &RollbackArgs, out: &mut dyn Write) -> Result<i3
         }
     }
     let report = backup::restore(&ctx.root, Some(&id))?;
-    for path in &report.restored {
+    let commands = commands_for(&Changes::from_paths(&report.files));
+    for path in &report.files {
         writeln!(out, "Restored {path}")?;
     }
     writeln!(out, "The state before this rollback is saved as {} (edgeprep rollback {0} undoes it).", report.backup)?;
-    let changes = Changes::from_paths(&report.restored);
     let mut runner = ctx.runner();
-    let mut failed = false;
-    for command in commands_for(&changes) {
+    let mut failed = Vec::new();
+    for command in &commands {
         if !runner.executes() {
             writeln!(out, "To run on the device: sudo {}", command.display())?;
             continue;
         }
-        let output = runner.run(&command)?;
+        let output = runner.run(command)?;
         if command.succeeded(&output) {
             writeln!(out, "Ran {}", command.display())?;
         } else {
-            failed = true;
             writeln!(out, "FAILED: {} ({})", command.display(), output.stderr.trim())?;
+            failed.push(command.display());
         }
     }
-    Ok(if failed { EXIT_FAILED } else { EXIT_OK })
+    audit::append(
+        &ctx.root,
+        &AuditEntry {
+            time: audit::now_rfc3339(),
+            user: Actor::from_env().user,
+            action: "rollback".to_string(),
+            files: report.files.clone(),
+            commands: commands.iter().map(|c| c.display()).collect(),
+            result: if failed.is_empty() { "restored" } else { "restored, commands failed" }.to_string(),
+            backup: Some(report.backup.clone()),
+            error: (!failed.is_empty()).then(|| format!("failed: {}", failed.join(", "))),
+        },
+    )?;
+    Ok(if failed.is_empty() { EXIT_OK } else { EXIT_FAILED })
 }
