@@ -4,21 +4,64 @@
 //! top-level keys go before the first table (a key after a `[table]` header belongs to that
 //! table); new tables are standard `[a.b]` tables placed after their parent's family (or at the
 //! end); a changed value keeps the inline comment and spacing of the line it replaces.
+//!
+//! How toml_edit lays a document out, which the code below works with: the root table's
+//! key-values come first, then every table with a header sorted by its "position", then the
+//! document's trailing text. Comments and blank lines live in the decor prefix of the key or
+//! table header that follows them, or in that trailing text when nothing follows. So an
+//! all-comments file (IoT Edge's template) is nothing but trailing text, and anything appended
+//! naively would be rendered *above* it; the editor moves that text into the prefix of what it
+//! appends instead.
 
 use anyhow::Result;
+use toml_edit::{DocumentMut, InlineTable, Item, Key, Table, TableLike, Value};
+
+use crate::error::{input_error, line_col};
+
+/// What to tell a user whose config.toml does not parse.
+const SYNTAX_FIX: &str = "fix the syntax at that line, or restore the file from a backup";
 
 /// A parsed config.toml that remembers its exact formatting.
 #[derive(Debug, Clone)]
 pub struct ConfigToml {
-    doc: toml_edit::DocumentMut,
+    doc: DocumentMut,
+}
+
+/// One table with a header (or an implicit one) as toml_edit will render it.
+#[derive(Debug)]
+struct Slot {
+    /// Index in the depth-first walk (see [`walk`]); identifies the table until the next
+    /// structural change.
+    dfs: usize,
+    path: Vec<String>,
+    /// Sort key toml_edit renders by (inherited from the previous table when unset).
+    pos: isize,
+    /// Whether toml_edit prints a header for it (empty implicit tables are hidden).
+    visible: bool,
+    /// The header's decor prefix; `None` means toml_edit's default.
+    prefix: Option<String>,
 }
 
 impl ConfigToml {
     /// Parse `text`. A syntax error is an [`crate::error::InputError`] naming `path_for_errors`,
     /// the line and column, and what to fix.
     pub fn parse(text: &str, path_for_errors: &str) -> Result<Self> {
-        let _ = (text, path_for_errors);
-        todo!()
+        let doc = text.parse::<DocumentMut>().map_err(|err| {
+            let (line, column) = err.span().map_or((1, 1), |span| line_col(text, span.start));
+            let what = err
+                .message()
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ");
+            input_error(format!(
+                "{path_for_errors}: line {line}, column {column}: invalid TOML: {what}; \
+                 {SYNTAX_FIX}"
+            ))
+        })?;
+        let mut config = Self { doc };
+        // Explicit, spaced positions let new tables be slotted in between existing ones.
+        config.renumber();
+        Ok(config)
     }
 
     /// The document as text: byte-identical to the input when nothing was changed.
@@ -28,48 +71,640 @@ impl ConfigToml {
 
     /// The string at `table_path` / `key` (`table_path` empty = top level), if it is a string.
     pub fn get_str(&self, table_path: &[&str], key: &str) -> Option<String> {
-        let _ = (table_path, key);
-        todo!()
+        let item = self.item_at(table_path)?.as_table_like()?.get(key)?;
+        item.as_str().map(str::to_owned)
     }
 
-    /// The value at `table_path` / `key`, if any.
+    /// The value at `table_path` / `key`, if any. Its surrounding whitespace and comment are
+    /// dropped, so it can be set elsewhere without dragging them along.
     pub fn get(&self, table_path: &[&str], key: &str) -> Option<toml_edit::Value> {
-        let _ = (table_path, key);
-        todo!()
+        let item = self.item_at(table_path)?.as_table_like()?.get(key)?;
+        let mut value = item.as_value()?.clone();
+        value.decor_mut().clear();
+        Some(value)
     }
 
     /// Whether a table exists at `table_path` (standard, implicit or inline).
     pub fn has_table(&self, table_path: &[&str]) -> bool {
-        let _ = table_path;
-        todo!()
+        self.item_at(table_path).is_some_and(Item::is_table_like)
     }
 
     /// Set `key` in the table at `table_path` to `value`, creating missing tables. A top-level
     /// key (`table_path` empty) that does not exist yet is placed before the first table.
     /// Setting a value equal to the current one changes nothing (not even formatting).
+    ///
+    /// Anything in the way that is not a table (a string where `table_path` needs a table) is
+    /// replaced, because the caller asked for that path to be a table.
     pub fn set(&mut self, table_path: &[&str], key: &str, value: impl Into<toml_edit::Value>) {
-        let _ = (table_path, key, value.into());
-        todo!()
+        let mut value = value.into();
+        self.ensure_table(table_path);
+        let existing = self
+            .item_at_mut(table_path)
+            .and_then(Item::as_table_like_mut)
+            .and_then(|table| table.get_mut(key));
+        match existing {
+            Some(Item::Value(old)) => {
+                if same_value(old, &value) {
+                    return;
+                }
+                // `table[key] = value` would drop the inline comment and spacing.
+                *value.decor_mut() = old.decor().clone();
+                *old = value;
+            }
+            Some(other) => *other = Item::Value(value),
+            None => self.insert_new_key(table_path, key, value),
+        }
     }
 
     /// Remove `key` from the table at `table_path`; nothing happens if it is absent.
+    ///
+    /// Only the key's line goes: comment lines above it stay where they were.
     pub fn remove(&mut self, table_path: &[&str], key: &str) {
-        let _ = (table_path, key);
-        todo!()
+        let Some(item) = self
+            .item_at(table_path)
+            .and_then(|t| t.as_table_like()?.get(key))
+        else {
+            return;
+        };
+        if !item.is_value() {
+            let path: Vec<&str> = table_path.iter().copied().chain([key]).collect();
+            self.remove_table(&path);
+            return;
+        }
+        let Some(parent) = self.item_at_mut(table_path) else {
+            return;
+        };
+        let Item::Table(table) = parent else {
+            // An inline table: it cannot hold comments, so the key is all there is.
+            if let Some(table) = parent.as_table_like_mut() {
+                table.remove(key);
+            }
+            return;
+        };
+        let dotted = table.is_dotted();
+        let next_value = table
+            .iter()
+            .skip_while(|(k, _)| *k != key)
+            .skip(1)
+            .find(|(_, item)| item.is_value())
+            .map(|(k, _)| k.to_owned());
+        let Some((removed, _)) = table.remove_entry(key) else {
+            return;
+        };
+        let comments = whole_lines(prefix_text(removed.leaf_decor().prefix()));
+        if comments.is_empty() {
+            return;
+        }
+        if let Some(mut next) = next_value.as_deref().and_then(|k| table.key_mut(k)) {
+            let old = prefix_text(next.leaf_decor().prefix()).to_owned();
+            next.leaf_decor_mut().set_prefix(format!("{comments}{old}"));
+        } else if !dotted {
+            self.prepend_to_following(table_path, comments);
+        }
     }
 
     /// Remove the table at `table_path` and all its sub-tables, if present.
+    ///
+    /// The comments above the table's header stay (they often describe other, commented-out
+    /// sections of IoT Edge's template); the comments inside it go with it.
     pub fn remove_table(&mut self, table_path: &[&str]) {
-        let _ = table_path;
-        todo!()
+        let Some((last, parent_path)) = table_path.split_last() else {
+            return;
+        };
+        let Some(item) = self.item_at(table_path) else {
+            return;
+        };
+        if !matches!(item, Item::Table(t) if !t.is_dotted()) {
+            if item.is_table_like() || item.is_array_of_tables() {
+                self.remove_from_parent(parent_path, last);
+            }
+            return;
+        }
+        let header = self.header_of_family(table_path);
+        self.remove_from_parent(parent_path, last);
+        if let Some(header) = header {
+            let comments = whole_lines(&header.prefix);
+            if comments.contains('#') {
+                self.prepend_before_pos(header.pos, comments);
+            }
+        }
+        self.renumber();
     }
 
     /// Replace the whole table at `table_path` (and its sub-tables) with `entries`, where each
     /// entry is (sub-table path relative to `table_path`, key, value). The header comment of the
     /// existing table is kept. Used where mixing old and new keys would be a parse error in IoT
     /// Edge (e.g. switching provisioning from manual to DPS).
-    pub fn replace_table(&mut self, table_path: &[&str], entries: &[(&[&str], &str, toml_edit::Value)]) {
-        let _ = (table_path, entries);
-        todo!()
+    pub fn replace_table(
+        &mut self,
+        table_path: &[&str],
+        entries: &[(&[&str], &str, toml_edit::Value)],
+    ) {
+        let full_path = |sub: &[&str]| -> Vec<String> {
+            table_path
+                .iter()
+                .chain(sub)
+                .map(|s| (*s).to_owned())
+                .collect()
+        };
+        let set_all = |config: &mut Self| {
+            for (sub, key, value) in entries {
+                let path = full_path(sub);
+                let path: Vec<&str> = path.iter().map(String::as_str).collect();
+                config.set(&path, key, value.clone());
+            }
+        };
+        let Some((last, parent_path)) = table_path.split_last() else {
+            set_all(self);
+            return;
+        };
+        let is_standard =
+            matches!(self.item_at(table_path), Some(Item::Table(t)) if !t.is_dotted());
+        let header = if is_standard {
+            self.header_of_family(table_path)
+        } else {
+            None
+        };
+        if self.item_at(table_path).is_some() {
+            self.remove_from_parent(parent_path, last);
+        }
+        let Some(header) = header else {
+            set_all(self);
+            return;
+        };
+
+        let has_own_keys = entries.iter().any(|(sub, _, _)| sub.is_empty());
+        let mut table = Table::new();
+        table.set_implicit(!has_own_keys);
+        table.set_position(Some(header.pos));
+        table.decor_mut().set_prefix(header.prefix.clone());
+        if let Some(suffix) = &header.suffix {
+            table.decor_mut().set_suffix(suffix.clone());
+        }
+        if let Some(parent) = self
+            .item_at_mut(parent_path)
+            .and_then(Item::as_table_like_mut)
+        {
+            parent.insert(last, Item::Table(table));
+        }
+        set_all(self);
+
+        if !has_own_keys {
+            // No header of its own: its comments go above its first sub-table instead.
+            let slots = self.layout();
+            let first_child = slots
+                .iter()
+                .find(|s| s.visible && s.path.len() > table_path.len() && is_under(s, table_path));
+            match first_child {
+                Some(child) => {
+                    let dfs = child.dfs;
+                    self.with_table_mut(dfs, |t| t.decor_mut().set_prefix(header.prefix.clone()));
+                }
+                None => {
+                    let comments = whole_lines(&header.prefix);
+                    if comments.contains('#') {
+                        self.prepend_before_pos(header.pos, comments);
+                    }
+                }
+            }
+        }
+        self.renumber();
+    }
+
+    // ----------------------------------------------------------------------------------------
+    // Navigation
+
+    fn item_at(&self, path: &[&str]) -> Option<&Item> {
+        path.iter().try_fold(self.doc.as_item(), |item, seg| {
+            item.as_table_like()?.get(seg)
+        })
+    }
+
+    fn item_at_mut(&mut self, path: &[&str]) -> Option<&mut Item> {
+        let mut item = self.doc.as_item_mut();
+        for seg in path {
+            item = item.as_table_like_mut()?.get_mut(seg)?;
+        }
+        Some(item)
+    }
+
+    fn remove_from_parent(&mut self, parent_path: &[&str], key: &str) {
+        if let Some(parent) = self
+            .item_at_mut(parent_path)
+            .and_then(Item::as_table_like_mut)
+        {
+            parent.remove(key);
+        }
+    }
+
+    fn trailing(&self) -> String {
+        self.doc.trailing().as_str().unwrap_or("").to_owned()
+    }
+
+    fn root_has_values(&self) -> bool {
+        !self.doc.as_table().get_values().is_empty()
+    }
+
+    // ----------------------------------------------------------------------------------------
+    // Layout of tables
+
+    /// Every table except the root, in the order toml_edit renders them.
+    fn layout(&self) -> Vec<Slot> {
+        let mut slots = Vec::new();
+        let mut dfs = 0;
+        let mut last_pos = 0;
+        walk(self.doc.as_table(), &mut Vec::new(), &mut |table, path| {
+            if let Some(pos) = table.position() {
+                last_pos = pos;
+            }
+            if !path.is_empty() {
+                slots.push(Slot {
+                    dfs,
+                    path: path.to_vec(),
+                    pos: last_pos,
+                    visible: !(table.is_implicit() && table.get_values().is_empty()),
+                    prefix: table
+                        .decor()
+                        .prefix()
+                        .and_then(|p| p.as_str())
+                        .map(str::to_owned),
+                });
+            }
+            dfs += 1;
+        });
+        // Stable, like toml_edit's own sort.
+        slots.sort_by_key(|slot| slot.pos);
+        slots
+    }
+
+    /// Give every table an explicit position, two apart, in the current rendering order. That
+    /// leaves room to slot a new table in right before or after any existing one.
+    fn renumber(&mut self) {
+        let slots = self.layout();
+        let mut new_pos = vec![None; slots.iter().map(|s| s.dfs + 1).max().unwrap_or(0)];
+        for (order, slot) in slots.iter().enumerate() {
+            new_pos[slot.dfs] = Some(2 * order as isize + 2);
+        }
+        let mut dfs = 0;
+        walk_mut(self.doc.as_table_mut(), &mut |table| {
+            if let Some(Some(pos)) = new_pos.get(dfs) {
+                table.set_position(Some(*pos));
+            }
+            dfs += 1;
+        });
+    }
+
+    fn with_table_mut(&mut self, target: usize, edit: impl FnOnce(&mut Table)) {
+        let mut edit = Some(edit);
+        let mut dfs = 0;
+        walk_mut(self.doc.as_table_mut(), &mut |table| {
+            if dfs == target
+                && let Some(edit) = edit.take()
+            {
+                edit(table);
+            }
+            dfs += 1;
+        });
+    }
+
+    /// The header prefix as it renders: an unset prefix is a blank line, except on the very
+    /// first line of the file.
+    fn shown_prefix(&self, slots: &[Slot], slot: &Slot) -> String {
+        if let Some(prefix) = &slot.prefix {
+            return prefix.clone();
+        }
+        let first = !self.root_has_values()
+            && slots.iter().find(|s| s.visible).map(|s| s.dfs) == Some(slot.dfs);
+        if first {
+            String::new()
+        } else {
+            "\n".to_owned()
+        }
+    }
+
+    /// Where the table at `table_path` (or its first visible sub-table, when it has no header
+    /// itself) renders, and the decor of that header.
+    fn header_of_family(&self, table_path: &[&str]) -> Option<Header> {
+        let slots = self.layout();
+        let first = slots
+            .iter()
+            .find(|s| s.visible && is_under(s, table_path))?;
+        let own = first.path.len() == table_path.len();
+        let suffix = own
+            .then(|| {
+                self.item_at(table_path)?
+                    .as_table()?
+                    .decor()
+                    .suffix()?
+                    .as_str()
+            })
+            .flatten()
+            .map(str::to_owned);
+        Some(Header {
+            pos: first.pos,
+            prefix: self.shown_prefix(&slots, first),
+            suffix,
+        })
+    }
+
+    /// Put `text` right after the body of the table at `table_path`: above the next header, or
+    /// at the end of the file.
+    fn prepend_to_following(&mut self, table_path: &[&str], text: &str) {
+        let slots = self.layout();
+        let after = if table_path.is_empty() {
+            None
+        } else {
+            match slots.iter().find(|s| s.path == table_path) {
+                Some(slot) => Some(slot.pos),
+                None => return,
+            }
+        };
+        let next = slots
+            .iter()
+            .find(|s| s.visible && after.is_none_or(|pos| s.pos > pos));
+        self.prepend_to(&slots, next, text);
+    }
+
+    /// Put `text` above the first visible header at or after `pos`, or at the end of the file.
+    fn prepend_before_pos(&mut self, pos: isize, text: &str) {
+        let slots = self.layout();
+        let next = slots.iter().find(|s| s.visible && s.pos >= pos);
+        self.prepend_to(&slots, next, text);
+    }
+
+    fn prepend_to(&mut self, slots: &[Slot], next: Option<&Slot>, text: &str) {
+        match next {
+            Some(next) => {
+                let prefix = format!("{text}{}", self.shown_prefix(slots, next));
+                self.with_table_mut(next.dfs, |t| t.decor_mut().set_prefix(prefix));
+            }
+            None => {
+                let trailing = format!("{text}{}", self.trailing());
+                self.doc.set_trailing(trailing);
+            }
+        }
+    }
+
+    // ----------------------------------------------------------------------------------------
+    // Creating tables and keys
+
+    /// Make `path` a table, creating what is missing: standard tables, the deepest one with a
+    /// header and its missing parents implicit (headerless until they get keys of their own).
+    fn ensure_table(&mut self, path: &[&str]) {
+        // Rendering before anything is added tells whether an appended header needs a blank
+        // line above it.
+        let mut before: Option<String> = None;
+        let mut appended_at_end = None;
+        for depth in 1..=path.len() {
+            let here = &path[..depth];
+            if self.item_at(here).is_some_and(Item::is_table_like) {
+                continue;
+            }
+            let before = before.get_or_insert_with(|| self.doc.to_string()).clone();
+            let (seg, parent_path) = (path[depth - 1], &path[..depth - 1]);
+            let Some(parent) = self.item_at_mut(parent_path) else {
+                return;
+            };
+            if parent.is_inline_table() {
+                // Under an inline table everything must stay inline.
+                if let Some(parent) = parent.as_table_like_mut() {
+                    parent.insert(seg, Item::Value(Value::InlineTable(InlineTable::new())));
+                }
+                continue;
+            }
+            let Some(parent) = parent.as_table_like_mut() else {
+                return;
+            };
+            let deepest = depth == path.len();
+            let mut table = Table::new();
+            table.set_implicit(!deepest);
+            parent.insert(seg, Item::Table(table));
+
+            let at_end = self.place_new_table(here);
+            let at_end = *appended_at_end.get_or_insert(at_end);
+            let prefix = if !deepest {
+                String::new()
+            } else if at_end {
+                let prefix = format!("{}{}", self.trailing(), blank_line_after(&before));
+                self.doc.set_trailing("");
+                prefix
+            } else {
+                "\n".to_owned()
+            };
+            if let Some(Item::Table(table)) = self.item_at_mut(here) {
+                table.decor_mut().set_prefix(prefix);
+            }
+        }
+    }
+
+    /// Give the just-inserted table at `path` its position: right after the family of its
+    /// nearest existing ancestor (`[agent.env]` after the last `[agent.*]`), else at the end.
+    /// Returns whether it went to the end of the file.
+    fn place_new_table(&mut self, path: &[&str]) -> bool {
+        let slots = self.layout();
+        let Some(me) = slots.iter().find(|s| s.path == path) else {
+            return false;
+        };
+        let others: Vec<&Slot> = slots.iter().filter(|s| s.dfs != me.dfs).collect();
+        let anchor = (1..path.len()).rev().find_map(|depth| {
+            let family = others.iter().filter(|s| is_under(s, &path[..depth]));
+            family.map(|s| s.pos).max()
+        });
+        let (pos, at_end) = match anchor {
+            Some(anchor) => (anchor + 1, false),
+            None => (others.iter().map(|s| s.pos).max().unwrap_or(0) + 1, true),
+        };
+        let dfs = me.dfs;
+        self.with_table_mut(dfs, |t| t.set_position(Some(pos)));
+        self.renumber();
+        at_end
+    }
+
+    /// Add a key that does not exist yet to the (existing) table at `table_path`.
+    fn insert_new_key(&mut self, table_path: &[&str], key: &str, value: Value) {
+        let reveal = matches!(
+            self.item_at(table_path),
+            Some(Item::Table(t)) if t.is_implicit() && t.get_values().is_empty()
+        );
+        if reveal {
+            self.reveal(table_path);
+        }
+        // A file with no key-values and no tables is all trailing comments (IoT Edge's
+        // template): the new key goes below them rather than above the first line.
+        let key_prefix = (table_path.is_empty()
+            && !self.root_has_values()
+            && !self.layout().iter().any(|s| s.visible))
+        .then(|| {
+            let prefix = format!("{}{}", self.trailing(), blank_line_after(&self.render()));
+            self.doc.set_trailing("");
+            prefix
+        });
+        let Some(table) = self
+            .item_at_mut(table_path)
+            .and_then(Item::as_table_like_mut)
+        else {
+            return;
+        };
+        let mut new_key = key_like_neighbours(table, key);
+        if let Some(prefix) = key_prefix {
+            new_key.leaf_decor_mut().set_prefix(prefix);
+        }
+        table.entry_format(&new_key).or_insert(Item::Value(value));
+    }
+
+    /// An implicit (headerless) table is about to get its first key, so its header appears:
+    /// put it right above its first sub-table and hand it that sub-table's leading comments.
+    fn reveal(&mut self, table_path: &[&str]) {
+        let before = self.render();
+        if let Some(Item::Table(table)) = self.item_at_mut(table_path) {
+            table.set_implicit(false);
+        }
+        let slots = self.layout();
+        let Some(me) = slots.iter().find(|s| s.path == table_path) else {
+            return;
+        };
+        let child = slots
+            .iter()
+            .find(|s| s.visible && s.dfs != me.dfs && is_under(s, table_path));
+        let Some(child) = child else {
+            // Nothing under it is shown: place it like a brand-new table.
+            let at_end = self.place_new_table(table_path);
+            let prefix = if at_end {
+                let prefix = format!("{}{}", self.trailing(), blank_line_after(&before));
+                self.doc.set_trailing("");
+                prefix
+            } else {
+                "\n".to_owned()
+            };
+            if let Some(Item::Table(table)) = self.item_at_mut(table_path) {
+                table.decor_mut().set_prefix(prefix);
+            }
+            return;
+        };
+        let (me_dfs, child_dfs, pos) = (me.dfs, child.dfs, child.pos - 1);
+        let prefix = self.shown_prefix(&slots, child);
+        self.with_table_mut(me_dfs, |t| {
+            t.set_position(Some(pos));
+            t.decor_mut().set_prefix(prefix);
+        });
+        self.with_table_mut(child_dfs, |t| t.decor_mut().set_prefix("\n"));
+        self.renumber();
+    }
+}
+
+/// Where a table's header renders and its decor, kept across removing it.
+struct Header {
+    pos: isize,
+    prefix: String,
+    suffix: Option<String>,
+}
+
+/// Whether `slot` is the table at `path` or below it.
+fn is_under(slot: &Slot, path: &[&str]) -> bool {
+    slot.path.len() >= path.len() && slot.path.iter().zip(path).all(|(a, b)| a == b)
+}
+
+/// Visit every table toml_edit positions (all but dotted ones), depth first, in the same order
+/// toml_edit's renderer walks them.
+fn walk<'t>(table: &'t Table, path: &mut Vec<String>, visit: &mut dyn FnMut(&'t Table, &[String])) {
+    if !table.is_dotted() {
+        visit(table, path);
+    }
+    for (key, item) in table.iter() {
+        let children: Vec<&Table> = match item {
+            Item::Table(t) => vec![t],
+            Item::ArrayOfTables(a) => a.iter().collect(),
+            _ => continue,
+        };
+        for child in children {
+            path.push(key.to_owned());
+            walk(child, path, visit);
+            path.pop();
+        }
+    }
+}
+
+/// [`walk`], mutably, in the same order.
+fn walk_mut(table: &mut Table, visit: &mut dyn FnMut(&mut Table)) {
+    if !table.is_dotted() {
+        visit(table);
+    }
+    for (_, item) in table.iter_mut() {
+        match item {
+            Item::Table(t) => walk_mut(t, visit),
+            Item::ArrayOfTables(a) => a.iter_mut().for_each(|t| walk_mut(t, visit)),
+            _ => {}
+        }
+    }
+}
+
+/// Same type and same meaning, whatever the spelling (`'a'` and `"a"`, `0x10` and `16`).
+fn same_value(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::String(x), Value::String(y)) => x.value() == y.value(),
+        (Value::Integer(x), Value::Integer(y)) => x.value() == y.value(),
+        (Value::Float(x), Value::Float(y)) => {
+            x.value() == y.value() || (x.value().is_nan() && y.value().is_nan())
+        }
+        (Value::Boolean(x), Value::Boolean(y)) => x.value() == y.value(),
+        (Value::Datetime(x), Value::Datetime(y)) => x.value() == y.value(),
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y.iter()).all(|(a, b)| same_value(a, b))
+        }
+        (Value::InlineTable(x), Value::InlineTable(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| same_value(v, w)))
+        }
+        _ => false,
+    }
+}
+
+/// A key for `table`: quoted (`"UpstreamProtocol"`) when the keys already there are all quoted,
+/// as IoT Edge's template writes `[agent.env]`; otherwise bare where TOML allows it.
+fn key_like_neighbours(table: &dyn TableLike, key: &str) -> Key {
+    let mut neighbours = table
+        .iter()
+        .filter(|(_, item)| item.is_value())
+        .filter_map(|(k, _)| table.key(k))
+        .peekable();
+    let quoted = neighbours.peek().is_some()
+        && neighbours.all(|k| {
+            k.as_repr()
+                .and_then(|r| r.as_raw().as_str())
+                .is_some_and(|raw| raw.starts_with('"'))
+        });
+    let bare = !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if quoted
+        && bare
+        && let Ok(mut parsed) = format!("\"{key}\"").parse::<Key>()
+    {
+        parsed.leaf_decor_mut().clear();
+        return parsed;
+    }
+    Key::new(key)
+}
+
+/// The text of a decor prefix; an unset one renders as nothing for keys.
+fn prefix_text(prefix: Option<&toml_edit::RawString>) -> &str {
+    prefix.and_then(|p| p.as_str()).unwrap_or("")
+}
+
+/// The complete lines of a prefix: what is above a key or header, without its indentation.
+fn whole_lines(prefix: &str) -> &str {
+    prefix.rfind('\n').map_or("", |end| &prefix[..=end])
+}
+
+/// What to put after `text` so that what follows starts after a blank line.
+fn blank_line_after(text: &str) -> &'static str {
+    if text.is_empty() || text.ends_with("\n\n") {
+        ""
+    } else if text.ends_with('\n') {
+        "\n"
+    } else {
+        "\n\n"
     }
 }
