@@ -708,3 +708,500 @@ fn blank_line_after(text: &str) -> &'static str {
         "\n\n"
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const PATH: &str = "/etc/aziot/config.toml";
+
+    fn template() -> String {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../shared/fixtures/iotedge-1.4.43/edgelet__contrib__config__linux__template.toml"
+        );
+        std::fs::read_to_string(path).expect("IoT Edge template fixture")
+    }
+
+    fn parse(text: &str) -> ConfigToml {
+        ConfigToml::parse(text, PATH).expect("fixture parses")
+    }
+
+    fn reparse(config: &ConfigToml) -> toml::Table {
+        toml::from_str::<toml::Table>(&config.render()).expect("result is valid TOML")
+    }
+
+    /// Lines the edit removed or changed: a correct in-place edit only inserts.
+    fn lost_lines(before: &str, after: &str) -> Vec<String> {
+        similar::TextDiff::from_lines(before, after)
+            .iter_all_changes()
+            .filter(|c| c.tag() == similar::ChangeTag::Delete)
+            .map(|c| c.value().to_owned())
+            .collect()
+    }
+
+    const EXISTING: &str = r#"# Managed by hand.
+hostname = "old-host"   # the device's name
+
+[provisioning]
+source = "manual"
+connection_string = "HostName=x;DeviceId=y;SharedAccessKey=z"
+
+[agent]
+name = "edgeAgent"
+type = "docker"
+
+[agent.config]
+image = "mcr.microsoft.com/azureiotedge-agent:1.4"
+
+[agent.env]
+"UpstreamProtocol" = "Amqp"   # set by the installer
+
+# Edge CA
+[edge_ca]
+# lifetime of the quickstart CA
+auto_generated_edge_ca_expiry_days = 90
+
+# trailing comment
+"#;
+
+    #[test]
+    fn round_trips_the_template_byte_for_byte() {
+        let text = template();
+        assert_eq!(parse(&text).render(), text);
+    }
+
+    #[test]
+    fn round_trips_odd_formatting_byte_for_byte() {
+        let text = "a='x'\n  [ t . u ]  # c\n  k   =   0x10 # n\narr = [\n  1,\n  2, # two\n]\n[[aot]]\nx = 1\n[[aot]]\nx = 2\n\n\n# end";
+        assert_eq!(parse(text).render(), text);
+        assert_eq!(parse(EXISTING).render(), EXISTING);
+    }
+
+    #[test]
+    fn syntax_error_names_file_line_column_and_fix() {
+        let err = ConfigToml::parse("a = 1\n[agent\nname = 2\n", PATH).unwrap_err();
+        let input = err
+            .downcast_ref::<crate::error::InputError>()
+            .expect("an InputError");
+        let msg = &input.0;
+        assert!(msg.starts_with(PATH), "{msg}");
+        assert!(msg.contains("line 2, column "), "{msg}");
+        assert!(msg.contains("fix the syntax at that line"), "{msg}");
+        assert!(!msg.contains('\n'), "{msg}");
+    }
+
+    #[test]
+    fn keeps_inline_comment_when_replacing_value() {
+        let mut config = parse(EXISTING);
+        config.set(&["agent", "env"], "UpstreamProtocol", "AmqpWs");
+        assert!(
+            config
+                .render()
+                .contains("\"UpstreamProtocol\" = \"AmqpWs\"   # set by the installer\n")
+        );
+        config.set(&[], "hostname", "edge-01");
+        assert!(
+            config
+                .render()
+                .contains("hostname = \"edge-01\"   # the device's name\n")
+        );
+    }
+
+    #[test]
+    fn setting_an_equal_value_changes_nothing() {
+        let text = "a = 'x'  # c\nn = 0x10\nf = 1.50\nl = [ 1,2 ]\nt = {b=true ,  c='d'}\n";
+        let mut config = parse(text);
+        config.set(&[], "a", "x");
+        config.set(&[], "n", 16);
+        config.set(&[], "f", 1.5);
+        config.set(&[], "l", Value::from_iter([1, 2]));
+        let mut inline = InlineTable::new();
+        inline.insert("c", "d".into());
+        inline.insert("b", true.into());
+        config.set(&[], "t", inline);
+        assert_eq!(config.render(), text);
+    }
+
+    #[test]
+    fn changing_the_type_counts_as_a_change() {
+        let mut config = parse("n = 1\n");
+        config.set(&[], "n", "1");
+        assert_eq!(config.render(), "n = \"1\"\n");
+    }
+
+    #[test]
+    fn new_top_level_key_goes_after_existing_top_level_keys_before_first_table() {
+        let mut config = parse(EXISTING);
+        config.set(&[], "parent_hostname", "gateway");
+        let out = config.render();
+        let expected = "hostname = \"old-host\"   # the device's name\n\
+                        parent_hostname = \"gateway\"\n\n[provisioning]";
+        assert!(out.contains(expected), "{out}");
+        assert!(lost_lines(EXISTING, &out).is_empty());
+    }
+
+    #[test]
+    fn new_top_level_key_goes_before_tables_when_there_are_no_top_level_keys() {
+        let text = "# header\n\n[edge_ca]\ncert = \"file:///c.pem\"\n";
+        let mut config = parse(text);
+        config.set(&[], "hostname", "edge-01");
+        assert_eq!(config.render(), format!("hostname = \"edge-01\"\n{text}"));
+        assert_eq!(reparse(&config)["hostname"].as_str(), Some("edge-01"));
+    }
+
+    #[test]
+    fn new_top_level_key_in_file_without_tables_goes_after_the_comments() {
+        let text = template();
+        let mut config = parse(&text);
+        config.set(&[], "hostname", "edge-01");
+        assert_eq!(config.render(), format!("{text}\nhostname = \"edge-01\"\n"));
+    }
+
+    #[test]
+    fn appended_table_gets_a_blank_line_before_its_header() {
+        let mut config = parse("a = 1\n# last words");
+        config.set(&["moby_runtime"], "network", "azure-iot-edge");
+        assert_eq!(
+            config.render(),
+            "a = 1\n# last words\n\n[moby_runtime]\nnetwork = \"azure-iot-edge\"\n"
+        );
+        let mut config = parse("");
+        config.set(&["watchdog"], "max_retries", 3);
+        assert_eq!(config.render(), "[watchdog]\nmax_retries = 3\n");
+    }
+
+    #[test]
+    fn new_sub_table_goes_right_after_its_family() {
+        let text = "[agent]\nname = \"edgeAgent\"\n\n[agent.config]\nimage = \"i\"\n\n# CA\n[edge_ca]\ncert = \"c\"\n";
+        let mut config = parse(text);
+        config.set(&["agent", "env"], "https_proxy", "http://proxy:3128");
+        config.set(
+            &["agent", "config", "auth"],
+            "serveraddress",
+            "r.azurecr.io",
+        );
+        assert_eq!(
+            config.render(),
+            "[agent]\nname = \"edgeAgent\"\n\n[agent.config]\nimage = \"i\"\n\n\
+             [agent.config.auth]\nserveraddress = \"r.azurecr.io\"\n\n\
+             [agent.env]\nhttps_proxy = \"http://proxy:3128\"\n\n# CA\n[edge_ca]\ncert = \"c\"\n"
+        );
+    }
+
+    #[test]
+    fn new_key_is_quoted_like_its_neighbours() {
+        let mut config = parse(EXISTING);
+        config.set(&["agent", "env"], "https_proxy", "http://proxy:3128");
+        config.set(&["agent", "config"], "createOptions_note", "x");
+        let out = config.render();
+        assert!(out.contains("\"UpstreamProtocol\" = \"Amqp\"   # set by the installer\n\"https_proxy\" = \"http://proxy:3128\"\n"), "{out}");
+        assert!(out.contains("\ncreateOptions_note = \"x\"\n"), "{out}");
+        let parsed = reparse(&config);
+        assert_eq!(
+            parsed["agent"]["env"]["https_proxy"].as_str(),
+            Some("http://proxy:3128")
+        );
+    }
+
+    #[test]
+    fn keys_that_need_quotes_get_them() {
+        let mut config = parse("");
+        config.set(&["t"], "a.b", 1);
+        assert_eq!(config.render(), "[t]\n\"a.b\" = 1\n");
+    }
+
+    #[test]
+    fn missing_parent_stays_headerless_until_it_gets_keys() {
+        let mut config = parse("a = 1\n");
+        config.set(&["agent", "config"], "image", "i");
+        assert_eq!(config.render(), "a = 1\n\n[agent.config]\nimage = \"i\"\n");
+        assert!(config.has_table(&["agent"]));
+        config.set(&["agent"], "name", "edgeAgent");
+        assert_eq!(
+            config.render(),
+            "a = 1\n\n[agent]\nname = \"edgeAgent\"\n\n[agent.config]\nimage = \"i\"\n"
+        );
+    }
+
+    #[test]
+    fn parent_revealed_later_takes_over_the_comments_above_its_first_sub_table() {
+        let text =
+            "x = 1\n\n# the agent\n[agent.config]\nimage = \"i\"\n\n[edge_ca]\ncert = \"c\"\n";
+        let mut config = parse(text);
+        config.set(&["agent"], "name", "edgeAgent");
+        assert_eq!(
+            config.render(),
+            "x = 1\n\n# the agent\n[agent]\nname = \"edgeAgent\"\n\n[agent.config]\nimage = \"i\"\n\n[edge_ca]\ncert = \"c\"\n"
+        );
+    }
+
+    #[test]
+    fn reads_values_from_standard_inline_and_dotted_tables() {
+        let text = "top = 'a'\ndot.ted = 2\n[agent.config]\ncreateOptions = { HostConfig = { Binds = [\"/x:/x\"] } }\n";
+        let config = parse(text);
+        assert_eq!(config.get_str(&[], "top").as_deref(), Some("a"));
+        assert_eq!(config.get_str(&["dot"], "ted"), None);
+        assert_eq!(
+            config.get(&["dot"], "ted").and_then(|v| v.as_integer()),
+            Some(2)
+        );
+        let binds = config.get(&["agent", "config", "createOptions", "HostConfig"], "Binds");
+        assert_eq!(binds.map(|v| v.to_string()).as_deref(), Some("[\"/x:/x\"]"));
+        assert_eq!(
+            config.get(&["agent"], "config").map(|v| v.to_string()),
+            None
+        );
+        assert_eq!(config.get_str(&["nope"], "top"), None);
+        for table in [
+            &["dot"][..],
+            &["agent"],
+            &["agent", "config"],
+            &["agent", "config", "createOptions"],
+        ] {
+            assert!(config.has_table(table), "{table:?}");
+        }
+        assert!(!config.has_table(&["top"]));
+        assert!(!config.has_table(&["edge_ca"]));
+    }
+
+    #[test]
+    fn sets_keys_inside_inline_tables() {
+        let mut config = parse("[agent.config]\ncreateOptions = { HostConfig = {} }\n");
+        config.set(
+            &["agent", "config", "createOptions", "HostConfig"],
+            "Privileged",
+            false,
+        );
+        let parsed = reparse(&config);
+        let host = &parsed["agent"]["config"]["createOptions"]["HostConfig"];
+        assert_eq!(host["Privileged"].as_bool(), Some(false));
+    }
+
+    #[test]
+    fn remove_drops_only_the_key_line_and_keeps_comments_above() {
+        let mut config = parse(EXISTING);
+        config.remove(&["edge_ca"], "auto_generated_edge_ca_expiry_days");
+        let out = config.render();
+        assert!(
+            out.ends_with("[edge_ca]\n# lifetime of the quickstart CA\n\n# trailing comment\n"),
+            "{out}"
+        );
+        let text = "[t]\na = 1 # one\n# about b\nb = 2\nc = 3\n";
+        let mut config = parse(text);
+        config.remove(&["t"], "b");
+        assert_eq!(config.render(), "[t]\na = 1 # one\n# about b\nc = 3\n");
+    }
+
+    #[test]
+    fn removing_what_is_absent_changes_nothing() {
+        let mut config = parse(EXISTING);
+        config.remove(&["edge_ca"], "pk");
+        config.remove(&["nope"], "pk");
+        config.remove_table(&["nope"]);
+        assert_eq!(config.render(), EXISTING);
+    }
+
+    #[test]
+    fn remove_table_takes_sub_tables_and_keeps_the_comments_above_it() {
+        let mut config = parse(EXISTING);
+        config.remove_table(&["agent"]);
+        let out = config.render();
+        assert!(!out.contains("agent"), "{out}");
+        assert!(
+            out.contains("SharedAccessKey=z\"\n\n# Edge CA\n[edge_ca]"),
+            "{out}"
+        );
+        config.remove_table(&["edge_ca"]);
+        assert!(
+            config
+                .render()
+                .ends_with("SharedAccessKey=z\"\n\n# Edge CA\n\n# trailing comment\n")
+        );
+        reparse(&config);
+    }
+
+    #[test]
+    fn replace_table_switches_provisioning_to_dps() {
+        let text = "hostname = \"h\"\n\n# How this device provisions\n[provisioning]  # by hand for now\nsource = \"manual\"\nconnection_string = \"HostName=x\"\n\n[provisioning.authentication]\nmethod = \"sas\"\n\n# Edge CA\n[edge_ca]\ncert = \"c\"\n";
+        let mut config = parse(text);
+        let mut key = InlineTable::new();
+        key.insert("value", "c2VjcmV0".into());
+        config.replace_table(
+            &["provisioning"],
+            &[
+                (&[], "source", "dps".into()),
+                (
+                    &[],
+                    "global_endpoint",
+                    "https://global.azure-devices-provisioning.net".into(),
+                ),
+                (&[], "id_scope", "0ab1234C5D6".into()),
+                (&["attestation"], "method", "symmetric_key".into()),
+                (&["attestation"], "registration_id", "edge-01".into()),
+                (&["attestation"], "symmetric_key", key.into()),
+            ],
+        );
+        let parsed = reparse(&config);
+        assert_eq!(
+            parsed["provisioning"]["attestation"]["method"].as_str(),
+            Some("symmetric_key")
+        );
+        assert!(parsed["provisioning"].get("connection_string").is_none());
+        insta::assert_snapshot!(config.render());
+    }
+
+    #[test]
+    fn replace_table_without_own_keys_moves_its_comments_to_the_first_sub_table() {
+        let text = "a = 1\n\n# Cert issuance\n[cert_issuance]\nx = 1\n";
+        let mut config = parse(text);
+        config.replace_table(
+            &["cert_issuance"],
+            &[(&["local_ca"], "cert", "file:///ca.pem".into())],
+        );
+        assert_eq!(
+            config.render(),
+            "a = 1\n\n# Cert issuance\n[cert_issuance.local_ca]\ncert = \"file:///ca.pem\"\n"
+        );
+    }
+
+    /// The edits edgeprep's plan makes on a fresh device.
+    fn production_edits(config: &mut ConfigToml) {
+        config.set(&[], "hostname", "edge-01");
+        config.replace_table(
+            &["provisioning"],
+            &[
+                (&[], "source", "manual".into()),
+                (
+                    &[],
+                    "connection_string",
+                    "HostName=h.azure-devices.net;DeviceId=edge-01;SharedAccessKey=a2V5".into(),
+                ),
+            ],
+        );
+        config.set(&["agent"], "name", "edgeAgent");
+        config.set(&["agent"], "type", "docker");
+        config.set(
+            &["agent", "config"],
+            "image",
+            "mcr.microsoft.com/azureiotedge-agent:1.4",
+        );
+        config.set(
+            &["agent", "config", "auth"],
+            "serveraddress",
+            "example.azurecr.io",
+        );
+        config.set(&["agent", "env"], "UpstreamProtocol", "AmqpWs");
+        config.set(&["agent", "env"], "https_proxy", "http://proxy:3128");
+        config.set(&["image_garbage_collection"], "cleanup_time", "00:00");
+        config.set(&["edge_ca"], "cert", "file:///var/aziot/certs/edge-ca.pem");
+        config.remove(&["edge_ca"], "auto_generated_edge_ca_expiry_days");
+    }
+
+    #[test]
+    fn template_edits_only_insert_lines_and_parse_to_the_expected_values() {
+        let text = template();
+        let mut config = parse(&text);
+        production_edits(&mut config);
+        let out = config.render();
+        assert_eq!(lost_lines(&text, &out), Vec::<String>::new());
+        let parsed = reparse(&config);
+        assert_eq!(parsed["hostname"].as_str(), Some("edge-01"));
+        assert_eq!(parsed["provisioning"]["source"].as_str(), Some("manual"));
+        assert_eq!(parsed["agent"]["type"].as_str(), Some("docker"));
+        assert_eq!(
+            parsed["agent"]["config"]["auth"]["serveraddress"].as_str(),
+            Some("example.azurecr.io")
+        );
+        assert_eq!(
+            parsed["agent"]["env"]["UpstreamProtocol"].as_str(),
+            Some("AmqpWs")
+        );
+        assert_eq!(
+            parsed["image_garbage_collection"]["cleanup_time"].as_str(),
+            Some("00:00")
+        );
+        assert_eq!(
+            parsed["edge_ca"]["cert"].as_str(),
+            Some("file:///var/aziot/certs/edge-ca.pem")
+        );
+        // Running the same plan again changes nothing.
+        production_edits(&mut config);
+        assert_eq!(config.render(), out);
+        insta::assert_snapshot!(out[text.len()..]);
+    }
+
+    #[test]
+    fn template_edits_put_agent_tables_in_order_after_the_existing_content() {
+        let text = template();
+        let mut config = parse(&text);
+        production_edits(&mut config);
+        let out = config.render();
+        let headers: Vec<&str> = out.lines().filter(|l| l.starts_with('[')).collect();
+        assert_eq!(
+            headers,
+            [
+                "[provisioning]",
+                "[agent]",
+                "[agent.config]",
+                "[agent.config.auth]",
+                "[agent.env]",
+                "[image_garbage_collection]",
+                "[edge_ca]"
+            ]
+        );
+        let first_header = out.find("\n[").unwrap_or(out.len());
+        assert!(out[..first_header].contains("\nhostname = \"edge-01\"\n"));
+        assert!(out.starts_with(&text));
+    }
+
+    const COMMENTED: &str = "# top comment\nhostname = \"a\" # name\n\n# about agent\n[agent]\nname = \"edgeAgent\" # agent\n\n# env\n[agent.env]\n\"RuntimeLogLevel\" = \"info\"\n\n# end\n";
+
+    fn op() -> impl Strategy<Value = (Vec<&'static str>, &'static str, String)> {
+        let paths = prop::sample::select(vec![
+            vec![],
+            vec!["agent"],
+            vec!["agent", "env"],
+            vec!["agent", "config"],
+            vec!["agent", "config", "auth"],
+            vec!["edge_ca"],
+            vec!["provisioning"],
+        ]);
+        let keys = prop::sample::select(vec![
+            "hostname",
+            "name",
+            "type",
+            "RuntimeLogLevel",
+            "cert",
+            "x-y",
+        ]);
+        (paths, keys, "[ -~]{0,12}")
+    }
+
+    proptest! {
+        #[test]
+        fn random_sets_keep_every_comment_and_reparse(ops in prop::collection::vec(op(), 1..12)) {
+            let mut config = parse(COMMENTED);
+            for (path, key, value) in &ops {
+                config.set(path, key, value.as_str());
+            }
+            let out = config.render();
+            let mut rest = out.as_str();
+            for comment in COMMENTED.lines().filter(|l| l.starts_with('#')) {
+                let found = rest.find(comment);
+                prop_assert!(found.is_some(), "lost {comment:?}:\n{out}");
+                rest = &rest[found.unwrap_or(0) + comment.len()..];
+            }
+            let parsed = toml::from_str::<toml::Table>(&out);
+            prop_assert!(parsed.is_ok(), "{parsed:?}\n{out}");
+            let reparsed = parse(&out);
+            let last: std::collections::HashMap<_, _> =
+                ops.iter().map(|(path, key, value)| ((path, key), value)).collect();
+            for ((path, key), value) in last {
+                let got = reparsed.get_str(path, key);
+                prop_assert_eq!(got.as_deref(), Some(value.as_str()), "{}", out);
+            }
+        }
+    }
+}
