@@ -529,16 +529,11 @@ impl ConfigToml {
         if reveal {
             self.reveal(table_path);
         }
-        // A file with no key-values and no tables is all trailing comments (IoT Edge's
-        // template): the new key goes below them rather than above the first line.
-        let key_prefix = (table_path.is_empty()
-            && !self.root_has_values()
-            && !self.layout().iter().any(|s| s.visible))
-        .then(|| {
-            let prefix = format!("{}{}", self.trailing(), blank_line_after(&self.render()));
-            self.doc.set_trailing("");
-            prefix
-        });
+        let key_prefix = if table_path.is_empty() && !self.root_has_values() {
+            self.first_top_level_key_prefix()
+        } else {
+            None
+        };
         let Some(table) = self
             .item_at_mut(table_path)
             .and_then(Item::as_table_like_mut)
@@ -550,6 +545,32 @@ impl ConfigToml {
             new_key.leaf_decor_mut().set_prefix(prefix);
         }
         table.entry_format(&new_key).or_insert(Item::Value(value));
+    }
+
+    /// Where the first top-level key goes, as the comment text to put above it. All of it
+    /// renders before the first table, but the comments up there are not all the same:
+    /// - no tables at all: the file is only comments (IoT Edge's template), so the key goes
+    ///   below them rather than above the first line;
+    /// - tables: the paragraph right above the first header describes that table and stays
+    ///   with it; the key goes after the paragraphs before it (so the template with tables
+    ///   appended ends up the same whichever was set first), or at the very top.
+    fn first_top_level_key_prefix(&mut self) -> Option<String> {
+        let slots = self.layout();
+        let Some(first) = slots.iter().find(|s| s.visible) else {
+            let prefix = format!("{}{}", self.trailing(), blank_line_after(&self.render()));
+            self.doc.set_trailing("");
+            return Some(prefix);
+        };
+        let above = self.shown_prefix(&slots, first);
+        let split = above.rfind("\n\n")?;
+        let (head, tail) = above.split_at(split + 1);
+        if head.trim().is_empty() {
+            return None;
+        }
+        let prefix = format!("{head}{}", blank_line_after(head));
+        let (dfs, tail) = (first.dfs, tail.to_owned());
+        self.with_table_mut(dfs, |t| t.decor_mut().set_prefix(tail));
+        Some(prefix)
     }
 
     /// An implicit (headerless) table is about to get its first key, so its header appears:
@@ -780,6 +801,24 @@ auto_generated_edge_ca_expiry_days = 90
     }
 
     #[test]
+    fn round_trips_every_iotedge_fixture_byte_for_byte() {
+        let dir = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../shared/fixtures/iotedge-1.4.43"
+        );
+        let mut seen = 0;
+        for entry in std::fs::read_dir(dir).expect("fixture dir") {
+            let path = entry.expect("dir entry").path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                let text = std::fs::read_to_string(&path).expect("fixture");
+                assert_eq!(parse(&text).render(), text, "{}", path.display());
+                seen += 1;
+            }
+        }
+        assert!(seen > 10);
+    }
+
+    #[test]
     fn syntax_error_names_file_line_column_and_fix() {
         let err = ConfigToml::parse("a = 1\n[agent\nname = 2\n", PATH).unwrap_err();
         let input = err
@@ -844,11 +883,27 @@ auto_generated_edge_ca_expiry_days = 90
 
     #[test]
     fn new_top_level_key_goes_before_tables_when_there_are_no_top_level_keys() {
-        let text = "# header\n\n[edge_ca]\ncert = \"file:///c.pem\"\n";
-        let mut config = parse(text);
+        let table = "# the CA\n[edge_ca]\ncert = \"file:///c.pem\"\n";
+        let mut config = parse(table);
         config.set(&[], "hostname", "edge-01");
-        assert_eq!(config.render(), format!("hostname = \"edge-01\"\n{text}"));
+        assert_eq!(config.render(), format!("hostname = \"edge-01\"\n{table}"));
         assert_eq!(reparse(&config)["hostname"].as_str(), Some("edge-01"));
+
+        let mut config = parse(&format!("# file header\n\n{table}"));
+        config.set(&[], "hostname", "edge-01");
+        let expected = format!("# file header\n\nhostname = \"edge-01\"\n\n{table}");
+        assert_eq!(config.render(), expected);
+    }
+
+    #[test]
+    fn template_edits_come_out_the_same_whichever_is_set_first() {
+        let mut hostname_first = parse(&template());
+        hostname_first.set(&[], "hostname", "edge-01");
+        hostname_first.set(&["agent"], "name", "edgeAgent");
+        let mut table_first = parse(&template());
+        table_first.set(&["agent"], "name", "edgeAgent");
+        table_first.set(&[], "hostname", "edge-01");
+        assert_eq!(table_first.render(), hostname_first.render());
     }
 
     #[test]
@@ -1154,6 +1209,45 @@ auto_generated_edge_ca_expiry_days = 90
         let first_header = out.find("\n[").unwrap_or(out.len());
         assert!(out[..first_header].contains("\nhostname = \"edge-01\"\n"));
         assert!(out.starts_with(&text));
+    }
+
+    #[test]
+    fn edits_to_a_full_config_land_in_its_existing_tables() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../shared/fixtures/iotedge-1.4.43/",
+            "edgelet__iotedge__test-files__config__dps-x509__super-config.toml"
+        );
+        let text = std::fs::read_to_string(path).expect("fixture");
+        let mut config = parse(&text);
+        production_edits(&mut config);
+        let out = config.render();
+        let headers = |t: &str| -> Vec<String> {
+            t.lines()
+                .filter(|l| l.starts_with('['))
+                .map(str::to_owned)
+                .collect()
+        };
+        let mut expected = headers(&text);
+        expected.retain(|h| h != "[provisioning.attestation]");
+        expected.push("[image_garbage_collection]".to_owned());
+        assert_eq!(headers(&out), expected);
+        let parsed = reparse(&config);
+        assert_eq!(parsed["hostname"].as_str(), Some("edge-01"));
+        assert_eq!(
+            parsed["agent"]["env"]["https_proxy"].as_str(),
+            Some("http://proxy:3128")
+        );
+        assert!(
+            parsed["edge_ca"]
+                .get("auto_generated_edge_ca_expiry_days")
+                .is_none()
+        );
+        insta::assert_snapshot!(
+            similar::TextDiff::from_lines(&text, &out)
+                .unified_diff()
+                .to_string()
+        );
     }
 
     const COMMENTED: &str = "# top comment\nhostname = \"a\" # name\n\n# about agent\n[agent]\nname = \"edgeAgent\" # agent\n\n# env\n[agent.env]\n\"RuntimeLogLevel\" = \"info\"\n\n# end\n";
