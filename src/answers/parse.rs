@@ -1,21 +1,435 @@
 //! Reading an answers file: TOML syntax, unknown keys (with the closest valid one), then
 //! [`super::validate`].
+//!
+//! The file goes through three passes, each of which reports everything it can at once:
+//! 1. TOML syntax (the `toml` crate's parser), pointing at line and column;
+//! 2. key names against [`SCHEMA`], so a typo such as `protocl` is named with its table and the
+//!    closest valid key (IoT Edge itself silently ignores misspelt keys, which is how a setting
+//!    goes missing on a production device);
+//! 3. types via serde into [`Answers`], then the value rules of [`validate::validate`].
+//!
+//! Every message starts with the file name and, where the file says it, the line.
 
-use std::path::Path;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
 
 use anyhow::Result;
+use toml::de::{DeTable, DeValue};
 
 use super::Answers;
+use super::validate::{self, key_label};
+use crate::error::{input_error, line_col};
+
+/// The tables and keys an answers file may contain. `""` is the top level. Kept in step with
+/// `model.rs` by a test that serializes a fully filled-in [`Answers`].
+const SCHEMA: &[(&str, &[&str])] = &[
+    (
+        "",
+        &[
+            "hostname",
+            "provisioning",
+            "upstream",
+            "proxy",
+            "agent",
+            "image_garbage_collection",
+            "logging",
+            "dns",
+            "edge_ca",
+        ],
+    ),
+    (
+        "provisioning",
+        &[
+            "source",
+            "connection_string",
+            "global_endpoint",
+            "id_scope",
+            "attestation",
+            "registration_id",
+            "symmetric_key",
+            "identity_cert",
+            "identity_pk",
+        ],
+    ),
+    ("upstream", &["protocol"]),
+    ("proxy", &["url", "no_proxy"]),
+    ("agent", &["image", "auth"]),
+    (
+        "agent.auth",
+        &["server", "username", "password", "password_file"],
+    ),
+    (
+        "image_garbage_collection",
+        &[
+            "enabled",
+            "cleanup_recurrence",
+            "image_age_cleanup_threshold",
+            "cleanup_time",
+        ],
+    ),
+    ("logging", &["driver", "max_size", "max_files"]),
+    ("dns", &["servers"]),
+    ("edge_ca", &["cert", "key", "trust_bundle", "generate"]),
+    ("edge_ca.generate", &["common_name", "days"]),
+];
+
+/// What to add when serde reports a required key as missing.
+const REQUIRED_HINTS: &[(&str, &str)] = &[
+    (
+        "source",
+        "add source = \"manual\" (connection string) or source = \"dps\"",
+    ),
+    (
+        "protocol",
+        "add protocol = \"AmqpWs\" (or Amqp, Mqtt, MqttWs)",
+    ),
+    ("url", "add url = \"http://proxy.example.com:3128\""),
+    ("server", "add server = \"contoso.azurecr.io\""),
+    (
+        "username",
+        "add the registry user name, e.g. username = \"contoso\"",
+    ),
+    (
+        "driver",
+        "add driver = \"local\" (or \"json-file\", \"journald\")",
+    ),
+    ("servers", "add servers = [\"10.0.0.2\", \"1.1.1.1\"]"),
+];
+
+fn schema_keys(table: &str) -> Option<&'static [&'static str]> {
+    SCHEMA
+        .iter()
+        .find(|(name, _)| *name == table)
+        .map(|(_, keys)| *keys)
+}
+
+fn join_path(table: &str, key: &str) -> String {
+    if table.is_empty() {
+        key.to_string()
+    } else {
+        format!("{table}.{key}")
+    }
+}
 
 /// Parse and validate answers from `text`; `source` names the file in messages.
+///
+/// Validation warnings do not fail parsing; callers that show them call
+/// [`validate::validate`] on the result (it is pure and cheap).
 pub fn parse_answers(text: &str, source: &str) -> Result<Answers> {
-    let _ = (text, source);
-    todo!()
+    let doc = DeTable::parse(text).map_err(|e| input_error(syntax_message(text, source, &e)))?;
+
+    let mut unknown = Vec::new();
+    find_unknown_keys(doc.get_ref(), "", text, &mut unknown);
+    if !unknown.is_empty() {
+        return Err(report(source, unknown));
+    }
+
+    let answers: Answers = toml::from_str(text)
+        .map_err(|e| input_error(type_message(text, source, doc.get_ref(), &e)))?;
+
+    let findings = validate::validate(&answers);
+    if !findings.is_valid() {
+        let problems = findings
+            .errors
+            .iter()
+            .map(|finding| match key_position(doc.get_ref(), &finding.key) {
+                Some(offset) => format!("line {}: {}", line_col(text, offset).0, finding.message),
+                None => finding.message.clone(),
+            })
+            .collect();
+        return Err(report(source, problems));
+    }
+    Ok(answers)
+}
+
+/// One problem on one line, several as a list, all prefixed with the file name.
+fn report(source: &str, problems: Vec<String>) -> anyhow::Error {
+    match problems.as_slice() {
+        [one] => input_error(format!("{source}: {one}")),
+        _ => {
+            let mut message = format!("{source}: {} problems:", problems.len());
+            for problem in &problems {
+                message.push_str("\n  - ");
+                message.push_str(problem);
+            }
+            input_error(message)
+        }
+    }
+}
+
+fn position(text: &str, offset: usize) -> String {
+    let (line, column) = line_col(text, offset);
+    format!("line {line}, column {column}")
+}
+
+/// A TOML syntax error: where, what the parser said, and what usually fixes it.
+fn syntax_message(text: &str, source: &str, err: &toml::de::Error) -> String {
+    let span = err.span();
+    let at = span
+        .clone()
+        .map(|s| format!("{}: ", position(text, s.start)))
+        .unwrap_or_default();
+    let what = err.message().trim().replace('`', "\"");
+    if what == "duplicate key" {
+        let name = span.and_then(|s| text.get(s)).unwrap_or("");
+        return format!(
+            "{source}: {at}\"{name}\" is defined twice; each key and each [table] may appear only once, so remove or merge one of them"
+        );
+    }
+    format!(
+        "{source}: {at}this is not valid TOML: {what}; check the quotes, the = sign and any [table] header on that line (strings need double quotes, e.g. key = \"value\")"
+    )
+}
+
+/// Walk the parsed document against [`SCHEMA`], collecting one message per unknown key.
+fn find_unknown_keys(table: &DeTable<'_>, path: &str, text: &str, out: &mut Vec<String>) {
+    let Some(allowed) = schema_keys(path) else {
+        return;
+    };
+    for (key, value) in table.iter() {
+        let name = key.get_ref().as_ref();
+        let child = join_path(path, name);
+        if allowed.contains(&name) {
+            if let DeValue::Table(inner) = value.get_ref() {
+                find_unknown_keys(inner, &child, text, out);
+            }
+            continue;
+        }
+        out.push(format!(
+            "{}: {}",
+            position(text, key.span().start),
+            unknown_key_message(path, name, value.get_ref().is_table(), allowed)
+        ));
+    }
+}
+
+fn unknown_key_message(table: &str, name: &str, is_table: bool, allowed: &[&str]) -> String {
+    let what = if is_table {
+        format!("unknown table [{}]", join_path(table, name))
+    } else if table.is_empty() {
+        format!("unknown key \"{name}\" at the top level")
+    } else {
+        format!("unknown key \"{name}\" in [{table}]")
+    };
+    if let Some(best) = closest(name, allowed) {
+        return if is_table {
+            format!("{what}; did you mean [{}]?", join_path(table, best))
+        } else {
+            format!("{what}; did you mean \"{best}\"?")
+        };
+    }
+    // A valid key in the wrong table, most often a top-level key written after a [table]
+    // header, which TOML then puts inside that table.
+    if let Some(home) = SCHEMA
+        .iter()
+        .find(|(_, keys)| keys.contains(&name))
+        .map(|(t, _)| *t)
+    {
+        return if home.is_empty() {
+            format!("{what}; \"{name}\" is a top-level key: move it above the first [table] header")
+        } else {
+            format!("{what}; \"{name}\" belongs in [{home}]")
+        };
+    }
+    let valid = allowed
+        .iter()
+        .map(|k| format!("\"{k}\""))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let place = if table.is_empty() {
+        "at the top level".to_string()
+    } else {
+        format!("in [{table}]")
+    };
+    format!("{what}; valid keys {place} are {valid}")
+}
+
+/// The valid key closest to `name` by edit distance, when it is close enough to be a typo.
+fn closest<'a>(name: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    let lowered = name.to_ascii_lowercase();
+    let limit = (lowered.chars().count() / 3).max(2);
+    candidates
+        .iter()
+        .map(|c| (edit_distance(&lowered, c), *c))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+/// Levenshtein distance over characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut current = Vec::with_capacity(b.len() + 1);
+        current.push(i + 1);
+        for (j, cb) in b.iter().enumerate() {
+            let substitute = previous[j] + usize::from(ca != *cb);
+            current.push(substitute.min(previous[j + 1] + 1).min(current[j] + 1));
+        }
+        previous = current;
+    }
+    previous[b.len()]
+}
+
+/// A serde error (wrong type, missing key, unknown value): where, which key, and how to fix.
+fn type_message(text: &str, source: &str, doc: &DeTable<'_>, err: &toml::de::Error) -> String {
+    let span = err.span();
+    let at = span
+        .clone()
+        .map(|s| format!("{}: ", position(text, s.start)))
+        .unwrap_or_default();
+    let key = span
+        .and_then(|s| key_at(doc, "", s.start))
+        .map(|path| format!("{}: ", key_label(&path)));
+    let key = key.unwrap_or_default();
+    let raw = err.message().trim();
+    let what = if let Some(field) = raw
+        .strip_prefix("missing field `")
+        .and_then(|r| r.strip_suffix('`'))
+    {
+        let hint = REQUIRED_HINTS
+            .iter()
+            .find(|(name, _)| *name == field)
+            .map_or("add it", |(_, hint)| hint);
+        format!("the required key \"{field}\" is missing; {hint}")
+    } else if raw.starts_with("invalid type:") {
+        format!(
+            "{}; strings need double quotes (\"10m\"), numbers and true/false do not",
+            raw.replace('`', "\"")
+        )
+    } else if raw.starts_with("unknown variant") {
+        raw.replace("unknown variant", "unknown value")
+            .replace('`', "\"")
+    } else {
+        raw.replace('`', "\"")
+    };
+    format!("{source}: {at}{key}{what}")
+}
+
+/// The dotted path of the innermost key whose name or value covers byte `offset`.
+fn key_at(table: &DeTable<'_>, path: &str, offset: usize) -> Option<String> {
+    let mut found = None;
+    for (key, value) in table.iter() {
+        let child = join_path(path, key.get_ref().as_ref());
+        if let DeValue::Table(inner) = value.get_ref()
+            && let Some(deeper) = key_at(inner, &child, offset)
+        {
+            return Some(deeper);
+        }
+        if key.span().contains(&offset) || value.span().contains(&offset) {
+            found = Some(child);
+        }
+    }
+    found
+}
+
+/// Byte offset of a dotted key (or, when the key is absent, of its nearest table) in the file.
+fn key_position(doc: &DeTable<'_>, path: &str) -> Option<usize> {
+    let mut table = doc;
+    let mut best = None;
+    for part in path.split('.') {
+        let (key, value) = table.get_key_value(part)?;
+        best = Some(key.span().start);
+        match value.get_ref() {
+            DeValue::Table(inner) => table = inner,
+            _ => break,
+        }
+    }
+    best
 }
 
 /// Read, parse and validate the answers file at `path`. A `password_file` is read here and
 /// its first line becomes `password`; relative paths are taken from the file's directory.
 pub fn read_answers(path: &Path) -> Result<Answers> {
-    let _ = path;
-    todo!()
+    let source = path.display().to_string();
+    let text = fs::read_to_string(path).map_err(|e| {
+        input_error(format!(
+            "cannot read the answers file {source}: {}",
+            describe_io(&e)
+        ))
+    })?;
+    let mut answers = parse_answers(&text, &source)?;
+    let base = base_dir(path)?;
+    resolve_password_file(&mut answers, &base, &source)?;
+    if let Some(ca) = answers.edge_ca.as_mut() {
+        for (name, value) in [
+            ("cert", &mut ca.cert),
+            ("key", &mut ca.key),
+            ("trust_bundle", &mut ca.trust_bundle),
+        ] {
+            if let Some(relative) = value.as_mut() {
+                *relative = absolute_text(&base.join(&*relative)).ok_or_else(|| {
+                    input_error(format!(
+                        "{source}: [edge_ca] {name}: the path is not valid UTF-8"
+                    ))
+                })?;
+            }
+        }
+    }
+    Ok(answers)
+}
+
+/// The answers file's directory as an absolute path, for resolving relative paths in it.
+fn base_dir(path: &Path) -> Result<PathBuf> {
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    std::path::absolute(parent).map_err(|e| {
+        input_error(format!(
+            "cannot work out the directory of {}: {}",
+            path.display(),
+            describe_io(&e)
+        ))
+    })
+}
+
+fn absolute_text(path: &Path) -> Option<String> {
+    path.as_os_str().to_str().map(str::to_string)
+}
+
+/// Replace `password_file` by the password it holds (its first line, without the newline), so
+/// that later stages only ever see `password`. The password is never put in a message.
+fn resolve_password_file(answers: &mut Answers, base: &Path, source: &str) -> Result<()> {
+    let Some(auth) = answers.agent.as_mut().and_then(|a| a.auth.as_mut()) else {
+        return Ok(());
+    };
+    let Some(file) = auth.password_file.take() else {
+        return Ok(());
+    };
+    let full = base.join(&file);
+    let label = format!(
+        "{source}: [agent.auth] password_file = \"{}\"",
+        file.escape_debug()
+    );
+    let contents = fs::read_to_string(&full).map_err(|e| {
+        input_error(format!(
+            "{label}: cannot read {}: {}",
+            full.display(),
+            describe_io(&e)
+        ))
+    })?;
+    let first = contents.lines().next().unwrap_or("");
+    if first.is_empty() {
+        return Err(input_error(format!(
+            "{label}: the first line of {} is empty; put the registry password on the first line",
+            full.display()
+        )));
+    }
+    auth.password = Some(first.to_string());
+    Ok(())
+}
+
+/// An I/O error in words a technician can act on.
+fn describe_io(err: &io::Error) -> String {
+    match err.kind() {
+        io::ErrorKind::NotFound => "no such file; check the path".to_string(),
+        io::ErrorKind::PermissionDenied => {
+            "permission denied; check the file's owner and mode".to_string()
+        }
+        io::ErrorKind::InvalidData => "the file is not UTF-8 text; save it as UTF-8".to_string(),
+        _ => err.to_string(),
+    }
 }
