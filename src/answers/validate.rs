@@ -1005,3 +1005,795 @@ fn check_edge_ca(f: &mut Findings, ca: &EdgeCa) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::answers::{GenerateEdgeCa, Upstream, UpstreamProtocol};
+
+    const SAS: &str = "c2VjcmV0LWRldmljZS1rZXktZm9yLXRlc3Rz";
+
+    fn manual(cs: &str) -> Provisioning {
+        Provisioning {
+            source: ProvisioningSource::Manual,
+            connection_string: Some(cs.to_string()),
+            global_endpoint: None,
+            id_scope: None,
+            attestation: None,
+            registration_id: None,
+            symmetric_key: None,
+            identity_cert: None,
+            identity_pk: None,
+        }
+    }
+
+    fn dps(attestation: Attestation) -> Provisioning {
+        Provisioning {
+            source: ProvisioningSource::Dps,
+            connection_string: None,
+            global_endpoint: Some("https://global.azure-devices-provisioning.net".into()),
+            id_scope: Some("0ne00ABCDEF".into()),
+            attestation: Some(attestation),
+            registration_id: None,
+            symmetric_key: None,
+            identity_cert: None,
+            identity_pk: None,
+        }
+    }
+
+    fn good_cs() -> String {
+        format!("HostName=hub.azure-devices.net;DeviceId=gw1;SharedAccessKey={SAS}")
+    }
+
+    fn with_hostname(h: &str) -> Answers {
+        Answers {
+            hostname: Some(h.into()),
+            ..Answers::default()
+        }
+    }
+    fn with_provisioning(p: Provisioning) -> Answers {
+        Answers {
+            provisioning: Some(p),
+            ..Answers::default()
+        }
+    }
+    fn with_proxy(url: &str, no_proxy: Option<&str>) -> Answers {
+        Answers {
+            proxy: Some(Proxy {
+                url: url.into(),
+                no_proxy: no_proxy.map(Into::into),
+            }),
+            ..Answers::default()
+        }
+    }
+    fn with_image(image: &str) -> Answers {
+        Answers {
+            agent: Some(Agent {
+                image: Some(image.into()),
+                auth: None,
+            }),
+            ..Answers::default()
+        }
+    }
+    fn with_auth(image: Option<&str>, auth: RegistryAuth) -> Answers {
+        Answers {
+            agent: Some(Agent {
+                image: image.map(Into::into),
+                auth: Some(auth),
+            }),
+            ..Answers::default()
+        }
+    }
+    fn auth(server: &str, password: Option<&str>, password_file: Option<&str>) -> RegistryAuth {
+        RegistryAuth {
+            server: server.into(),
+            username: "puller".into(),
+            password: password.map(Into::into),
+            password_file: password_file.map(Into::into),
+        }
+    }
+    fn gc(recurrence: Option<&str>, threshold: Option<&str>, time: Option<&str>) -> Answers {
+        Answers {
+            image_garbage_collection: Some(ImageGarbageCollection {
+                enabled: Some(true),
+                cleanup_recurrence: recurrence.map(Into::into),
+                image_age_cleanup_threshold: threshold.map(Into::into),
+                cleanup_time: time.map(Into::into),
+            }),
+            ..Answers::default()
+        }
+    }
+    fn logging(driver: LogDriver, max_size: Option<&str>, max_files: Option<u32>) -> Answers {
+        Answers {
+            logging: Some(Logging {
+                driver,
+                max_size: max_size.map(Into::into),
+                max_files,
+            }),
+            ..Answers::default()
+        }
+    }
+    fn dns(servers: &[&str]) -> Answers {
+        Answers {
+            dns: Some(Dns {
+                servers: servers.iter().map(|s| s.to_string()).collect(),
+            }),
+            ..Answers::default()
+        }
+    }
+    fn edge_ca(cert: Option<&str>, key: Option<&str>, generate: Option<GenerateEdgeCa>) -> Answers {
+        Answers {
+            edge_ca: Some(EdgeCa {
+                cert: cert.map(Into::into),
+                key: key.map(Into::into),
+                trust_bundle: None,
+                generate,
+            }),
+            ..Answers::default()
+        }
+    }
+
+    fn errors(a: &Answers) -> Vec<String> {
+        validate(a).errors.into_iter().map(|f| f.message).collect()
+    }
+    fn warnings(a: &Answers) -> Vec<String> {
+        validate(a)
+            .warnings
+            .into_iter()
+            .map(|f| f.message)
+            .collect()
+    }
+    #[track_caller]
+    fn assert_valid(a: &Answers) {
+        let e = errors(a);
+        assert!(e.is_empty(), "unexpected errors: {e:#?}");
+    }
+    #[track_caller]
+    fn assert_one_error(a: &Answers, expected: &[&str]) -> String {
+        let e = errors(a);
+        assert_eq!(e.len(), 1, "expected one error, got {e:#?}");
+        for part in expected {
+            assert!(e[0].contains(part), "{:?} does not contain {part:?}", e[0]);
+        }
+        e[0].clone()
+    }
+
+    #[test]
+    fn empty_answers_are_valid_and_mean_no_change() {
+        assert_eq!(validate(&Answers::default()), Findings::default());
+    }
+
+    #[test]
+    fn key_labels_name_the_table_and_key() {
+        assert_eq!(key_label("hostname"), "hostname");
+        assert_eq!(key_label("edge_ca"), "[edge_ca]");
+        assert_eq!(key_label("agent.auth.server"), "[agent.auth] server");
+    }
+
+    // hostname
+
+    #[test]
+    fn hostnames_fqdns_and_ip_addresses_are_accepted() {
+        for h in [
+            "edge-gw-01",
+            "edge-gw-01.plant.contoso.com",
+            "EDGE1",
+            "10.0.0.5",
+            "fe80::1",
+        ] {
+            assert_valid(&with_hostname(h));
+            assert!(warnings(&with_hostname(h)).is_empty(), "{h}");
+        }
+    }
+
+    #[test]
+    fn hostname_over_64_characters_is_refused() {
+        let long = format!("{}.example.com", "a".repeat(60));
+        assert_one_error(&with_hostname(&long), &["hostname = ", "at most 64"]);
+    }
+
+    #[test]
+    fn hostname_with_bad_characters_or_hyphens_or_empty_labels_is_refused() {
+        assert_one_error(
+            &with_hostname("edge_gw"),
+            &["hostname = \"edge_gw\"", "\"_\""],
+        );
+        assert_one_error(&with_hostname("-edge"), &["hyphen"]);
+        assert_one_error(&with_hostname("edge-"), &["hyphen"]);
+        assert_one_error(&with_hostname("edge..plant"), &["empty part"]);
+        assert_one_error(&with_hostname("edge."), &["empty part"]);
+        assert_one_error(&with_hostname(""), &["is empty"]);
+        assert_one_error(&with_hostname("edge gw"), &["\" \""]);
+    }
+
+    #[test]
+    fn hostname_label_starting_with_a_digit_is_only_a_warning() {
+        let a = with_hostname("1edge.plant");
+        assert_valid(&a);
+        assert!(warnings(&a)[0].contains("RFC 1035"));
+    }
+
+    // provisioning, manual
+
+    #[test]
+    fn manual_connection_string_with_all_parts_is_accepted() {
+        assert_valid(&with_provisioning(manual(&good_cs())));
+        // Extra parts are ignored, like IoT Edge does; key padding is optional.
+        assert_valid(&with_provisioning(manual(
+            "HostName=h.azure-devices.net;DeviceId=d;SharedAccessKey=YWJjZA;GatewayHostName=parent",
+        )));
+    }
+
+    #[test]
+    fn manual_without_connection_string_is_refused() {
+        let mut p = manual("");
+        p.connection_string = None;
+        assert_one_error(
+            &with_provisioning(p),
+            &["[provisioning] connection_string: is missing", "HostName="],
+        );
+    }
+
+    #[test]
+    fn connection_string_missing_parts_are_all_named() {
+        let msg = assert_one_error(
+            &with_provisioning(manual("DeviceId=d")),
+            &["HostName and SharedAccessKey are missing"],
+        );
+        assert!(msg.starts_with("[provisioning] connection_string:"));
+        assert_one_error(
+            &with_provisioning(manual(&format!("HostName=h;SharedAccessKey={SAS}"))),
+            &["DeviceId is missing"],
+        );
+        assert_one_error(
+            &with_provisioning(manual("HostName=h;DeviceId=;SharedAccessKey=YWJj")),
+            &["DeviceId is missing"],
+        );
+    }
+
+    #[test]
+    fn connection_string_key_must_be_base64_and_is_never_shown() {
+        let secret = "not base64 !!secret";
+        let cs = format!("HostName=h.azure-devices.net;DeviceId=d;SharedAccessKey={secret}");
+        let msg = assert_one_error(
+            &with_provisioning(manual(&cs)),
+            &["SharedAccessKey is not valid base64"],
+        );
+        assert!(!msg.contains(secret));
+    }
+
+    #[test]
+    fn connection_string_errors_never_contain_the_key() {
+        for cs in [
+            format!(" HostName=h;DeviceId=d;SharedAccessKey={SAS}"),
+            format!("HostName=https://h;DeviceId=d;SharedAccessKey={SAS}"),
+            format!("DeviceId=d;SharedAccessKey={SAS}"),
+        ] {
+            let e = errors(&with_provisioning(manual(&cs)));
+            assert!(!e.is_empty(), "{cs}");
+            assert!(e.iter().all(|m| !m.contains(SAS)), "{e:?}");
+        }
+    }
+
+    #[test]
+    fn manual_with_dps_keys_is_refused_for_each_key() {
+        let mut p = manual(&good_cs());
+        p.id_scope = Some("0ne".into());
+        p.attestation = Some(Attestation::Tpm);
+        let e = errors(&with_provisioning(p));
+        assert_eq!(e.len(), 2, "{e:#?}");
+        assert!(e[0].starts_with("[provisioning] id_scope: only applies to source = \"dps\""));
+        assert!(e[1].starts_with("[provisioning] attestation:"));
+        assert!(e[1].contains("untagged enum"));
+    }
+
+    // provisioning, DPS
+
+    #[test]
+    fn dps_symmetric_key_needs_registration_id_and_base64_key() {
+        let mut p = dps(Attestation::SymmetricKey);
+        p.registration_id = Some("edge-gw-01".into());
+        p.symmetric_key = Some(SAS.into());
+        assert_valid(&with_provisioning(p.clone()));
+
+        let mut missing = p.clone();
+        missing.registration_id = None;
+        missing.symmetric_key = None;
+        let e = errors(&with_provisioning(missing));
+        assert_eq!(e.len(), 2, "{e:#?}");
+        assert!(e[0].starts_with("[provisioning] registration_id: is missing"));
+        assert!(e[1].starts_with("[provisioning] symmetric_key: is missing"));
+
+        let mut bad = p;
+        bad.symmetric_key = Some("%%secret%%".into());
+        let msg = assert_one_error(
+            &with_provisioning(bad),
+            &["[provisioning] symmetric_key", "not valid base64"],
+        );
+        assert!(!msg.contains("%%secret%%"));
+    }
+
+    #[test]
+    fn dps_needs_https_global_endpoint_id_scope_and_attestation() {
+        let mut p = dps(Attestation::Tpm);
+        p.registration_id = Some("gw".into());
+        p.global_endpoint = None;
+        p.id_scope = None;
+        p.attestation = None;
+        let e = errors(&with_provisioning(p.clone()));
+        assert_eq!(e.len(), 3, "{e:#?}");
+        assert!(e[0].contains("global_endpoint: is missing"));
+        assert!(e[1].contains("id_scope: is missing"));
+        assert!(e[2].contains("attestation: is missing"));
+
+        p.attestation = Some(Attestation::Tpm);
+        p.id_scope = Some("0ne00ABCDEF".into());
+        p.global_endpoint = Some("http://global.azure-devices-provisioning.net".into());
+        assert_one_error(&with_provisioning(p.clone()), &["must be an https:// URL"]);
+        p.global_endpoint = Some("global.azure-devices-provisioning.net".into());
+        assert_one_error(&with_provisioning(p.clone()), &["is not a URL"]);
+        p.global_endpoint = Some("https://global.azure-devices-provisioning.net".into());
+        p.id_scope = Some("0ne 00".into());
+        assert_one_error(
+            &with_provisioning(p),
+            &["[provisioning] id_scope = \"0ne 00\""],
+        );
+    }
+
+    #[test]
+    fn dps_refuses_a_connection_string() {
+        let mut p = dps(Attestation::Tpm);
+        p.registration_id = Some("gw".into());
+        p.connection_string = Some(good_cs());
+        let msg = assert_one_error(
+            &with_provisioning(p),
+            &["[provisioning] connection_string: only applies to source = \"manual\""],
+        );
+        assert!(!msg.contains(SAS));
+    }
+
+    #[test]
+    fn dps_x509_needs_absolute_identity_paths() {
+        let mut p = dps(Attestation::X509);
+        p.identity_cert = Some("/var/aziot/certs/device-id.pem".into());
+        p.identity_pk = Some("/var/aziot/secrets/device-id.key.pem".into());
+        assert_valid(&with_provisioning(p.clone()));
+
+        p.identity_cert = Some("certs/device-id.pem".into());
+        p.identity_pk = None;
+        let e = errors(&with_provisioning(p.clone()));
+        assert_eq!(e.len(), 2, "{e:#?}");
+        assert!(e[0].contains("identity_cert = \"certs/device-id.pem\": must be an absolute path"));
+        assert!(e[1].contains("identity_pk: is missing"));
+
+        p.identity_cert = Some("file:///var/aziot/certs/device-id.pem".into());
+        p.identity_pk = Some("/k.pem".into());
+        p.symmetric_key = Some(SAS.into());
+        let e = errors(&with_provisioning(p));
+        assert_eq!(e.len(), 2, "{e:#?}");
+        assert!(e[0].contains("plain absolute path"));
+        assert!(e[1].contains("symmetric_key: does not apply to attestation = \"x509\""));
+    }
+
+    #[test]
+    fn dps_tpm_needs_registration_id_and_no_key_material() {
+        let mut p = dps(Attestation::Tpm);
+        assert_one_error(
+            &with_provisioning(p.clone()),
+            &["registration_id: is missing"],
+        );
+        p.registration_id = Some("edge gw".into());
+        assert_one_error(
+            &with_provisioning(p.clone()),
+            &["registration_id = \"edge gw\""],
+        );
+        p.registration_id = Some("edge-gw:01_a.b".into());
+        assert_valid(&with_provisioning(p.clone()));
+        p.identity_pk = Some("/k".into());
+        assert_one_error(
+            &with_provisioning(p),
+            &["identity_pk: does not apply to attestation = \"tpm\""],
+        );
+    }
+
+    // proxy
+
+    #[test]
+    fn http_proxy_with_explicit_port_is_accepted() {
+        for url in [
+            "http://proxy:3128",
+            "http://proxy.example.com:80/",
+            "http://u:p@proxy:8080",
+            "http://[fd00::1]:3128",
+        ] {
+            let a = with_proxy(url, Some("localhost,127.0.0.1"));
+            assert_valid(&a);
+            assert!(warnings(&a).is_empty(), "{url}");
+        }
+    }
+
+    #[test]
+    fn https_proxy_scheme_is_a_warning_pointing_to_http() {
+        let a = with_proxy("https://proxy:3129", None);
+        assert_valid(&a);
+        let w = warnings(&a);
+        assert_eq!(w.len(), 1);
+        assert!(w[0].starts_with("[proxy] url = \"https://proxy:3129\""));
+        assert!(w[0].contains("http://proxy.example.com:3128") && w[0].contains("#7091"));
+    }
+
+    #[test]
+    fn proxy_needs_http_scheme_host_and_explicit_port_and_no_path() {
+        assert_one_error(
+            &with_proxy("socks5://proxy:1080", None),
+            &["scheme \"socks5\" is not supported"],
+        );
+        assert_one_error(
+            &with_proxy("proxy:3128", None),
+            &["must be a URL starting with http://"],
+        );
+        assert_one_error(
+            &with_proxy("http://proxy", None),
+            &["has no port", "explicit"],
+        );
+        assert_one_error(&with_proxy("http://proxy:3128/path", None), &["no path"]);
+        assert_one_error(&with_proxy("http://proxy:3128?x=1", None), &["no path"]);
+        assert_one_error(
+            &with_proxy("http://:3128", None),
+            &["[proxy] url", "not a valid URL"],
+        );
+    }
+
+    #[test]
+    fn proxy_password_is_masked_in_messages() {
+        let e = errors(&with_proxy("http://bob:hunter2secret@proxy/x", None));
+        assert_eq!(e.len(), 2, "{e:#?}");
+        for m in &e {
+            assert!(!m.contains("hunter2secret"), "{m}");
+            assert!(m.contains(&format!("http://bob:{MASK}@proxy/x")), "{m}");
+        }
+        let w = warnings(&with_proxy("https://bob:hunter2secret@proxy:1", None));
+        assert!(!w[0].contains("hunter2secret"));
+        let e = errors(&with_proxy("bob:hunter2secret@proxy:3128", None));
+        assert!(!e[0].contains("hunter2secret"), "{e:?}");
+    }
+
+    #[test]
+    fn no_proxy_must_be_comma_separated_without_spaces_or_empty_entries() {
+        assert_one_error(
+            &with_proxy("http://p:1", Some("localhost, 127.0.0.1")),
+            &["[proxy] no_proxy", "contains spaces"],
+        );
+        assert_one_error(
+            &with_proxy("http://p:1", Some("localhost,,x")),
+            &["empty entry"],
+        );
+        assert_one_error(
+            &with_proxy("http://p:1", Some("localhost,")),
+            &["empty entry"],
+        );
+        assert_one_error(&with_proxy("http://p:1", Some("")), &["is empty"]);
+    }
+
+    // agent
+
+    #[test]
+    fn pinned_agent_images_are_accepted_without_warnings() {
+        for image in [
+            "mcr.microsoft.com/azureiotedge-agent:1.4.43",
+            "contoso.azurecr.io/iot/azureiotedge-agent:1.4.43-linux-arm32v7",
+            "localhost:5000/azureiotedge-agent:1.4.20",
+            "mcr.microsoft.com/azureiotedge-agent@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+        ] {
+            let a = with_image(image);
+            assert_valid(&a);
+            assert!(warnings(&a).is_empty(), "{image}: {:?}", warnings(&a));
+        }
+    }
+
+    #[test]
+    fn unpinned_agent_images_get_a_warning() {
+        for image in [
+            "mcr.microsoft.com/azureiotedge-agent",
+            "mcr.microsoft.com/azureiotedge-agent:latest",
+            "mcr.microsoft.com/azureiotedge-agent:1.4",
+            "azureiotedge-agent:1",
+        ] {
+            let a = with_image(image);
+            assert_valid(&a);
+            let w = warnings(&a);
+            assert_eq!(w.len(), 1, "{image}");
+            assert!(
+                w[0].starts_with("[agent] image = ")
+                    && w[0].contains("pin a specific 1.4.x version"),
+                "{w:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn implausible_agent_images_are_refused() {
+        assert_one_error(&with_image(""), &["[agent] image = \"\": is empty"]);
+        assert_one_error(
+            &with_image("https://mcr.microsoft.com/azureiotedge-agent:1.4.43"),
+            &["scheme"],
+        );
+        assert_one_error(
+            &with_image("mcr.microsoft.com/AzureIoTEdge-Agent:1.4.43"),
+            &["must be lowercase"],
+        );
+        assert_one_error(
+            &with_image("mcr.microsoft.com/azureiotedge-agent :1.4.43"),
+            &["contains spaces"],
+        );
+        assert_one_error(
+            &with_image("mcr.microsoft.com/azureiotedge-agent:"),
+            &["invalid tag"],
+        );
+        assert_one_error(
+            &with_image("mcr.microsoft.com/azureiotedge-agent@sha256:xyz"),
+            &["invalid digest"],
+        );
+    }
+
+    #[test]
+    fn image_references_split_into_registry_repository_and_tag() {
+        let r = parse_image_ref("localhost:5000/iot/agent:1.4.43").unwrap();
+        assert_eq!(
+            (r.registry, r.repository, r.tag, r.digest),
+            (Some("localhost:5000"), "iot/agent", Some("1.4.43"), None)
+        );
+        let r = parse_image_ref("library/agent").unwrap();
+        assert_eq!(
+            (r.registry, r.repository, r.tag),
+            (None, "library/agent", None)
+        );
+    }
+
+    #[test]
+    fn registry_auth_needs_host_only_server_username_and_one_password() {
+        let image = Some("contoso.azurecr.io/azureiotedge-agent:1.4.43");
+        assert_valid(&with_auth(
+            image,
+            auth("contoso.azurecr.io", Some("pw"), None),
+        ));
+        assert_valid(&with_auth(
+            image,
+            auth("contoso.azurecr.io", None, Some("pw.txt")),
+        ));
+        assert_one_error(
+            &with_auth(image, auth("https://contoso.azurecr.io", Some("pw"), None)),
+            &["[agent.auth] server", "without a scheme"],
+        );
+        assert_one_error(
+            &with_auth(image, auth("", Some("pw"), None)),
+            &["[agent.auth] server = \"\": is empty"],
+        );
+        assert_one_error(
+            &with_auth(image, auth("contoso.azurecr.io", Some("pw"), Some("f"))),
+            &["[agent.auth] password", "not both"],
+        );
+        assert_one_error(
+            &with_auth(image, auth("contoso.azurecr.io", None, None)),
+            &["[agent.auth] password: is missing"],
+        );
+        assert_one_error(
+            &with_auth(image, auth("contoso.azurecr.io", Some(""), None)),
+            &["password: is empty"],
+        );
+        let mut no_user = auth("contoso.azurecr.io", Some("pw"), None);
+        no_user.username = " ".into();
+        assert_one_error(
+            &with_auth(image, no_user),
+            &["[agent.auth] username: is empty"],
+        );
+    }
+
+    #[test]
+    fn registry_auth_for_another_registry_than_the_image_is_a_warning() {
+        let a = with_auth(
+            Some("mcr.microsoft.com/azureiotedge-agent:1.4.43"),
+            auth("contoso.azurecr.io", Some("pw"), None),
+        );
+        assert_valid(&a);
+        let w = warnings(&a);
+        assert_eq!(w.len(), 1);
+        assert!(w[0].contains("\"mcr.microsoft.com\""));
+        // Docker Hub's aliases are the same registry; registry names are case-insensitive.
+        let a = with_auth(
+            Some("contoso/agent:1.4.43"),
+            auth("index.docker.io", Some("pw"), None),
+        );
+        assert!(warnings(&a).is_empty());
+        let a = with_auth(
+            Some("contoso.azurecr.io/agent:1.4.43"),
+            auth("Contoso.AzureCR.io", Some("pw"), None),
+        );
+        assert!(warnings(&a).is_empty());
+    }
+
+    #[test]
+    fn registry_password_never_appears_in_findings() {
+        let a = with_auth(
+            Some("mcr.microsoft.com/x:1.4.43"),
+            auth("https://other", Some("s3cr3t-pw"), Some("f")),
+        );
+        let f = validate(&a);
+        assert!(
+            f.errors
+                .iter()
+                .chain(&f.warnings)
+                .all(|m| !m.message.contains("s3cr3t-pw"))
+        );
+    }
+
+    // image garbage collection
+
+    #[test]
+    fn gc_whole_day_recurrences_and_any_threshold_are_accepted() {
+        for r in ["1d", "7d", "1w", "2 days", "48h"] {
+            assert_valid(&gc(Some(r), Some("0d"), Some("00:00")));
+        }
+        assert_valid(&gc(None, Some("36h"), Some("23:59")));
+    }
+
+    #[test]
+    fn gc_recurrence_must_be_whole_days_of_at_least_one() {
+        let msg = assert_one_error(&gc(Some("36h"), None, None), &[]);
+        assert_eq!(
+            msg,
+            "[image_garbage_collection] cleanup_recurrence = \"36h\": must be a whole number of days (1d or more), e.g. \"1d\""
+        );
+        assert_one_error(&gc(Some("0d"), None, None), &["1d or more"]);
+        assert_one_error(&gc(Some("1M"), None, None), &["whole number of days"]);
+        assert_one_error(
+            &gc(Some("1 dy"), None, None),
+            &["is not a duration", "unknown time unit"],
+        );
+    }
+
+    #[test]
+    fn gc_threshold_must_be_a_duration() {
+        assert_one_error(
+            &gc(None, Some("seven days"), None),
+            &["[image_garbage_collection] image_age_cleanup_threshold"],
+        );
+    }
+
+    #[test]
+    fn gc_cleanup_time_must_be_two_digit_hh_mm() {
+        for t in ["24:00", "12:60", "7:30", "00:00:00", "0730", "ab:cd", ""] {
+            assert_one_error(
+                &gc(None, None, Some(t)),
+                &["[image_garbage_collection] cleanup_time", "\"HH:MM\""],
+            );
+        }
+    }
+
+    // logging
+
+    #[test]
+    fn logging_sizes_and_file_counts() {
+        for size in ["10m", "500k", "1g", "10M", "2G"] {
+            assert_valid(&logging(LogDriver::Local, Some(size), Some(3)));
+        }
+        assert_valid(&logging(LogDriver::JsonFile, None, None));
+        for size in ["10", "10mb", "m", "0m", "1.5m", "-1m"] {
+            assert_one_error(
+                &logging(LogDriver::Local, Some(size), None),
+                &["[logging] max_size", "\"10m\""],
+            );
+        }
+        assert_one_error(
+            &logging(LogDriver::JsonFile, None, Some(0)),
+            &["[logging] max_files = 0"],
+        );
+    }
+
+    #[test]
+    fn journald_refuses_size_and_file_limits() {
+        assert_valid(&logging(LogDriver::Journald, None, None));
+        let e = errors(&logging(LogDriver::Journald, Some("10m"), Some(3)));
+        assert_eq!(e.len(), 2);
+        assert!(e[0].starts_with("[logging] max_size: does not apply to driver = \"journald\""));
+        assert!(e[1].starts_with("[logging] max_files:"));
+    }
+
+    // dns
+
+    #[test]
+    fn dns_servers_must_be_ip_addresses() {
+        assert_valid(&dns(&["1.1.1.1", "2606:4700:4700::1111"]));
+        assert_one_error(&dns(&[]), &["[dns] servers = []"]);
+        let e = errors(&dns(&["8.8.8", "dns.google", "8.8.8.8"]));
+        assert_eq!(e.len(), 2);
+        assert!(e[0].contains("\"8.8.8\" is not an IP address"));
+        assert!(e[1].contains("\"dns.google\""));
+    }
+
+    // edge_ca
+
+    #[test]
+    fn edge_ca_from_files_or_generated_is_accepted() {
+        assert_valid(&edge_ca(Some("ca.pem"), Some("ca.key"), None));
+        assert_valid(&edge_ca(
+            None,
+            None,
+            Some(GenerateEdgeCa {
+                common_name: Some("gw1 Edge CA".into()),
+                days: Some(365),
+            }),
+        ));
+        assert_valid(&edge_ca(
+            None,
+            None,
+            Some(GenerateEdgeCa {
+                common_name: None,
+                days: None,
+            }),
+        ));
+    }
+
+    #[test]
+    fn edge_ca_must_choose_files_or_generate_and_files_come_in_pairs() {
+        assert_one_error(&edge_ca(None, None, None), &["[edge_ca]: is empty"]);
+        assert_one_error(
+            &edge_ca(
+                Some("c"),
+                Some("k"),
+                Some(GenerateEdgeCa {
+                    common_name: None,
+                    days: None,
+                }),
+            ),
+            &["[edge_ca]: has both"],
+        );
+        assert_one_error(
+            &edge_ca(Some("c"), None, None),
+            &["[edge_ca] key: is missing"],
+        );
+        assert_one_error(
+            &edge_ca(None, Some("k"), None),
+            &["[edge_ca] cert: is missing"],
+        );
+        assert_one_error(
+            &edge_ca(Some("file:///c.pem"), Some("k"), None),
+            &["[edge_ca] cert = \"file:///c.pem\"", "plain path"],
+        );
+    }
+
+    #[test]
+    fn generated_edge_ca_days_and_common_name_are_bounded() {
+        let generated = |cn: Option<&str>, days| {
+            edge_ca(
+                None,
+                None,
+                Some(GenerateEdgeCa {
+                    common_name: cn.map(Into::into),
+                    days,
+                }),
+            )
+        };
+        assert_one_error(&generated(None, Some(0)), &["[edge_ca.generate] days = 0"]);
+        assert_one_error(&generated(None, Some(3651)), &["between 1 and 3650"]);
+        assert_valid(&generated(None, Some(3650)));
+        assert_one_error(
+            &generated(Some(""), None),
+            &["[edge_ca.generate] common_name = \"\""],
+        );
+        assert_one_error(&generated(Some(&"x".repeat(65)), None), &["at most 64"]);
+    }
+
+    #[test]
+    fn all_problems_are_reported_together() {
+        let a = Answers {
+            hostname: Some("bad_host".into()),
+            upstream: Some(Upstream {
+                protocol: UpstreamProtocol::MqttWs,
+            }),
+            ..gc(Some("36h"), None, Some("25:00"))
+        };
+        let e = errors(&a);
+        assert_eq!(e.len(), 3, "{e:#?}");
+    }
+}
