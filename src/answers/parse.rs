@@ -330,7 +330,9 @@ fn key_position(doc: &DeTable<'_>, path: &str) -> Option<usize> {
     let mut table = doc;
     let mut best = None;
     for part in path.split('.') {
-        let (key, value) = table.get_key_value(part)?;
+        let Some((key, value)) = table.get_key_value(part) else {
+            break;
+        };
         best = Some(key.span().start);
         match value.get_ref() {
             DeValue::Table(inner) => table = inner,
@@ -431,5 +433,297 @@ fn describe_io(err: &io::Error) -> String {
         }
         io::ErrorKind::InvalidData => "the file is not UTF-8 text; save it as UTF-8".to_string(),
         _ => err.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+    use crate::answers::{
+        Agent, Attestation, Dns, EdgeCa, GenerateEdgeCa, ImageGarbageCollection, LogDriver,
+        Logging, Provisioning, ProvisioningSource, Proxy, RegistryAuth, Upstream, UpstreamProtocol,
+    };
+    use crate::error::{EXIT_BAD_INPUT, exit_code_for};
+
+    const SAS: &str = "c2VjcmV0LWRldmljZS1rZXktZm9yLXRlc3Rz";
+
+    fn err(text: &str) -> String {
+        let e = parse_answers(text, "answers.toml").expect_err("should fail");
+        assert_eq!(
+            exit_code_for(&e),
+            EXIT_BAD_INPUT,
+            "not an input error: {e:#}"
+        );
+        format!("{e:#}")
+    }
+
+    /// Every key of every table in a fully filled-in `Answers`, as dotted paths.
+    fn model_keys() -> BTreeSet<String> {
+        let s = || Some("x".to_string());
+        let full = Answers {
+            hostname: s(),
+            provisioning: Some(Provisioning {
+                source: ProvisioningSource::Dps,
+                connection_string: s(),
+                global_endpoint: s(),
+                id_scope: s(),
+                attestation: Some(Attestation::Tpm),
+                registration_id: s(),
+                symmetric_key: s(),
+                identity_cert: s(),
+                identity_pk: s(),
+            }),
+            upstream: Some(Upstream {
+                protocol: UpstreamProtocol::Amqp,
+            }),
+            proxy: Some(Proxy {
+                url: "x".into(),
+                no_proxy: s(),
+            }),
+            agent: Some(Agent {
+                image: s(),
+                auth: Some(RegistryAuth {
+                    server: "x".into(),
+                    username: "x".into(),
+                    password: s(),
+                    password_file: s(),
+                }),
+            }),
+            image_garbage_collection: Some(ImageGarbageCollection {
+                enabled: Some(true),
+                cleanup_recurrence: s(),
+                image_age_cleanup_threshold: s(),
+                cleanup_time: s(),
+            }),
+            logging: Some(Logging {
+                driver: LogDriver::Local,
+                max_size: s(),
+                max_files: Some(1),
+            }),
+            dns: Some(Dns { servers: vec![] }),
+            edge_ca: Some(EdgeCa {
+                cert: s(),
+                key: s(),
+                trust_bundle: s(),
+                generate: Some(GenerateEdgeCa {
+                    common_name: s(),
+                    days: Some(1),
+                }),
+            }),
+        };
+        fn walk(table: &toml::Table, path: &str, out: &mut BTreeSet<String>) {
+            for (k, v) in table {
+                let child = join_path(path, k);
+                if let toml::Value::Table(inner) = v {
+                    walk(inner, &child, out);
+                }
+                out.insert(child);
+            }
+        }
+        let table = toml::Table::try_from(&full).unwrap();
+        let mut out = BTreeSet::new();
+        walk(&table, "", &mut out);
+        out
+    }
+
+    #[test]
+    fn schema_lists_exactly_the_model_keys() {
+        let schema: BTreeSet<String> = SCHEMA
+            .iter()
+            .flat_map(|(table, keys)| keys.iter().map(move |k| join_path(table, k)))
+            .collect();
+        assert_eq!(schema, model_keys());
+    }
+
+    #[test]
+    fn minimal_answers_parse() {
+        let a = parse_answers("hostname = \"edge-gw-01\"\n", "a.toml").unwrap();
+        assert_eq!(a.hostname.as_deref(), Some("edge-gw-01"));
+        assert_eq!(parse_answers("", "a.toml").unwrap(), Answers::default());
+    }
+
+    #[test]
+    fn upstream_protocol_is_accepted_in_any_case() {
+        for spelling in ["amqpws", "AMQPWS", "AmqpWs", " amqpWS "] {
+            let a = parse_answers(
+                &format!("[upstream]\nprotocol = \"{spelling}\"\n"),
+                "a.toml",
+            )
+            .unwrap();
+            assert_eq!(a.upstream.unwrap().protocol, UpstreamProtocol::AmqpWs);
+        }
+        let e = err("[upstream]\nprotocol = \"websockets\"\n");
+        assert!(
+            e.contains("line 2, column 12")
+                && e.contains("[upstream] protocol")
+                && e.contains("MqttWs"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn unknown_key_names_table_line_and_closest_key() {
+        let e = err("hostname = \"gw\"\n\n[upstream]\nprotocl = \"AmqpWs\"\n");
+        assert_eq!(
+            e,
+            "answers.toml: line 4, column 1: unknown key \"protocl\" in [upstream]; did you mean \"protocol\"?"
+        );
+    }
+
+    #[test]
+    fn misspelt_table_is_named_with_its_closest_table() {
+        let e = err("[image_garbage_colection]\nenabled = true\n");
+        assert!(e.contains("line 1, column 2: unknown table [image_garbage_colection]; did you mean [image_garbage_collection]?"), "{e}");
+        let e = err("[agent.authh]\nserver = \"x\"\n");
+        assert!(
+            e.contains("unknown table [agent.authh]; did you mean [agent.auth]?"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn top_level_key_after_a_table_header_says_where_it_belongs() {
+        let e = err("[upstream]\nprotocol = \"Mqtt\"\nhostname = \"gw\"\n");
+        assert!(
+            e.contains("line 3, column 1: unknown key \"hostname\" in [upstream]"),
+            "{e}"
+        );
+        assert!(e.contains("move it above the first [table] header"), "{e}");
+    }
+
+    #[test]
+    fn unknown_key_without_a_close_match_lists_the_valid_keys() {
+        let e = err("[proxy]\nurl = \"http://p:1\"\nbanana = 1\n");
+        assert!(
+            e.contains(
+                "unknown key \"banana\" in [proxy]; valid keys in [proxy] are \"url\", \"no_proxy\""
+            ),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn all_unknown_keys_are_reported_together() {
+        let e = err("hostnme = \"gw\"\n[logging]\ndriver = \"local\"\nmax_file = 3\n");
+        assert!(e.starts_with("answers.toml: 2 problems:"), "{e}");
+        assert!(e.contains("line 1, column 1: unknown key \"hostnme\" at the top level; did you mean \"hostname\"?"), "{e}");
+        assert!(e.contains("line 4, column 1: unknown key \"max_file\" in [logging]; did you mean \"max_files\"?"), "{e}");
+    }
+
+    #[test]
+    fn dotted_keys_are_checked_like_tables() {
+        let e = err("upstream.protocl = \"Amqp\"\n");
+        assert!(
+            e.contains("line 1, column 10: unknown key \"protocl\" in [upstream]"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn syntax_error_points_at_line_and_column() {
+        let e = err("hostname = \"gw\"\n[dns]\nservers = [\"1.1.1.1\"\n");
+        assert!(
+            e.starts_with(
+                "answers.toml: line 3, column 21: this is not valid TOML: unclosed array"
+            ),
+            "{e}"
+        );
+        let e = err("hostname = gw\n");
+        assert!(
+            e.starts_with("answers.toml: line 1, column 12: this is not valid TOML"),
+            "{e}"
+        );
+        assert!(e.contains("double quotes"), "{e}");
+    }
+
+    #[test]
+    fn duplicate_keys_and_tables_are_named() {
+        let e = err("hostname = \"a\"\nhostname = \"b\"\n");
+        assert!(
+            e.contains("line 2, column 1: \"hostname\" is defined twice"),
+            "{e}"
+        );
+        let e = err("[dns]\nservers = []\n[dns]\n");
+        assert!(
+            e.contains("line 3, column 2: \"dns\" is defined twice"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn wrong_type_names_the_key_and_the_fix() {
+        let e = err("[logging]\ndriver = \"local\"\nmax_files = \"3\"\n");
+        assert!(
+            e.contains(
+                "line 3, column 13: [logging] max_files: invalid type: string \"3\", expected u32"
+            ),
+            "{e}"
+        );
+        let e = err("[image_garbage_collection]\ncleanup_time = 02:30:00\n");
+        assert!(
+            e.contains("[image_garbage_collection] cleanup_time: invalid type"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn unknown_enum_value_lists_the_valid_ones() {
+        let e = err("[logging]\ndriver = \"syslog\"\n");
+        assert!(e.contains("line 2, column 10: [logging] driver: unknown value \"syslog\", expected one of \"local\""), "{e}");
+    }
+
+    #[test]
+    fn missing_required_key_names_its_table_and_an_example() {
+        let e = err("[provisioning]\nconnection_string = \"x\"\n");
+        assert!(
+            e.contains("line 1, column 1: [provisioning]: the required key \"source\" is missing"),
+            "{e}"
+        );
+        assert!(e.contains("source = \"manual\""), "{e}");
+    }
+
+    #[test]
+    fn validation_problems_are_all_listed_with_lines() {
+        let text = "hostname = \"bad_host\"\n\n[image_garbage_collection]\ncleanup_recurrence = \"36h\"\ncleanup_time = \"7:30\"\n";
+        let e = err(text);
+        assert!(e.starts_with("answers.toml: 3 problems:"), "{e}");
+        assert!(e.contains("\n  - line 1: hostname = \"bad_host\""), "{e}");
+        assert!(
+            e.contains("\n  - line 4: [image_garbage_collection] cleanup_recurrence = \"36h\": must be a whole number of days (1d or more), e.g. \"1d\""),
+            "{e}"
+        );
+        assert!(
+            e.contains("\n  - line 5: [image_garbage_collection] cleanup_time = \"7:30\""),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn missing_key_findings_point_at_their_table() {
+        let e = err("\n[edge_ca]\ncert = \"ca.pem\"\n");
+        assert!(e.contains("line 2: [edge_ca] key: is missing"), "{e}");
+    }
+
+    #[test]
+    fn secrets_never_appear_in_parse_errors() {
+        let text = format!(
+            "[provisioning]\nsource = \"manual\"\nconnection_string = \"HostName=h;SharedAccessKey={SAS}\"\nid_scope = \"0ne\"\n\n[agent.auth]\nserver = \"https://r\"\nusername = \"u\"\npassword = \"pa55word-secret\"\npassword_file = \"p.txt\"\n\n[proxy]\nurl = \"ftp://bob:proxy-secret@p:1/x\"\n"
+        );
+        let e = err(&text);
+        for secret in [SAS, "pa55word-secret", "proxy-secret"] {
+            assert!(!e.contains(secret), "{secret} leaked in {e}");
+        }
+        assert!(e.contains("DeviceId is missing"), "{e}");
+    }
+
+    #[test]
+    fn edit_distance_counts_single_character_edits() {
+        assert_eq!(edit_distance("protocl", "protocol"), 1);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(closest("Protocol", &["protocol", "url"]), Some("protocol"));
+        assert_eq!(closest("banana", &["protocol", "url"]), None);
     }
 }
