@@ -97,6 +97,27 @@ const REQUIRED_HINTS: &[(&str, &str)] = &[
     ("servers", "add servers = [\"10.0.0.2\", \"1.1.1.1\"]"),
 ];
 
+/// Keys people carry over from IoT Edge's own config.toml (or its docs), and where the same
+/// setting lives in an answers file.
+const FOREIGN_KEYS: &[(&str, &str)] = &[
+    ("upstreamprotocol", "[upstream] protocol"),
+    ("https_proxy", "[proxy] url"),
+    ("http_proxy", "[proxy] url"),
+    ("serveraddress", "[agent.auth] server"),
+    ("pk", "[edge_ca] key"),
+    (
+        "auto_generated_edge_ca_expiry_days",
+        "[edge_ca.generate] days",
+    ),
+    ("expiry_days", "[edge_ca.generate] days"),
+    ("iothub_hostname", "[provisioning] connection_string"),
+    ("device_id", "[provisioning] connection_string"),
+    ("method", "[provisioning] attestation"),
+    ("log-driver", "[logging] driver"),
+    ("max-size", "[logging] max_size"),
+    ("max-file", "[logging] max_files"),
+];
+
 fn schema_keys(table: &str) -> Option<&'static [&'static str]> {
     SCHEMA
         .iter()
@@ -130,12 +151,23 @@ pub fn parse_answers(text: &str, source: &str) -> Result<Answers> {
 
     let findings = validate::validate(&answers);
     if !findings.is_valid() {
-        let problems = findings
+        let mut located: Vec<(Option<usize>, &str)> = findings
             .errors
             .iter()
-            .map(|finding| match key_position(doc.get_ref(), &finding.key) {
-                Some(offset) => format!("line {}: {}", line_col(text, offset).0, finding.message),
-                None => finding.message.clone(),
+            .map(|finding| {
+                let line = key_position(doc.get_ref(), &finding.key)
+                    .map(|offset| line_col(text, offset).0);
+                (line, finding.message.as_str())
+            })
+            .collect();
+        // In file order, so the technician can work down the file; stable, so findings on one
+        // line keep the order the rules produced them in.
+        located.sort_by_key(|(line, _)| *line);
+        let problems = located
+            .into_iter()
+            .map(|(line, message)| match line {
+                Some(line) => format!("line {line}: {message}"),
+                None => message.to_string(),
             })
             .collect();
         return Err(report(source, problems));
@@ -219,6 +251,12 @@ fn unknown_key_message(table: &str, name: &str, is_table: bool, allowed: &[&str]
             format!("{what}; did you mean \"{best}\"?")
         };
     }
+    if let Some((_, home)) = FOREIGN_KEYS
+        .iter()
+        .find(|(foreign, _)| name.eq_ignore_ascii_case(foreign))
+    {
+        return format!("{what}; in an answers file this setting is {home}");
+    }
     // A valid key in the wrong table, most often a top-level key written after a [table]
     // header, which TOML then puts inside that table.
     if let Some(home) = SCHEMA
@@ -295,10 +333,7 @@ fn type_message(text: &str, source: &str, doc: &DeTable<'_>, err: &toml::de::Err
             .map_or("add it", |(_, hint)| hint);
         format!("the required key \"{field}\" is missing; {hint}")
     } else if raw.starts_with("invalid type:") {
-        format!(
-            "{}; strings need double quotes (\"10m\"), numbers and true/false do not",
-            raw.replace('`', "\"")
-        )
+        format!("{}; {}", raw.replace('`', "\""), type_hint(raw))
     } else if raw.starts_with("unknown variant") {
         raw.replace("unknown variant", "unknown value")
             .replace('`', "\"")
@@ -306,6 +341,22 @@ fn type_message(text: &str, source: &str, doc: &DeTable<'_>, err: &toml::de::Err
         raw.replace('`', "\"")
     };
     format!("{source}: {at}{key}{what}")
+}
+
+/// How to write a value of the type serde expected.
+fn type_hint(message: &str) -> &'static str {
+    let expected = message.rsplit_once("expected ").map_or("", |(_, e)| e);
+    if expected.starts_with("struct") {
+        "this must be a table: a [section] header with its keys on the lines below"
+    } else if expected.starts_with("a sequence") {
+        "write a list in square brackets, e.g. [\"10.0.0.2\", \"1.1.1.1\"]"
+    } else if expected.starts_with("a boolean") {
+        "write true or false, without quotes"
+    } else if expected.starts_with('u') || expected.starts_with('i') {
+        "write a whole number without quotes, e.g. 3"
+    } else {
+        "write it in double quotes, e.g. \"10m\""
+    }
 }
 
 /// The dotted path of the innermost key whose name or value covers byte `offset`.
@@ -716,6 +767,45 @@ mod tests {
             assert!(!e.contains(secret), "{secret} leaked in {e}");
         }
         assert!(e.contains("DeviceId is missing"), "{e}");
+    }
+
+    #[test]
+    fn config_toml_spellings_point_to_the_answers_key() {
+        let e = err("[agent]\nUpstreamProtocol = \"AmqpWs\"\n");
+        assert!(e.contains("unknown key \"UpstreamProtocol\" in [agent]; in an answers file this setting is [upstream] protocol"), "{e}");
+        let e = err("[edge_ca]\nauto_generated_edge_ca_expiry_days = 90\n");
+        assert!(e.contains("[edge_ca.generate] days"), "{e}");
+    }
+
+    #[test]
+    fn wrong_shape_gets_a_hint_for_that_shape() {
+        let e = err("upstream = \"Amqp\"\n");
+        assert!(
+            e.contains("[upstream]: invalid type") && e.contains("must be a table"),
+            "{e}"
+        );
+        let e = err("[dns]\nservers = \"1.1.1.1\"\n");
+        assert!(
+            e.contains("[dns] servers: invalid type") && e.contains("square brackets"),
+            "{e}"
+        );
+        let e = err("[image_garbage_collection]\nenabled = \"yes\"\n");
+        assert!(e.contains("true or false"), "{e}");
+        let e = err("hostname = 5\n");
+        assert!(e.contains("hostname: invalid type: integer \"5\", expected a string; write it in double quotes"), "{e}");
+    }
+
+    #[test]
+    fn validation_problems_are_listed_in_file_order() {
+        let text = format!(
+            "[provisioning]\nsource = \"manual\"\nconnection_string = \"HostName=h;SharedAccessKey={SAS}\"\nid_scope = \"0ne\"\n"
+        );
+        let e = err(&text);
+        let line3 = e
+            .find("line 3: [provisioning] connection_string")
+            .expect("line 3");
+        let line4 = e.find("line 4: [provisioning] id_scope").expect("line 4");
+        assert!(line3 < line4, "{e}");
     }
 
     #[test]

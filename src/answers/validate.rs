@@ -281,14 +281,14 @@ fn check_connection_string(f: &mut Findings, cs: &str) {
     .collect();
     if !missing.is_empty() {
         let hint = if cs.contains("SharedAccessSignature") {
-            " It looks like a SAS token; use the device's primary connection string instead."
+            "; it looks like a SAS token, not a connection string"
         } else {
             ""
         };
         f.error(
             KEY,
             format!(
-                ": {} missing; copy the device's primary connection string from IoT Hub, like \"HostName=<hub>.azure-devices.net;DeviceId=<device>;SharedAccessKey=<key>\".{hint}",
+                ": {} missing; copy the device's primary connection string from IoT Hub, like \"HostName=<hub>.azure-devices.net;DeviceId=<device>;SharedAccessKey=<key>\"{hint}",
                 join_names(&missing, "is", "are")
             ),
         );
