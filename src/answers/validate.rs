@@ -466,14 +466,13 @@ fn mask_proxy_url(raw: &str) -> String {
         Some(at) => raw.split_at(at + 3),
         None => ("", raw),
     };
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(authority_end);
-    match authority.rsplit_once('@') {
+    // The last `@` rather than the end of the authority: a password with an unescaped `/`, `?`
+    // or `#` would otherwise end the authority early and be echoed whole.
+    match rest.rsplit_once('@') {
         Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _password)) => format!("{prefix}{user}:{MASK}@{host}{tail}"),
+            Some((user, _password)) => format!("{prefix}{user}:{MASK}@{host}"),
             None => raw.to_string(),
         },
-        None if prefix.is_empty() && raw.contains('@') => MASK.to_string(),
         None => raw.to_string(),
     }
 }
@@ -1454,8 +1453,16 @@ mod tests {
         }
         let w = warnings(&with_proxy("https://bob:hunter2secret@proxy:1", None));
         assert!(!w[0].contains("hunter2secret"));
-        let e = errors(&with_proxy("bob:hunter2secret@proxy:3128", None));
-        assert!(!e[0].contains("hunter2secret"), "{e:?}");
+        for url in [
+            "bob:hunter2secret@proxy:3128",
+            "http://bob:hunter2secret/x#y@proxy:3128",
+        ] {
+            let e = errors(&with_proxy(url, None));
+            assert!(
+                !e.is_empty() && e.iter().all(|m| !m.contains("hunter2secret")),
+                "{e:?}"
+            );
+        }
     }
 
     #[test]
