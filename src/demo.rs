@@ -20,7 +20,10 @@ const FILES: &[(&str, &str)] = &[
 
 /// A fresh temporary copy of the demo device; removed when the returned directory drops.
 pub fn install() -> Result<tempfile::TempDir> {
-    let dir = tempfile::Builder::new().prefix("edgeprep-demo-").tempdir().context("creating a temporary directory")?;
+    let dir = tempfile::Builder::new()
+        .prefix("edgeprep-demo-")
+        .tempdir()
+        .context("creating a temporary directory")?;
     write_tree(dir.path())?;
     Ok(dir)
 }

@@ -122,7 +122,9 @@ fn list_dir(root: &DeviceRoot, device_dir: &str) -> Result<Vec<String>> {
     let entries = match std::fs::read_dir(&path) {
         Ok(entries) => entries,
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(input_error(format!("cannot list {}: {e}; run edgeprep with sudo", path.display()))),
+        Err(e) => {
+            return Err(input_error(format!("cannot list {}: {e}; run edgeprep with sudo", path.display())));
+        }
     };
     let mut names = Vec::new();
     for entry in entries {

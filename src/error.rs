@@ -34,11 +34,7 @@ pub fn input_error(message: impl Into<String>) -> anyhow::Error {
 /// The exit code an error ends the program with: 2 when anything in its chain is an
 /// [`InputError`], else 1.
 pub fn exit_code_for(err: &anyhow::Error) -> i32 {
-    if err.chain().any(|cause| cause.is::<InputError>()) {
-        EXIT_BAD_INPUT
-    } else {
-        EXIT_FAILED
-    }
+    if err.chain().any(|cause| cause.is::<InputError>()) { EXIT_BAD_INPUT } else { EXIT_FAILED }
 }
 
 /// 1-based line and column of a byte offset in `text`, for messages that point into a file.

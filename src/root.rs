@@ -38,10 +38,7 @@ mod tests {
     #[test]
     fn device_paths_land_under_the_root() {
         let root = DeviceRoot::new("/tmp/dev");
-        assert_eq!(
-            root.path("/etc/aziot/config.toml"),
-            PathBuf::from("/tmp/dev/etc/aziot/config.toml")
-        );
+        assert_eq!(root.path("/etc/aziot/config.toml"), PathBuf::from("/tmp/dev/etc/aziot/config.toml"));
         assert!(!root.is_host());
         assert!(DeviceRoot::new("/").is_host());
         assert_eq!(DeviceRoot::new("/").path("/etc/x"), PathBuf::from("/etc/x"));

@@ -79,15 +79,9 @@ pub struct SystemRunner;
 
 impl CommandRunner for SystemRunner {
     fn run(&mut self, command: &PlannedCommand) -> Result<CommandOutput> {
-        let output = Command::new(&command.program)
-            .args(&command.args)
-            .output()
-            .with_context(|| {
-                format!(
-                    "could not start `{}` (is it installed and on PATH?)",
-                    command.display()
-                )
-            })?;
+        let output = Command::new(&command.program).args(&command.args).output().with_context(|| {
+            format!("could not start `{}` (is it installed and on PATH?)", command.display())
+        })?;
         Ok(CommandOutput {
             code: output.status.code(),
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -110,11 +104,7 @@ pub struct ListingRunner {
 impl CommandRunner for ListingRunner {
     fn run(&mut self, command: &PlannedCommand) -> Result<CommandOutput> {
         self.listed.push(command.clone());
-        Ok(CommandOutput {
-            code: Some(0),
-            stdout: String::new(),
-            stderr: String::new(),
-        })
+        Ok(CommandOutput { code: Some(0), stdout: String::new(), stderr: String::new() })
     }
 
     fn executes(&self) -> bool {

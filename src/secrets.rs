@@ -42,16 +42,11 @@ fn encoded_variants(secret: &str) -> Vec<String> {
     let percent: String = secret
         .bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
             _ => format!("%{b:02X}"),
         })
         .collect();
-    [escaped, percent]
-        .into_iter()
-        .filter(|v| v != secret)
-        .collect()
+    [escaped, percent].into_iter().filter(|v| v != secret).collect()
 }
 
 fn mask_shared_access_keys(text: &str) -> String {
@@ -79,9 +74,7 @@ fn mask_url_passwords(text: &str) -> String {
         let authority_start = at + 3;
         out.push_str(&rest[..authority_start]);
         let tail = &rest[authority_start..];
-        let authority_end = tail
-            .find(['/', '"', '\'', ' ', '\n', '\t', '?', '#'])
-            .unwrap_or(tail.len());
+        let authority_end = tail.find(['/', '"', '\'', ' ', '\n', '\t', '?', '#']).unwrap_or(tail.len());
         let authority = &tail[..authority_end];
         match (authority.rfind('@'), authority.find(':')) {
             (Some(at_sign), Some(colon)) if colon < at_sign => {
@@ -193,23 +186,14 @@ mod tests {
 
     #[test]
     fn masks_password_fields_in_toml_and_json() {
-        assert_eq!(
-            mask_known_secrets(r#"password = "hunter2""#),
-            format!(r#"password = "{MASK}""#)
-        );
-        assert_eq!(
-            mask_known_secrets(r#"  "password": "hunter2","#),
-            format!(r#"  "password": "{MASK}","#)
-        );
+        assert_eq!(mask_known_secrets(r#"password = "hunter2""#), format!(r#"password = "{MASK}""#));
+        assert_eq!(mask_known_secrets(r#"  "password": "hunter2","#), format!(r#"  "password": "{MASK}","#));
         assert_eq!(
             mask_known_secrets(r#"device_id_pk = { value = "YWJj" }"#),
             format!(r#"device_id_pk = {{ value = "{MASK}" }}"#)
         );
         // A key that merely ends in "password" is not a password field.
-        assert_eq!(
-            mask_known_secrets(r#"nopassword = "x""#),
-            r#"nopassword = "x""#
-        );
+        assert_eq!(mask_known_secrets(r#"nopassword = "x""#), r#"nopassword = "x""#);
     }
 
     #[test]
@@ -218,9 +202,6 @@ mod tests {
             mask_known_secrets(r#"https_proxy = "http://bob:s3cret@proxy.local:3128""#),
             format!(r#"https_proxy = "http://bob:{MASK}@proxy.local:3128""#)
         );
-        assert_eq!(
-            mask_known_secrets("http://proxy.local:3128"),
-            "http://proxy.local:3128"
-        );
+        assert_eq!(mask_known_secrets("http://proxy.local:3128"), "http://proxy.local:3128");
     }
 }

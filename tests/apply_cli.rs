@@ -63,7 +63,11 @@ fn plan_writes_nothing_and_masks_secrets() {
     let output = device.edgeprep(&["plan", "--answers", answers.to_str().unwrap()]).assert().success();
     let stdout = String::from_utf8_lossy(&output.get_output().stdout).into_owned();
     assert!(stdout.contains("/etc/aziot/config.toml"), "{stdout}");
-    assert!(stdout.contains("+\"UpstreamProtocol\" = \"AmqpWs\"") || stdout.contains("+UpstreamProtocol = \"AmqpWs\""), "{stdout}");
+    assert!(
+        stdout.contains("+\"UpstreamProtocol\" = \"AmqpWs\"")
+            || stdout.contains("+UpstreamProtocol = \"AmqpWs\""),
+        "{stdout}"
+    );
     assert!(stdout.contains("iotedge config apply -c /etc/aziot/config.toml"));
     assert!(!stdout.contains(SAS_KEY), "SAS key leaked:\n{stdout}");
     assert!(!stdout.contains(PASSWORD), "password leaked:\n{stdout}");
@@ -82,12 +86,18 @@ fn apply_creates_config_from_template_and_runs_commands_in_order() {
     let template = template_text();
     // Every line of the template survives, in order: the edit only inserts.
     let diff = similar::TextDiff::from_lines(template.as_str(), config.as_str());
-    assert!(diff.iter_all_changes().all(|c| c.tag() != similar::ChangeTag::Delete), "template lines were lost");
+    assert!(
+        diff.iter_all_changes().all(|c| c.tag() != similar::ChangeTag::Delete),
+        "template lines were lost"
+    );
     let parsed: toml::Table = config.parse().expect("config.toml parses");
     assert_eq!(parsed["hostname"].as_str(), Some("edge-01"));
     assert_eq!(parsed["agent"]["name"].as_str(), Some("edgeAgent"));
     assert_eq!(parsed["agent"]["type"].as_str(), Some("docker"));
-    assert_eq!(parsed["agent"]["config"]["image"].as_str(), Some("contoso.azurecr.io/azureiotedge-agent:1.4.43"));
+    assert_eq!(
+        parsed["agent"]["config"]["image"].as_str(),
+        Some("contoso.azurecr.io/azureiotedge-agent:1.4.43")
+    );
     assert_eq!(parsed["agent"]["config"]["auth"]["password"].as_str(), Some(PASSWORD));
     assert_eq!(parsed["agent"]["env"]["UpstreamProtocol"].as_str(), Some("AmqpWs"));
     assert_eq!(parsed["agent"]["env"]["https_proxy"].as_str(), Some("http://proxy.contoso.local:3128"));
@@ -109,7 +119,10 @@ fn apply_creates_config_from_template_and_runs_commands_in_order() {
 
     for unit in ["docker", "aziot-edged", "aziot-identityd"] {
         let dropin = device.read(&format!("/etc/systemd/system/{unit}.service.d/edgeprep-proxy.conf"));
-        assert!(dropin.contains("Environment=\"https_proxy=http://proxy.contoso.local:3128\""), "{unit}: {dropin}");
+        assert!(
+            dropin.contains("Environment=\"https_proxy=http://proxy.contoso.local:3128\""),
+            "{unit}: {dropin}"
+        );
     }
     assert_eq!(
         device.calls(),
@@ -160,7 +173,9 @@ fn failing_config_apply_rolls_every_file_back() {
     let after: Vec<_> = device
         .snapshot()
         .into_iter()
-        .filter(|(p, ..)| !p.starts_with("var/lib/edgeprep") && !p.starts_with("var/log") && p != "var/" && p != "var/lib/")
+        .filter(|(p, ..)| {
+            !p.starts_with("var/lib/edgeprep") && !p.starts_with("var/log") && p != "var/" && p != "var/lib/"
+        })
         .collect();
     assert_eq!(after, before, "files must be byte-identical after rollback, created files removed");
 }
@@ -245,7 +260,8 @@ fn apply_json_reports_files_commands_and_backup() {
         .edgeprep(&["apply", "--yes", "--json", "--answers", answers.to_str().unwrap()])
         .assert()
         .success();
-    let value: serde_json::Value = serde_json::from_slice(&output.get_output().stdout).expect("JSON on stdout");
+    let value: serde_json::Value =
+        serde_json::from_slice(&output.get_output().stdout).expect("JSON on stdout");
     assert_eq!(value["changed"], true);
     assert_eq!(value["files"], serde_json::json!(["/etc/docker/daemon.json"]));
     assert_eq!(value["commands"][0]["command"], "systemctl restart docker");
@@ -258,7 +274,8 @@ fn secrets_stay_out_of_stdout_audit_log_and_readable_backups() {
     let device = device_from_template();
     device.write("/etc/aziot/config.toml", "hostname = \"old\"\n");
     let answers = device.answers(FULL_ANSWERS);
-    let output = device.edgeprep(&["apply", "--yes", "--answers", answers.to_str().unwrap()]).assert().success();
+    let output =
+        device.edgeprep(&["apply", "--yes", "--answers", answers.to_str().unwrap()]).assert().success();
     let stdout = String::from_utf8_lossy(&output.get_output().stdout).into_owned();
     let stderr = String::from_utf8_lossy(&output.get_output().stderr).into_owned();
     let log = device.read("/var/log/edgeprep.log");
@@ -286,7 +303,11 @@ fn rollback_restores_the_latest_backup() {
     let answers = device.answers("hostname = \"edge-01\"\n");
     device.edgeprep(&["apply", "--yes", "--answers", answers.to_str().unwrap()]).assert().success();
     assert_eq!(device.read("/etc/aziot/config.toml"), "hostname = \"edge-01\"\n");
-    device.edgeprep(&["rollback", "--list"]).assert().success().stdout(predicate::str::contains("/etc/aziot/config.toml"));
+    device
+        .edgeprep(&["rollback", "--list"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("/etc/aziot/config.toml"));
     device.edgeprep(&["rollback", "--yes"]).assert().success();
     assert_eq!(device.read("/etc/aziot/config.toml"), "hostname = \"old\"\n");
     assert!(device.calls().contains(&"iotedge config apply -c /etc/aziot/config.toml".to_string()));
@@ -299,7 +320,10 @@ fn commands_are_listed_not_run_when_root_is_not_slash() {
     let mut cmd = assert_cmd::Command::cargo_bin("edgeprep").unwrap();
     cmd.env("PATH", format!("{}:{}", device.bin().display(), std::env::var("PATH").unwrap()));
     cmd.arg("--root").arg(device.root()).args(["apply", "--yes", "--answers", answers.to_str().unwrap()]);
-    cmd.assert().success().stdout(predicate::str::contains("To run on the device")).stdout(predicate::str::contains("systemctl restart docker"));
+    cmd.assert()
+        .success()
+        .stdout(predicate::str::contains("To run on the device"))
+        .stdout(predicate::str::contains("systemctl restart docker"));
     assert!(device.calls().is_empty());
 }
 

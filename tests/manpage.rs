@@ -16,7 +16,10 @@ fn man_pages_are_up_to_date() {
             stale.push(name);
         }
     }
-    assert!(stale.is_empty(), "stale man pages {stale:?}: run EDGEPREP_UPDATE_MAN=1 cargo test --test manpage");
+    assert!(
+        stale.is_empty(),
+        "stale man pages {stale:?}: run EDGEPREP_UPDATE_MAN=1 cargo test --test manpage"
+    );
 }
 
 #[test]

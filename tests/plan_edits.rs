@@ -129,8 +129,10 @@ fn switching_provisioning_replaces_the_whole_table() {
 #[test]
 fn journald_drops_file_driver_options() {
     let state = DeviceState::default().with_file(DAEMON, BENCH_DAEMON);
-    let answers =
-        Answers { logging: Some(Logging { driver: LogDriver::Journald, max_size: None, max_files: None }), ..Answers::default() };
+    let answers = Answers {
+        logging: Some(Logging { driver: LogDriver::Journald, max_size: None, max_files: None }),
+        ..Answers::default()
+    };
     let plan = build_plan(&state, &answers).unwrap();
     let daemon: serde_json::Value = serde_json::from_str(&written(&plan, DAEMON).unwrap()).unwrap();
     assert_eq!(daemon["log-driver"], "journald");
@@ -139,8 +141,14 @@ fn journald_drops_file_driver_options() {
 
 #[test]
 fn numeric_max_file_is_rewritten_as_a_string() {
-    let state = DeviceState::default().with_file(DAEMON, "{\n  \"log-driver\": \"local\",\n  \"log-opts\": { \"max-size\": \"10m\", \"max-file\": 3 }\n}\n");
-    let answers = Answers { logging: Some(Logging { driver: LogDriver::Local, max_size: None, max_files: None }), ..Answers::default() };
+    let state = DeviceState::default().with_file(
+        DAEMON,
+        "{\n  \"log-driver\": \"local\",\n  \"log-opts\": { \"max-size\": \"10m\", \"max-file\": 3 }\n}\n",
+    );
+    let answers = Answers {
+        logging: Some(Logging { driver: LogDriver::Local, max_size: None, max_files: None }),
+        ..Answers::default()
+    };
     let plan = build_plan(&state, &answers).unwrap();
     let daemon: serde_json::Value = serde_json::from_str(&written(&plan, DAEMON).unwrap()).unwrap();
     assert_eq!(daemon["log-opts"]["max-file"], "3");
@@ -199,7 +207,8 @@ fn touched_key(line: &str, answers: &Answers) -> bool {
     let key = line.split('=').next().unwrap_or("").trim().trim_matches('"');
     let section = |on: bool, keys: &[&str]| on && keys.contains(&key);
     section(answers.hostname.is_some(), &["hostname"])
-        || (answers.provisioning.is_some() && (line.starts_with("[provisioning") || ["source", "connection_string"].contains(&key)))
+        || (answers.provisioning.is_some()
+            && (line.starts_with("[provisioning") || ["source", "connection_string"].contains(&key)))
         || section(answers.upstream.is_some(), &["UpstreamProtocol"])
         || section(answers.proxy.is_some(), &["https_proxy"])
         || section(answers.agent.is_some(), &["image", "serveraddress", "username", "password"])

@@ -82,9 +82,7 @@ impl UpstreamProtocol {
     }
 
     pub fn parse(text: &str) -> Option<Self> {
-        Self::ALL
-            .into_iter()
-            .find(|p| p.as_str().eq_ignore_ascii_case(text.trim()))
+        Self::ALL.into_iter().find(|p| p.as_str().eq_ignore_ascii_case(text.trim()))
     }
 }
 

@@ -55,18 +55,10 @@ const SCHEMA: &[(&str, &[&str])] = &[
     ("upstream", &["protocol"]),
     ("proxy", &["url", "no_proxy"]),
     ("agent", &["image", "auth"]),
-    (
-        "agent.auth",
-        &["server", "username", "password", "password_file"],
-    ),
+    ("agent.auth", &["server", "username", "password", "password_file"]),
     (
         "image_garbage_collection",
-        &[
-            "enabled",
-            "cleanup_recurrence",
-            "image_age_cleanup_threshold",
-            "cleanup_time",
-        ],
+        &["enabled", "cleanup_recurrence", "image_age_cleanup_threshold", "cleanup_time"],
     ),
     ("logging", &["driver", "max_size", "max_files"]),
     ("dns", &["servers"]),
@@ -76,24 +68,12 @@ const SCHEMA: &[(&str, &[&str])] = &[
 
 /// What to add when serde reports a required key as missing.
 const REQUIRED_HINTS: &[(&str, &str)] = &[
-    (
-        "source",
-        "add source = \"manual\" (connection string) or source = \"dps\"",
-    ),
-    (
-        "protocol",
-        "add protocol = \"AmqpWs\" (or Amqp, Mqtt, MqttWs)",
-    ),
+    ("source", "add source = \"manual\" (connection string) or source = \"dps\""),
+    ("protocol", "add protocol = \"AmqpWs\" (or Amqp, Mqtt, MqttWs)"),
     ("url", "add url = \"http://proxy.example.com:3128\""),
     ("server", "add server = \"contoso.azurecr.io\""),
-    (
-        "username",
-        "add the registry user name, e.g. username = \"contoso\"",
-    ),
-    (
-        "driver",
-        "add driver = \"local\" (or \"json-file\", \"journald\")",
-    ),
+    ("username", "add the registry user name, e.g. username = \"contoso\""),
+    ("driver", "add driver = \"local\" (or \"json-file\", \"journald\")"),
     ("servers", "add servers = [\"10.0.0.2\", \"1.1.1.1\"]"),
 ];
 
@@ -105,10 +85,7 @@ const FOREIGN_KEYS: &[(&str, &str)] = &[
     ("http_proxy", "[proxy] url"),
     ("serveraddress", "[agent.auth] server"),
     ("pk", "[edge_ca] key"),
-    (
-        "auto_generated_edge_ca_expiry_days",
-        "[edge_ca.generate] days",
-    ),
+    ("auto_generated_edge_ca_expiry_days", "[edge_ca.generate] days"),
     ("expiry_days", "[edge_ca.generate] days"),
     ("iothub_hostname", "[provisioning] connection_string"),
     ("device_id", "[provisioning] connection_string"),
@@ -119,18 +96,11 @@ const FOREIGN_KEYS: &[(&str, &str)] = &[
 ];
 
 fn schema_keys(table: &str) -> Option<&'static [&'static str]> {
-    SCHEMA
-        .iter()
-        .find(|(name, _)| *name == table)
-        .map(|(_, keys)| *keys)
+    SCHEMA.iter().find(|(name, _)| *name == table).map(|(_, keys)| *keys)
 }
 
 fn join_path(table: &str, key: &str) -> String {
-    if table.is_empty() {
-        key.to_string()
-    } else {
-        format!("{table}.{key}")
-    }
+    if table.is_empty() { key.to_string() } else { format!("{table}.{key}") }
 }
 
 /// Parse and validate answers from `text`; `source` names the file in messages.
@@ -146,8 +116,8 @@ pub fn parse_answers(text: &str, source: &str) -> Result<Answers> {
         return Err(report(source, unknown));
     }
 
-    let answers: Answers = toml::from_str(text)
-        .map_err(|e| input_error(type_message(text, source, doc.get_ref(), &e)))?;
+    let answers: Answers =
+        toml::from_str(text).map_err(|e| input_error(type_message(text, source, doc.get_ref(), &e)))?;
 
     let findings = validate::validate(&answers);
     if !findings.is_valid() {
@@ -155,8 +125,7 @@ pub fn parse_answers(text: &str, source: &str) -> Result<Answers> {
             .errors
             .iter()
             .map(|finding| {
-                let line = key_position(doc.get_ref(), &finding.key)
-                    .map(|offset| line_col(text, offset).0);
+                let line = key_position(doc.get_ref(), &finding.key).map(|offset| line_col(text, offset).0);
                 (line, finding.message.as_str())
             })
             .collect();
@@ -198,10 +167,7 @@ fn position(text: &str, offset: usize) -> String {
 /// A TOML syntax error: where, what the parser said, and what usually fixes it.
 fn syntax_message(text: &str, source: &str, err: &toml::de::Error) -> String {
     let span = err.span();
-    let at = span
-        .clone()
-        .map(|s| format!("{}: ", position(text, s.start)))
-        .unwrap_or_default();
+    let at = span.clone().map(|s| format!("{}: ", position(text, s.start))).unwrap_or_default();
     let what = err.message().trim().replace('`', "\"");
     if what == "duplicate key" {
         let name = span.and_then(|s| text.get(s)).unwrap_or("");
@@ -251,35 +217,20 @@ fn unknown_key_message(table: &str, name: &str, is_table: bool, allowed: &[&str]
             format!("{what}; did you mean \"{best}\"?")
         };
     }
-    if let Some((_, home)) = FOREIGN_KEYS
-        .iter()
-        .find(|(foreign, _)| name.eq_ignore_ascii_case(foreign))
-    {
+    if let Some((_, home)) = FOREIGN_KEYS.iter().find(|(foreign, _)| name.eq_ignore_ascii_case(foreign)) {
         return format!("{what}; in an answers file this setting is {home}");
     }
     // A valid key in the wrong table, most often a top-level key written after a [table]
     // header, which TOML then puts inside that table.
-    if let Some(home) = SCHEMA
-        .iter()
-        .find(|(_, keys)| keys.contains(&name))
-        .map(|(t, _)| *t)
-    {
+    if let Some(home) = SCHEMA.iter().find(|(_, keys)| keys.contains(&name)).map(|(t, _)| *t) {
         return if home.is_empty() {
             format!("{what}; \"{name}\" is a top-level key: move it above the first [table] header")
         } else {
             format!("{what}; \"{name}\" belongs in [{home}]")
         };
     }
-    let valid = allowed
-        .iter()
-        .map(|k| format!("\"{k}\""))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let place = if table.is_empty() {
-        "at the top level".to_string()
-    } else {
-        format!("in [{table}]")
-    };
+    let valid = allowed.iter().map(|k| format!("\"{k}\"")).collect::<Vec<_>>().join(", ");
+    let place = if table.is_empty() { "at the top level".to_string() } else { format!("in [{table}]") };
     format!("{what}; valid keys {place} are {valid}")
 }
 
@@ -314,29 +265,17 @@ fn edit_distance(a: &str, b: &str) -> usize {
 /// A serde error (wrong type, missing key, unknown value): where, which key, and how to fix.
 fn type_message(text: &str, source: &str, doc: &DeTable<'_>, err: &toml::de::Error) -> String {
     let span = err.span();
-    let at = span
-        .clone()
-        .map(|s| format!("{}: ", position(text, s.start)))
-        .unwrap_or_default();
-    let key = span
-        .and_then(|s| key_at(doc, "", s.start))
-        .map(|path| format!("{}: ", key_label(&path)));
+    let at = span.clone().map(|s| format!("{}: ", position(text, s.start))).unwrap_or_default();
+    let key = span.and_then(|s| key_at(doc, "", s.start)).map(|path| format!("{}: ", key_label(&path)));
     let key = key.unwrap_or_default();
     let raw = err.message().trim();
-    let what = if let Some(field) = raw
-        .strip_prefix("missing field `")
-        .and_then(|r| r.strip_suffix('`'))
-    {
-        let hint = REQUIRED_HINTS
-            .iter()
-            .find(|(name, _)| *name == field)
-            .map_or("add it", |(_, hint)| hint);
+    let what = if let Some(field) = raw.strip_prefix("missing field `").and_then(|r| r.strip_suffix('`')) {
+        let hint = REQUIRED_HINTS.iter().find(|(name, _)| *name == field).map_or("add it", |(_, hint)| hint);
         format!("the required key \"{field}\" is missing; {hint}")
     } else if raw.starts_with("invalid type:") {
         format!("{}; {}", raw.replace('`', "\""), type_hint(raw))
     } else if raw.starts_with("unknown variant") {
-        raw.replace("unknown variant", "unknown value")
-            .replace('`', "\"")
+        raw.replace("unknown variant", "unknown value").replace('`', "\"")
     } else {
         raw.replace('`', "\"")
     };
@@ -397,26 +336,18 @@ fn key_position(doc: &DeTable<'_>, path: &str) -> Option<usize> {
 /// its first line becomes `password`; relative paths are taken from the file's directory.
 pub fn read_answers(path: &Path) -> Result<Answers> {
     let source = path.display().to_string();
-    let text = fs::read_to_string(path).map_err(|e| {
-        input_error(format!(
-            "cannot read the answers file {source}: {}",
-            describe_io(&e)
-        ))
-    })?;
+    let text = fs::read_to_string(path)
+        .map_err(|e| input_error(format!("cannot read the answers file {source}: {}", describe_io(&e))))?;
     let mut answers = parse_answers(&text, &source)?;
     let base = base_dir(path)?;
     resolve_password_file(&mut answers, &base, &source)?;
     if let Some(ca) = answers.edge_ca.as_mut() {
-        for (name, value) in [
-            ("cert", &mut ca.cert),
-            ("key", &mut ca.key),
-            ("trust_bundle", &mut ca.trust_bundle),
-        ] {
+        for (name, value) in
+            [("cert", &mut ca.cert), ("key", &mut ca.key), ("trust_bundle", &mut ca.trust_bundle)]
+        {
             if let Some(relative) = value.as_mut() {
                 *relative = absolute_text(&base.join(&*relative)).ok_or_else(|| {
-                    input_error(format!(
-                        "{source}: [edge_ca] {name}: the path is not valid UTF-8"
-                    ))
+                    input_error(format!("{source}: [edge_ca] {name}: the path is not valid UTF-8"))
                 })?;
             }
         }
@@ -431,11 +362,7 @@ fn base_dir(path: &Path) -> Result<PathBuf> {
         _ => Path::new("."),
     };
     std::path::absolute(parent).map_err(|e| {
-        input_error(format!(
-            "cannot work out the directory of {}: {}",
-            path.display(),
-            describe_io(&e)
-        ))
+        input_error(format!("cannot work out the directory of {}: {}", path.display(), describe_io(&e)))
     })
 }
 
@@ -453,17 +380,9 @@ fn resolve_password_file(answers: &mut Answers, base: &Path, source: &str) -> Re
         return Ok(());
     };
     let full = base.join(&file);
-    let label = format!(
-        "{source}: [agent.auth] password_file = \"{}\"",
-        file.escape_debug()
-    );
-    let contents = fs::read_to_string(&full).map_err(|e| {
-        input_error(format!(
-            "{label}: cannot read {}: {}",
-            full.display(),
-            describe_io(&e)
-        ))
-    })?;
+    let label = format!("{source}: [agent.auth] password_file = \"{}\"", file.escape_debug());
+    let contents = fs::read_to_string(&full)
+        .map_err(|e| input_error(format!("{label}: cannot read {}: {}", full.display(), describe_io(&e))))?;
     let first = contents.lines().next().unwrap_or("");
     if first.is_empty() {
         return Err(input_error(format!(
@@ -479,9 +398,7 @@ fn resolve_password_file(answers: &mut Answers, base: &Path, source: &str) -> Re
 fn describe_io(err: &io::Error) -> String {
     match err.kind() {
         io::ErrorKind::NotFound => "no such file; check the path".to_string(),
-        io::ErrorKind::PermissionDenied => {
-            "permission denied; check the file's owner and mode".to_string()
-        }
+        io::ErrorKind::PermissionDenied => "permission denied; check the file's owner and mode".to_string(),
         io::ErrorKind::InvalidData => "the file is not UTF-8 text; save it as UTF-8".to_string(),
         _ => err.to_string(),
     }
@@ -493,8 +410,8 @@ mod tests {
 
     use super::*;
     use crate::answers::{
-        Agent, Attestation, Dns, EdgeCa, GenerateEdgeCa, ImageGarbageCollection, LogDriver,
-        Logging, Provisioning, ProvisioningSource, Proxy, RegistryAuth, Upstream, UpstreamProtocol,
+        Agent, Attestation, Dns, EdgeCa, GenerateEdgeCa, ImageGarbageCollection, LogDriver, Logging,
+        Provisioning, ProvisioningSource, Proxy, RegistryAuth, Upstream, UpstreamProtocol,
     };
     use crate::error::{EXIT_BAD_INPUT, exit_code_for};
 
@@ -502,11 +419,7 @@ mod tests {
 
     fn err(text: &str) -> String {
         let e = parse_answers(text, "answers.toml").expect_err("should fail");
-        assert_eq!(
-            exit_code_for(&e),
-            EXIT_BAD_INPUT,
-            "not an input error: {e:#}"
-        );
+        assert_eq!(exit_code_for(&e), EXIT_BAD_INPUT, "not an input error: {e:#}");
         format!("{e:#}")
     }
 
@@ -526,13 +439,8 @@ mod tests {
                 identity_cert: s(),
                 identity_pk: s(),
             }),
-            upstream: Some(Upstream {
-                protocol: UpstreamProtocol::Amqp,
-            }),
-            proxy: Some(Proxy {
-                url: "x".into(),
-                no_proxy: s(),
-            }),
+            upstream: Some(Upstream { protocol: UpstreamProtocol::Amqp }),
+            proxy: Some(Proxy { url: "x".into(), no_proxy: s() }),
             agent: Some(Agent {
                 image: s(),
                 auth: Some(RegistryAuth {
@@ -548,20 +456,13 @@ mod tests {
                 image_age_cleanup_threshold: s(),
                 cleanup_time: s(),
             }),
-            logging: Some(Logging {
-                driver: LogDriver::Local,
-                max_size: s(),
-                max_files: Some(1),
-            }),
+            logging: Some(Logging { driver: LogDriver::Local, max_size: s(), max_files: Some(1) }),
             dns: Some(Dns { servers: vec![] }),
             edge_ca: Some(EdgeCa {
                 cert: s(),
                 key: s(),
                 trust_bundle: s(),
-                generate: Some(GenerateEdgeCa {
-                    common_name: s(),
-                    days: Some(1),
-                }),
+                generate: Some(GenerateEdgeCa { common_name: s(), days: Some(1) }),
             }),
         };
         fn walk(table: &toml::Table, path: &str, out: &mut BTreeSet<String>) {
@@ -581,10 +482,8 @@ mod tests {
 
     #[test]
     fn schema_lists_exactly_the_model_keys() {
-        let schema: BTreeSet<String> = SCHEMA
-            .iter()
-            .flat_map(|(table, keys)| keys.iter().map(move |k| join_path(table, k)))
-            .collect();
+        let schema: BTreeSet<String> =
+            SCHEMA.iter().flat_map(|(table, keys)| keys.iter().map(move |k| join_path(table, k))).collect();
         assert_eq!(schema, model_keys());
     }
 
@@ -598,18 +497,12 @@ mod tests {
     #[test]
     fn upstream_protocol_is_accepted_in_any_case() {
         for spelling in ["amqpws", "AMQPWS", "AmqpWs", " amqpWS "] {
-            let a = parse_answers(
-                &format!("[upstream]\nprotocol = \"{spelling}\"\n"),
-                "a.toml",
-            )
-            .unwrap();
+            let a = parse_answers(&format!("[upstream]\nprotocol = \"{spelling}\"\n"), "a.toml").unwrap();
             assert_eq!(a.upstream.unwrap().protocol, UpstreamProtocol::AmqpWs);
         }
         let e = err("[upstream]\nprotocol = \"websockets\"\n");
         assert!(
-            e.contains("line 2, column 12")
-                && e.contains("[upstream] protocol")
-                && e.contains("MqttWs"),
+            e.contains("line 2, column 12") && e.contains("[upstream] protocol") && e.contains("MqttWs"),
             "{e}"
         );
     }
@@ -628,19 +521,13 @@ mod tests {
         let e = err("[image_garbage_colection]\nenabled = true\n");
         assert!(e.contains("line 1, column 2: unknown table [image_garbage_colection]; did you mean [image_garbage_collection]?"), "{e}");
         let e = err("[agent.authh]\nserver = \"x\"\n");
-        assert!(
-            e.contains("unknown table [agent.authh]; did you mean [agent.auth]?"),
-            "{e}"
-        );
+        assert!(e.contains("unknown table [agent.authh]; did you mean [agent.auth]?"), "{e}");
     }
 
     #[test]
     fn top_level_key_after_a_table_header_says_where_it_belongs() {
         let e = err("[upstream]\nprotocol = \"Mqtt\"\nhostname = \"gw\"\n");
-        assert!(
-            e.contains("line 3, column 1: unknown key \"hostname\" in [upstream]"),
-            "{e}"
-        );
+        assert!(e.contains("line 3, column 1: unknown key \"hostname\" in [upstream]"), "{e}");
         assert!(e.contains("move it above the first [table] header"), "{e}");
     }
 
@@ -648,9 +535,7 @@ mod tests {
     fn unknown_key_without_a_close_match_lists_the_valid_keys() {
         let e = err("[proxy]\nurl = \"http://p:1\"\nbanana = 1\n");
         assert!(
-            e.contains(
-                "unknown key \"banana\" in [proxy]; valid keys in [proxy] are \"url\", \"no_proxy\""
-            ),
+            e.contains("unknown key \"banana\" in [proxy]; valid keys in [proxy] are \"url\", \"no_proxy\""),
             "{e}"
         );
     }
@@ -659,70 +544,66 @@ mod tests {
     fn all_unknown_keys_are_reported_together() {
         let e = err("hostnme = \"gw\"\n[logging]\ndriver = \"local\"\nmax_file = 3\n");
         assert!(e.starts_with("answers.toml: 2 problems:"), "{e}");
-        assert!(e.contains("line 1, column 1: unknown key \"hostnme\" at the top level; did you mean \"hostname\"?"), "{e}");
-        assert!(e.contains("line 4, column 1: unknown key \"max_file\" in [logging]; did you mean \"max_files\"?"), "{e}");
+        assert!(
+            e.contains(
+                "line 1, column 1: unknown key \"hostnme\" at the top level; did you mean \"hostname\"?"
+            ),
+            "{e}"
+        );
+        assert!(
+            e.contains(
+                "line 4, column 1: unknown key \"max_file\" in [logging]; did you mean \"max_files\"?"
+            ),
+            "{e}"
+        );
     }
 
     #[test]
     fn dotted_keys_are_checked_like_tables() {
         let e = err("upstream.protocl = \"Amqp\"\n");
-        assert!(
-            e.contains("line 1, column 10: unknown key \"protocl\" in [upstream]"),
-            "{e}"
-        );
+        assert!(e.contains("line 1, column 10: unknown key \"protocl\" in [upstream]"), "{e}");
     }
 
     #[test]
     fn syntax_error_points_at_line_and_column() {
         let e = err("hostname = \"gw\"\n[dns]\nservers = [\"1.1.1.1\"\n");
         assert!(
-            e.starts_with(
-                "answers.toml: line 3, column 21: this is not valid TOML: unclosed array"
-            ),
+            e.starts_with("answers.toml: line 3, column 21: this is not valid TOML: unclosed array"),
             "{e}"
         );
         let e = err("hostname = gw\n");
-        assert!(
-            e.starts_with("answers.toml: line 1, column 12: this is not valid TOML"),
-            "{e}"
-        );
+        assert!(e.starts_with("answers.toml: line 1, column 12: this is not valid TOML"), "{e}");
         assert!(e.contains("double quotes"), "{e}");
     }
 
     #[test]
     fn duplicate_keys_and_tables_are_named() {
         let e = err("hostname = \"a\"\nhostname = \"b\"\n");
-        assert!(
-            e.contains("line 2, column 1: \"hostname\" is defined twice"),
-            "{e}"
-        );
+        assert!(e.contains("line 2, column 1: \"hostname\" is defined twice"), "{e}");
         let e = err("[dns]\nservers = []\n[dns]\n");
-        assert!(
-            e.contains("line 3, column 2: \"dns\" is defined twice"),
-            "{e}"
-        );
+        assert!(e.contains("line 3, column 2: \"dns\" is defined twice"), "{e}");
     }
 
     #[test]
     fn wrong_type_names_the_key_and_the_fix() {
         let e = err("[logging]\ndriver = \"local\"\nmax_files = \"3\"\n");
         assert!(
-            e.contains(
-                "line 3, column 13: [logging] max_files: invalid type: string \"3\", expected u32"
-            ),
+            e.contains("line 3, column 13: [logging] max_files: invalid type: string \"3\", expected u32"),
             "{e}"
         );
         let e = err("[image_garbage_collection]\ncleanup_time = 02:30:00\n");
-        assert!(
-            e.contains("[image_garbage_collection] cleanup_time: invalid type"),
-            "{e}"
-        );
+        assert!(e.contains("[image_garbage_collection] cleanup_time: invalid type"), "{e}");
     }
 
     #[test]
     fn unknown_enum_value_lists_the_valid_ones() {
         let e = err("[logging]\ndriver = \"syslog\"\n");
-        assert!(e.contains("line 2, column 10: [logging] driver: unknown value \"syslog\", expected one of \"local\""), "{e}");
+        assert!(
+            e.contains(
+                "line 2, column 10: [logging] driver: unknown value \"syslog\", expected one of \"local\""
+            ),
+            "{e}"
+        );
     }
 
     #[test]
@@ -745,10 +626,7 @@ mod tests {
             e.contains("\n  - line 4: [image_garbage_collection] cleanup_recurrence = \"36h\": must be a whole number of days (1d or more), e.g. \"1d\""),
             "{e}"
         );
-        assert!(
-            e.contains("\n  - line 5: [image_garbage_collection] cleanup_time = \"7:30\""),
-            "{e}"
-        );
+        assert!(e.contains("\n  - line 5: [image_garbage_collection] cleanup_time = \"7:30\""), "{e}");
     }
 
     #[test]
@@ -780,19 +658,16 @@ mod tests {
     #[test]
     fn wrong_shape_gets_a_hint_for_that_shape() {
         let e = err("upstream = \"Amqp\"\n");
-        assert!(
-            e.contains("[upstream]: invalid type") && e.contains("must be a table"),
-            "{e}"
-        );
+        assert!(e.contains("[upstream]: invalid type") && e.contains("must be a table"), "{e}");
         let e = err("[dns]\nservers = \"1.1.1.1\"\n");
-        assert!(
-            e.contains("[dns] servers: invalid type") && e.contains("square brackets"),
-            "{e}"
-        );
+        assert!(e.contains("[dns] servers: invalid type") && e.contains("square brackets"), "{e}");
         let e = err("[image_garbage_collection]\nenabled = \"yes\"\n");
         assert!(e.contains("true or false"), "{e}");
         let e = err("hostname = 5\n");
-        assert!(e.contains("hostname: invalid type: integer \"5\", expected a string; write it in double quotes"), "{e}");
+        assert!(
+            e.contains("hostname: invalid type: integer \"5\", expected a string; write it in double quotes"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -801,9 +676,7 @@ mod tests {
             "[provisioning]\nsource = \"manual\"\nconnection_string = \"HostName=h;SharedAccessKey={SAS}\"\nid_scope = \"0ne\"\n"
         );
         let e = err(&text);
-        let line3 = e
-            .find("line 3: [provisioning] connection_string")
-            .expect("line 3");
+        let line3 = e.find("line 3: [provisioning] connection_string").expect("line 3");
         let line4 = e.find("line 4: [provisioning] id_scope").expect("line 4");
         assert!(line3 < line4, "{e}");
     }

@@ -18,8 +18,8 @@ use base64::Engine as _;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 
 use super::{
-    Agent, Answers, Attestation, Dns, EdgeCa, ImageGarbageCollection, LogDriver, Logging,
-    Provisioning, ProvisioningSource, Proxy, RegistryAuth,
+    Agent, Answers, Attestation, Dns, EdgeCa, ImageGarbageCollection, LogDriver, Logging, Provisioning,
+    ProvisioningSource, Proxy, RegistryAuth,
 };
 use crate::secrets::MASK;
 
@@ -64,10 +64,7 @@ impl Findings {
 
 /// `detail` continues the key label: it starts with ` = "value": ...` or `: ...`.
 fn finding(key: &str, detail: &str) -> Finding {
-    Finding {
-        key: key.to_string(),
-        message: format!("{}{detail}", key_label(key)),
-    }
+    Finding { key: key.to_string(), message: format!("{}{detail}", key_label(key)) }
 }
 
 /// How a dotted key path is shown to people: `hostname`, `[agent.auth] server`, `[edge_ca]`.
@@ -80,16 +77,8 @@ pub fn key_label(path: &str) -> String {
 }
 
 /// Top-level keys that are tables, so a finding about the whole table reads `[edge_ca]`.
-const TABLES: &[&str] = &[
-    "provisioning",
-    "upstream",
-    "proxy",
-    "agent",
-    "image_garbage_collection",
-    "logging",
-    "dns",
-    "edge_ca",
-];
+const TABLES: &[&str] =
+    &["provisioning", "upstream", "proxy", "agent", "image_garbage_collection", "logging", "dns", "edge_ca"];
 
 /// A value quoted the way it was written in the TOML file (control characters escaped).
 fn quoted(value: &str) -> String {
@@ -136,10 +125,7 @@ fn check_hostname(f: &mut Findings, hostname: &str) {
     const EXAMPLE: &str = "e.g. \"edge-gw-01\" or \"edge-gw-01.plant.example.com\"";
     let shown = quoted(hostname);
     if hostname.is_empty() {
-        f.error(
-            KEY,
-            format!(" = \"\": is empty; use the device's hostname, {EXAMPLE}, or remove the key"),
-        );
+        f.error(KEY, format!(" = \"\": is empty; use the device's hostname, {EXAMPLE}, or remove the key"));
         return;
     }
     if hostname.parse::<IpAddr>().is_ok() {
@@ -160,21 +146,14 @@ fn check_hostname(f: &mut Findings, hostname: &str) {
         let problem = if label.is_empty() {
             Some("has an empty part (a leading or trailing dot, or two dots in a row)".to_string())
         } else if label.len() > 63 {
-            Some(format!(
-                "has a part longer than 63 characters (\"{label}\")"
-            ))
-        } else if let Some(bad) = label
-            .chars()
-            .find(|c| !c.is_ascii_alphanumeric() && *c != '-')
-        {
+            Some(format!("has a part longer than 63 characters (\"{label}\")"))
+        } else if let Some(bad) = label.chars().find(|c| !c.is_ascii_alphanumeric() && *c != '-') {
             Some(format!(
                 "contains {}; only letters, digits, hyphens and dots between parts are allowed",
                 quoted(&bad.to_string())
             ))
         } else if label.starts_with('-') || label.ends_with('-') {
-            Some(format!(
-                "has a part that starts or ends with a hyphen (\"{label}\")"
-            ))
+            Some(format!("has a part that starts or ends with a hyphen (\"{label}\")"))
         } else {
             starts_with_digit |= label.starts_with(|c: char| c.is_ascii_digit());
             None
@@ -205,9 +184,7 @@ const BASE64_ANY_PADDING: GeneralPurpose = GeneralPurpose::new(
 );
 
 fn is_base64(text: &str) -> bool {
-    BASE64_ANY_PADDING
-        .decode(text)
-        .is_ok_and(|bytes| !bytes.is_empty())
+    BASE64_ANY_PADDING.decode(text).is_ok_and(|bytes| !bytes.is_empty())
 }
 
 /// Keys that only mean something with `source = "dps"`.
@@ -270,15 +247,11 @@ fn check_connection_string(f: &mut Findings, cs: &str) {
             _ => {}
         }
     }
-    let missing: Vec<&str> = [
-        ("HostName", host),
-        ("DeviceId", device),
-        ("SharedAccessKey", key),
-    ]
-    .into_iter()
-    .filter(|(_, v)| v.is_none_or(str::is_empty))
-    .map(|(name, _)| name)
-    .collect();
+    let missing: Vec<&str> = [("HostName", host), ("DeviceId", device), ("SharedAccessKey", key)]
+        .into_iter()
+        .filter(|(_, v)| v.is_none_or(str::is_empty))
+        .map(|(name, _)| name)
+        .collect();
     if !missing.is_empty() {
         let hint = if cs.contains("SharedAccessSignature") {
             "; it looks like a SAS token, not a connection string"
@@ -391,14 +364,12 @@ fn check_dps(f: &mut Findings, p: &Provisioning) {
 
 fn check_global_endpoint(f: &mut Findings, endpoint: &str) {
     const KEY: &str = "provisioning.global_endpoint";
-    const FIX: &str = "use \"https://global.azure-devices-provisioning.net\" unless your DPS uses another endpoint";
+    const FIX: &str =
+        "use \"https://global.azure-devices-provisioning.net\" unless your DPS uses another endpoint";
     match url::Url::parse(endpoint) {
         Ok(u) if u.scheme() == "https" && u.host_str().is_some_and(|h| !h.is_empty()) => {}
         Ok(u) if u.scheme() != "https" => {
-            f.error(
-                KEY,
-                format!(" = {}: must be an https:// URL; {FIX}", quoted(endpoint)),
-            );
+            f.error(KEY, format!(" = {}: must be an https:// URL; {FIX}", quoted(endpoint)));
         }
         _ => f.error(KEY, format!(" = {}: is not a URL; {FIX}", quoted(endpoint))),
     }
@@ -420,9 +391,7 @@ fn require_registration_id(f: &mut Findings, p: &Provisioning, method: &str) {
 fn check_registration_id(f: &mut Findings, id: &str) {
     let valid = !id.is_empty()
         && id.len() <= 128
-        && id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-._:".contains(c));
+        && id.chars().all(|c| c.is_ascii_alphanumeric() || "-._:".contains(c));
     if !valid {
         f.error(
             "provisioning.registration_id",
@@ -501,16 +470,10 @@ fn check_proxy(f: &mut Findings, proxy: &Proxy) {
     let raw = proxy.url.as_str();
     let shown = quoted(&mask_proxy_url(raw));
     if !raw.contains("://") {
-        f.error(
-            KEY,
-            format!(" = {shown}: must be a URL starting with http://, {EXAMPLE}"),
-        );
+        f.error(KEY, format!(" = {shown}: must be a URL starting with http://, {EXAMPLE}"));
     } else {
         match url::Url::parse(raw) {
-            Err(e) => f.error(
-                KEY,
-                format!(" = {shown}: is not a valid URL ({e}); {EXAMPLE}"),
-            ),
+            Err(e) => f.error(KEY, format!(" = {shown}: is not a valid URL ({e}); {EXAMPLE}")),
             Ok(u) => {
                 match u.scheme() {
                     "http" => {}
@@ -528,10 +491,7 @@ fn check_proxy(f: &mut Findings, proxy: &Proxy) {
                     ),
                 }
                 if u.host_str().is_none_or(str::is_empty) {
-                    f.error(
-                        KEY,
-                        format!(" = {shown}: has no proxy host name, {EXAMPLE}"),
-                    );
+                    f.error(KEY, format!(" = {shown}: has no proxy host name, {EXAMPLE}"));
                 } else if !has_explicit_port(raw) {
                     f.error(
                         KEY,
@@ -541,9 +501,7 @@ fn check_proxy(f: &mut Findings, proxy: &Proxy) {
                 if !matches!(u.path(), "" | "/") || u.query().is_some() || u.fragment().is_some() {
                     f.error(
                         KEY,
-                        format!(
-                            " = {shown}: must end after host:port (no path, ? or #), {EXAMPLE}"
-                        ),
+                        format!(" = {shown}: must end after host:port (no path, ? or #), {EXAMPLE}"),
                     );
                 }
             }
@@ -561,18 +519,13 @@ fn check_no_proxy(f: &mut Findings, no_proxy: &str) {
     if no_proxy.trim().is_empty() {
         f.error(
             KEY,
-            format!(
-                " = {shown}: is empty; list hosts separated by commas, {EXAMPLE}, or remove the key"
-            ),
+            format!(" = {shown}: is empty; list hosts separated by commas, {EXAMPLE}, or remove the key"),
         );
         return;
     }
     let entries: Vec<&str> = no_proxy.split(',').collect();
     if entries.iter().any(|e| e.chars().any(char::is_whitespace)) {
-        f.error(
-            KEY,
-            format!(" = {shown}: contains spaces; separate hosts with commas only, {EXAMPLE}"),
-        );
+        f.error(KEY, format!(" = {shown}: contains spaces; separate hosts with commas only, {EXAMPLE}"));
     }
     if entries.iter().any(|e| e.is_empty()) {
         f.error(
@@ -605,9 +558,7 @@ pub fn parse_image_ref(image: &str) -> Result<ImageRef<'_>, String> {
         return Err("contains spaces".into());
     }
     if image.contains("://") {
-        return Err(
-            "must not start with a scheme such as https://; write registry/repository:tag".into(),
-        );
+        return Err("must not start with a scheme such as https://; write registry/repository:tag".into());
     }
     let (name, digest) = match image.split_once('@') {
         Some((name, digest)) => (name, Some(digest)),
@@ -616,9 +567,7 @@ pub fn parse_image_ref(image: &str) -> Result<ImageRef<'_>, String> {
     if let Some(digest) = digest {
         let valid = digest.split_once(':').is_some_and(|(algo, hex)| {
             !algo.is_empty()
-                && algo
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+                && algo.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
                 && hex.len() >= 32
                 && hex.chars().all(|c| c.is_ascii_hexdigit())
         });
@@ -639,9 +588,7 @@ pub fn parse_image_ref(image: &str) -> Result<ImageRef<'_>, String> {
         let valid = !tag.is_empty()
             && tag.len() <= 128
             && !tag.starts_with(['.', '-'])
-            && tag
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+            && tag.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
         if !valid {
             return Err(format!(
                 "has an invalid tag \"{tag}\"; tags are letters, digits, '_', '.' and '-', e.g. 1.4.43"
@@ -649,9 +596,7 @@ pub fn parse_image_ref(image: &str) -> Result<ImageRef<'_>, String> {
         }
     }
     let (registry, repository) = match path.split_once('/') {
-        Some((first, rest)) if first.contains(['.', ':']) || first == "localhost" => {
-            (Some(first), rest)
-        }
+        Some((first, rest)) if first.contains(['.', ':']) || first == "localhost" => (Some(first), rest),
         _ => (None, path),
     };
     if repository.is_empty() || repository.split('/').any(str::is_empty) {
@@ -660,21 +605,10 @@ pub fn parse_image_ref(image: &str) -> Result<ImageRef<'_>, String> {
     if repository.chars().any(|c| c.is_ascii_uppercase()) {
         return Err(format!("repository \"{repository}\" must be lowercase"));
     }
-    if let Some(bad) = repository
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || "._-/".contains(*c)))
-    {
-        return Err(format!(
-            "repository \"{repository}\" contains {}",
-            quoted(&bad.to_string())
-        ));
+    if let Some(bad) = repository.chars().find(|c| !(c.is_ascii_alphanumeric() || "._-/".contains(*c))) {
+        return Err(format!("repository \"{repository}\" contains {}", quoted(&bad.to_string())));
     }
-    Ok(ImageRef {
-        registry,
-        repository,
-        tag,
-        digest,
-    })
+    Ok(ImageRef { registry, repository, tag, digest })
 }
 
 /// Docker Hub goes by several names; compare registries with those folded together.
@@ -691,10 +625,7 @@ fn canonical_registry(host: &str) -> String {
 /// Tags that move with every release (`1`, `1.4`): production needs a pinned version.
 fn is_rolling_tag(tag: &str) -> bool {
     let parts: Vec<&str> = tag.split('.').collect();
-    parts.len() <= 2
-        && parts
-            .iter()
-            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+    parts.len() <= 2 && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
 }
 
 fn check_agent(f: &mut Findings, agent: &Agent) {
@@ -750,12 +681,16 @@ fn check_registry_auth(f: &mut Findings, auth: &RegistryAuth, image_registry: Op
     } else if server.contains("://") {
         f.error(
             "agent.auth.server",
-            format!(" = {shown}: write the registry host only, without a scheme, e.g. \"contoso.azurecr.io\""),
+            format!(
+                " = {shown}: write the registry host only, without a scheme, e.g. \"contoso.azurecr.io\""
+            ),
         );
     } else if server.contains('/') || server.chars().any(char::is_whitespace) {
         f.error(
             "agent.auth.server",
-            format!(" = {shown}: must be a registry host (and optional :port) only, e.g. \"contoso.azurecr.io\""),
+            format!(
+                " = {shown}: must be a registry host (and optional :port) only, e.g. \"contoso.azurecr.io\""
+            ),
         );
     } else {
         server_ok = true;
@@ -870,10 +805,9 @@ fn is_log_size(text: &str) -> bool {
 
 fn check_logging(f: &mut Findings, logging: &Logging) {
     if logging.driver == LogDriver::Journald {
-        for (name, present) in [
-            ("max_size", logging.max_size.is_some()),
-            ("max_files", logging.max_files.is_some()),
-        ] {
+        for (name, present) in
+            [("max_size", logging.max_size.is_some()), ("max_files", logging.max_files.is_some())]
+        {
             if present {
                 f.error(
                     &format!("logging.{name}"),
@@ -888,10 +822,7 @@ fn check_logging(f: &mut Findings, logging: &Logging) {
     {
         f.error(
             "logging.max_size",
-            format!(
-                " = {}: must be a whole number followed by k, m or g, e.g. \"10m\"",
-                quoted(size)
-            ),
+            format!(" = {}: must be a whole number followed by k, m or g, e.g. \"10m\"", quoted(size)),
         );
     }
     if logging.max_files == Some(0) {
@@ -930,7 +861,10 @@ fn check_dns(f: &mut Findings, dns: &Dns) {
 /// taken from the answers file's directory).
 fn check_local_path(f: &mut Findings, key: &str, path: &str) {
     if path.is_empty() {
-        f.error(key, " = \"\": is empty; write the path of the PEM file, e.g. \"certs/edge-ca-full-chain.pem\"");
+        f.error(
+            key,
+            " = \"\": is empty; write the path of the PEM file, e.g. \"certs/edge-ca-full-chain.pem\"",
+        );
     } else if path.starts_with("file://") {
         f.error(
             key,
@@ -967,11 +901,7 @@ fn check_edge_ca(f: &mut Findings, ca: &EdgeCa) {
         ),
         _ => {}
     }
-    for (name, value) in [
-        ("cert", &ca.cert),
-        ("key", &ca.key),
-        ("trust_bundle", &ca.trust_bundle),
-    ] {
+    for (name, value) in [("cert", &ca.cert), ("key", &ca.key), ("trust_bundle", &ca.trust_bundle)] {
         if let Some(path) = value {
             check_local_path(f, &format!("edge_ca.{name}"), path);
         }
@@ -1045,41 +975,23 @@ mod tests {
     }
 
     fn with_hostname(h: &str) -> Answers {
-        Answers {
-            hostname: Some(h.into()),
-            ..Answers::default()
-        }
+        Answers { hostname: Some(h.into()), ..Answers::default() }
     }
     fn with_provisioning(p: Provisioning) -> Answers {
-        Answers {
-            provisioning: Some(p),
-            ..Answers::default()
-        }
+        Answers { provisioning: Some(p), ..Answers::default() }
     }
     fn with_proxy(url: &str, no_proxy: Option<&str>) -> Answers {
         Answers {
-            proxy: Some(Proxy {
-                url: url.into(),
-                no_proxy: no_proxy.map(Into::into),
-            }),
+            proxy: Some(Proxy { url: url.into(), no_proxy: no_proxy.map(Into::into) }),
             ..Answers::default()
         }
     }
     fn with_image(image: &str) -> Answers {
-        Answers {
-            agent: Some(Agent {
-                image: Some(image.into()),
-                auth: None,
-            }),
-            ..Answers::default()
-        }
+        Answers { agent: Some(Agent { image: Some(image.into()), auth: None }), ..Answers::default() }
     }
     fn with_auth(image: Option<&str>, auth: RegistryAuth) -> Answers {
         Answers {
-            agent: Some(Agent {
-                image: image.map(Into::into),
-                auth: Some(auth),
-            }),
+            agent: Some(Agent { image: image.map(Into::into), auth: Some(auth) }),
             ..Answers::default()
         }
     }
@@ -1104,19 +1016,13 @@ mod tests {
     }
     fn logging(driver: LogDriver, max_size: Option<&str>, max_files: Option<u32>) -> Answers {
         Answers {
-            logging: Some(Logging {
-                driver,
-                max_size: max_size.map(Into::into),
-                max_files,
-            }),
+            logging: Some(Logging { driver, max_size: max_size.map(Into::into), max_files }),
             ..Answers::default()
         }
     }
     fn dns(servers: &[&str]) -> Answers {
         Answers {
-            dns: Some(Dns {
-                servers: servers.iter().map(|s| s.to_string()).collect(),
-            }),
+            dns: Some(Dns { servers: servers.iter().map(|s| s.to_string()).collect() }),
             ..Answers::default()
         }
     }
@@ -1136,11 +1042,7 @@ mod tests {
         validate(a).errors.into_iter().map(|f| f.message).collect()
     }
     fn warnings(a: &Answers) -> Vec<String> {
-        validate(a)
-            .warnings
-            .into_iter()
-            .map(|f| f.message)
-            .collect()
+        validate(a).warnings.into_iter().map(|f| f.message).collect()
     }
     #[track_caller]
     fn assert_valid(a: &Answers) {
@@ -1173,13 +1075,7 @@ mod tests {
 
     #[test]
     fn hostnames_fqdns_and_ip_addresses_are_accepted() {
-        for h in [
-            "edge-gw-01",
-            "edge-gw-01.plant.contoso.com",
-            "EDGE1",
-            "10.0.0.5",
-            "fe80::1",
-        ] {
+        for h in ["edge-gw-01", "edge-gw-01.plant.contoso.com", "EDGE1", "10.0.0.5", "fe80::1"] {
             assert_valid(&with_hostname(h));
             assert!(warnings(&with_hostname(h)).is_empty(), "{h}");
         }
@@ -1193,10 +1089,7 @@ mod tests {
 
     #[test]
     fn hostname_with_bad_characters_or_hyphens_or_empty_labels_is_refused() {
-        assert_one_error(
-            &with_hostname("edge_gw"),
-            &["hostname = \"edge_gw\"", "\"_\""],
-        );
+        assert_one_error(&with_hostname("edge_gw"), &["hostname = \"edge_gw\"", "\"_\""]);
         assert_one_error(&with_hostname("-edge"), &["hyphen"]);
         assert_one_error(&with_hostname("edge-"), &["hyphen"]);
         assert_one_error(&with_hostname("edge..plant"), &["empty part"]);
@@ -1254,10 +1147,7 @@ mod tests {
     fn connection_string_key_must_be_base64_and_is_never_shown() {
         let secret = "not base64 !!secret";
         let cs = format!("HostName=h.azure-devices.net;DeviceId=d;SharedAccessKey={secret}");
-        let msg = assert_one_error(
-            &with_provisioning(manual(&cs)),
-            &["SharedAccessKey is not valid base64"],
-        );
+        let msg = assert_one_error(&with_provisioning(manual(&cs)), &["SharedAccessKey is not valid base64"]);
         assert!(!msg.contains(secret));
     }
 
@@ -1305,10 +1195,8 @@ mod tests {
 
         let mut bad = p;
         bad.symmetric_key = Some("%%secret%%".into());
-        let msg = assert_one_error(
-            &with_provisioning(bad),
-            &["[provisioning] symmetric_key", "not valid base64"],
-        );
+        let msg =
+            assert_one_error(&with_provisioning(bad), &["[provisioning] symmetric_key", "not valid base64"]);
         assert!(!msg.contains("%%secret%%"));
     }
 
@@ -1333,10 +1221,7 @@ mod tests {
         assert_one_error(&with_provisioning(p.clone()), &["is not a URL"]);
         p.global_endpoint = Some("https://global.azure-devices-provisioning.net".into());
         p.id_scope = Some("0ne 00".into());
-        assert_one_error(
-            &with_provisioning(p),
-            &["[provisioning] id_scope = \"0ne 00\""],
-        );
+        assert_one_error(&with_provisioning(p), &["[provisioning] id_scope = \"0ne 00\""]);
     }
 
     #[test]
@@ -1377,22 +1262,13 @@ mod tests {
     #[test]
     fn dps_tpm_needs_registration_id_and_no_key_material() {
         let mut p = dps(Attestation::Tpm);
-        assert_one_error(
-            &with_provisioning(p.clone()),
-            &["registration_id: is missing"],
-        );
+        assert_one_error(&with_provisioning(p.clone()), &["registration_id: is missing"]);
         p.registration_id = Some("edge gw".into());
-        assert_one_error(
-            &with_provisioning(p.clone()),
-            &["registration_id = \"edge gw\""],
-        );
+        assert_one_error(&with_provisioning(p.clone()), &["registration_id = \"edge gw\""]);
         p.registration_id = Some("edge-gw:01_a.b".into());
         assert_valid(&with_provisioning(p.clone()));
         p.identity_pk = Some("/k".into());
-        assert_one_error(
-            &with_provisioning(p),
-            &["identity_pk: does not apply to attestation = \"tpm\""],
-        );
+        assert_one_error(&with_provisioning(p), &["identity_pk: does not apply to attestation = \"tpm\""]);
     }
 
     // proxy
@@ -1423,24 +1299,12 @@ mod tests {
 
     #[test]
     fn proxy_needs_http_scheme_host_and_explicit_port_and_no_path() {
-        assert_one_error(
-            &with_proxy("socks5://proxy:1080", None),
-            &["scheme \"socks5\" is not supported"],
-        );
-        assert_one_error(
-            &with_proxy("proxy:3128", None),
-            &["must be a URL starting with http://"],
-        );
-        assert_one_error(
-            &with_proxy("http://proxy", None),
-            &["has no port", "explicit"],
-        );
+        assert_one_error(&with_proxy("socks5://proxy:1080", None), &["scheme \"socks5\" is not supported"]);
+        assert_one_error(&with_proxy("proxy:3128", None), &["must be a URL starting with http://"]);
+        assert_one_error(&with_proxy("http://proxy", None), &["has no port", "explicit"]);
         assert_one_error(&with_proxy("http://proxy:3128/path", None), &["no path"]);
         assert_one_error(&with_proxy("http://proxy:3128?x=1", None), &["no path"]);
-        assert_one_error(
-            &with_proxy("http://:3128", None),
-            &["[proxy] url", "not a valid URL"],
-        );
+        assert_one_error(&with_proxy("http://:3128", None), &["[proxy] url", "not a valid URL"]);
     }
 
     #[test]
@@ -1453,15 +1317,9 @@ mod tests {
         }
         let w = warnings(&with_proxy("https://bob:hunter2secret@proxy:1", None));
         assert!(!w[0].contains("hunter2secret"));
-        for url in [
-            "bob:hunter2secret@proxy:3128",
-            "http://bob:hunter2secret/x#y@proxy:3128",
-        ] {
+        for url in ["bob:hunter2secret@proxy:3128", "http://bob:hunter2secret/x#y@proxy:3128"] {
             let e = errors(&with_proxy(url, None));
-            assert!(
-                !e.is_empty() && e.iter().all(|m| !m.contains("hunter2secret")),
-                "{e:?}"
-            );
+            assert!(!e.is_empty() && e.iter().all(|m| !m.contains("hunter2secret")), "{e:?}");
         }
     }
 
@@ -1471,14 +1329,8 @@ mod tests {
             &with_proxy("http://p:1", Some("localhost, 127.0.0.1")),
             &["[proxy] no_proxy", "contains spaces"],
         );
-        assert_one_error(
-            &with_proxy("http://p:1", Some("localhost,,x")),
-            &["empty entry"],
-        );
-        assert_one_error(
-            &with_proxy("http://p:1", Some("localhost,")),
-            &["empty entry"],
-        );
+        assert_one_error(&with_proxy("http://p:1", Some("localhost,,x")), &["empty entry"]);
+        assert_one_error(&with_proxy("http://p:1", Some("localhost,")), &["empty entry"]);
         assert_one_error(&with_proxy("http://p:1", Some("")), &["is empty"]);
     }
 
@@ -1511,8 +1363,7 @@ mod tests {
             let w = warnings(&a);
             assert_eq!(w.len(), 1, "{image}");
             assert!(
-                w[0].starts_with("[agent] image = ")
-                    && w[0].contains("pin a specific 1.4.x version"),
+                w[0].starts_with("[agent] image = ") && w[0].contains("pin a specific 1.4.x version"),
                 "{w:?}"
             );
         }
@@ -1521,26 +1372,11 @@ mod tests {
     #[test]
     fn implausible_agent_images_are_refused() {
         assert_one_error(&with_image(""), &["[agent] image = \"\": is empty"]);
-        assert_one_error(
-            &with_image("https://mcr.microsoft.com/azureiotedge-agent:1.4.43"),
-            &["scheme"],
-        );
-        assert_one_error(
-            &with_image("mcr.microsoft.com/AzureIoTEdge-Agent:1.4.43"),
-            &["must be lowercase"],
-        );
-        assert_one_error(
-            &with_image("mcr.microsoft.com/azureiotedge-agent :1.4.43"),
-            &["contains spaces"],
-        );
-        assert_one_error(
-            &with_image("mcr.microsoft.com/azureiotedge-agent:"),
-            &["invalid tag"],
-        );
-        assert_one_error(
-            &with_image("mcr.microsoft.com/azureiotedge-agent@sha256:xyz"),
-            &["invalid digest"],
-        );
+        assert_one_error(&with_image("https://mcr.microsoft.com/azureiotedge-agent:1.4.43"), &["scheme"]);
+        assert_one_error(&with_image("mcr.microsoft.com/AzureIoTEdge-Agent:1.4.43"), &["must be lowercase"]);
+        assert_one_error(&with_image("mcr.microsoft.com/azureiotedge-agent :1.4.43"), &["contains spaces"]);
+        assert_one_error(&with_image("mcr.microsoft.com/azureiotedge-agent:"), &["invalid tag"]);
+        assert_one_error(&with_image("mcr.microsoft.com/azureiotedge-agent@sha256:xyz"), &["invalid digest"]);
     }
 
     #[test]
@@ -1551,23 +1387,14 @@ mod tests {
             (Some("localhost:5000"), "iot/agent", Some("1.4.43"), None)
         );
         let r = parse_image_ref("library/agent").unwrap();
-        assert_eq!(
-            (r.registry, r.repository, r.tag),
-            (None, "library/agent", None)
-        );
+        assert_eq!((r.registry, r.repository, r.tag), (None, "library/agent", None));
     }
 
     #[test]
     fn registry_auth_needs_host_only_server_username_and_one_password() {
         let image = Some("contoso.azurecr.io/azureiotedge-agent:1.4.43");
-        assert_valid(&with_auth(
-            image,
-            auth("contoso.azurecr.io", Some("pw"), None),
-        ));
-        assert_valid(&with_auth(
-            image,
-            auth("contoso.azurecr.io", None, Some("pw.txt")),
-        ));
+        assert_valid(&with_auth(image, auth("contoso.azurecr.io", Some("pw"), None)));
+        assert_valid(&with_auth(image, auth("contoso.azurecr.io", None, Some("pw.txt"))));
         assert_one_error(
             &with_auth(image, auth("https://contoso.azurecr.io", Some("pw"), None)),
             &["[agent.auth] server", "without a scheme"],
@@ -1590,10 +1417,7 @@ mod tests {
         );
         let mut no_user = auth("contoso.azurecr.io", Some("pw"), None);
         no_user.username = " ".into();
-        assert_one_error(
-            &with_auth(image, no_user),
-            &["[agent.auth] username: is empty"],
-        );
+        assert_one_error(&with_auth(image, no_user), &["[agent.auth] username: is empty"]);
     }
 
     #[test]
@@ -1607,15 +1431,10 @@ mod tests {
         assert_eq!(w.len(), 1);
         assert!(w[0].contains("\"mcr.microsoft.com\""));
         // Docker Hub's aliases are the same registry; registry names are case-insensitive.
-        let a = with_auth(
-            Some("contoso/agent:1.4.43"),
-            auth("index.docker.io", Some("pw"), None),
-        );
+        let a = with_auth(Some("contoso/agent:1.4.43"), auth("index.docker.io", Some("pw"), None));
         assert!(warnings(&a).is_empty());
-        let a = with_auth(
-            Some("contoso.azurecr.io/agent:1.4.43"),
-            auth("Contoso.AzureCR.io", Some("pw"), None),
-        );
+        let a =
+            with_auth(Some("contoso.azurecr.io/agent:1.4.43"), auth("Contoso.AzureCR.io", Some("pw"), None));
         assert!(warnings(&a).is_empty());
     }
 
@@ -1626,12 +1445,7 @@ mod tests {
             auth("https://other", Some("s3cr3t-pw"), Some("f")),
         );
         let f = validate(&a);
-        assert!(
-            f.errors
-                .iter()
-                .chain(&f.warnings)
-                .all(|m| !m.message.contains("s3cr3t-pw"))
-        );
+        assert!(f.errors.iter().chain(&f.warnings).all(|m| !m.message.contains("s3cr3t-pw")));
     }
 
     // image garbage collection
@@ -1653,10 +1467,7 @@ mod tests {
         );
         assert_one_error(&gc(Some("0d"), None, None), &["1d or more"]);
         assert_one_error(&gc(Some("1M"), None, None), &["whole number of days"]);
-        assert_one_error(
-            &gc(Some("1 dy"), None, None),
-            &["is not a duration", "unknown time unit"],
-        );
+        assert_one_error(&gc(Some("1 dy"), None, None), &["is not a duration", "unknown time unit"]);
     }
 
     #[test]
@@ -1691,10 +1502,7 @@ mod tests {
                 &["[logging] max_size", "\"10m\""],
             );
         }
-        assert_one_error(
-            &logging(LogDriver::JsonFile, None, Some(0)),
-            &["[logging] max_files = 0"],
-        );
+        assert_one_error(&logging(LogDriver::JsonFile, None, Some(0)), &["[logging] max_files = 0"]);
     }
 
     #[test]
@@ -1726,43 +1534,20 @@ mod tests {
         assert_valid(&edge_ca(
             None,
             None,
-            Some(GenerateEdgeCa {
-                common_name: Some("gw1 Edge CA".into()),
-                days: Some(365),
-            }),
+            Some(GenerateEdgeCa { common_name: Some("gw1 Edge CA".into()), days: Some(365) }),
         ));
-        assert_valid(&edge_ca(
-            None,
-            None,
-            Some(GenerateEdgeCa {
-                common_name: None,
-                days: None,
-            }),
-        ));
+        assert_valid(&edge_ca(None, None, Some(GenerateEdgeCa { common_name: None, days: None })));
     }
 
     #[test]
     fn edge_ca_must_choose_files_or_generate_and_files_come_in_pairs() {
         assert_one_error(&edge_ca(None, None, None), &["[edge_ca]: is empty"]);
         assert_one_error(
-            &edge_ca(
-                Some("c"),
-                Some("k"),
-                Some(GenerateEdgeCa {
-                    common_name: None,
-                    days: None,
-                }),
-            ),
+            &edge_ca(Some("c"), Some("k"), Some(GenerateEdgeCa { common_name: None, days: None })),
             &["[edge_ca]: has both"],
         );
-        assert_one_error(
-            &edge_ca(Some("c"), None, None),
-            &["[edge_ca] key: is missing"],
-        );
-        assert_one_error(
-            &edge_ca(None, Some("k"), None),
-            &["[edge_ca] cert: is missing"],
-        );
+        assert_one_error(&edge_ca(Some("c"), None, None), &["[edge_ca] key: is missing"]);
+        assert_one_error(&edge_ca(None, Some("k"), None), &["[edge_ca] cert: is missing"]);
         assert_one_error(
             &edge_ca(Some("file:///c.pem"), Some("k"), None),
             &["[edge_ca] cert = \"file:///c.pem\"", "plain path"],
@@ -1772,22 +1557,12 @@ mod tests {
     #[test]
     fn generated_edge_ca_days_and_common_name_are_bounded() {
         let generated = |cn: Option<&str>, days| {
-            edge_ca(
-                None,
-                None,
-                Some(GenerateEdgeCa {
-                    common_name: cn.map(Into::into),
-                    days,
-                }),
-            )
+            edge_ca(None, None, Some(GenerateEdgeCa { common_name: cn.map(Into::into), days }))
         };
         assert_one_error(&generated(None, Some(0)), &["[edge_ca.generate] days = 0"]);
         assert_one_error(&generated(None, Some(3651)), &["between 1 and 3650"]);
         assert_valid(&generated(None, Some(3650)));
-        assert_one_error(
-            &generated(Some(""), None),
-            &["[edge_ca.generate] common_name = \"\""],
-        );
+        assert_one_error(&generated(Some(""), None), &["[edge_ca.generate] common_name = \"\""]);
         assert_one_error(&generated(Some(&"x".repeat(65)), None), &["at most 64"]);
     }
 
@@ -1795,9 +1570,7 @@ mod tests {
     fn all_problems_are_reported_together() {
         let a = Answers {
             hostname: Some("bad_host".into()),
-            upstream: Some(Upstream {
-                protocol: UpstreamProtocol::MqttWs,
-            }),
+            upstream: Some(Upstream { protocol: UpstreamProtocol::MqttWs }),
             ..gc(Some("36h"), None, Some("25:00"))
         };
         let e = errors(&a);

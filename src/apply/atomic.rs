@@ -20,12 +20,7 @@ pub const PARENT_DIR_MODE: u32 = 0o755;
 ///
 /// Missing parent directories are created with mode 0755; callers that must undo that record
 /// them first (see [`missing_ancestors`]).
-pub fn write_file(
-    path: &Path,
-    contents: &[u8],
-    mode: u32,
-    owner: Option<(u32, u32)>,
-) -> Result<()> {
+pub fn write_file(path: &Path, contents: &[u8], mode: u32, owner: Option<(u32, u32)>) -> Result<()> {
     let parent = parent_of(path)?;
     create_dir_all(parent, PARENT_DIR_MODE)?;
 
@@ -90,8 +85,7 @@ pub fn create_dir_all(dir: &Path, mode: u32) -> Result<Vec<PathBuf>> {
             // Someone else made it in the meantime: fine, it is not ours to set up.
             Err(e) if e.kind() == ErrorKind::AlreadyExists && created.is_dir() => continue,
             Err(e) => {
-                return Err(e)
-                    .with_context(|| format!("could not create directory {}", created.display()));
+                return Err(e).with_context(|| format!("could not create directory {}", created.display()));
             }
         }
         fs::set_permissions(created, Permissions::from_mode(mode))

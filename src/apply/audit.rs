@@ -116,17 +116,15 @@ pub fn read_all(root: &DeviceRoot) -> Result<Vec<AuditEntry>> {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => {
-            return Err(e)
-                .with_context(|| format!("could not read the audit log {}", path.display()));
+            return Err(e).with_context(|| format!("could not read the audit log {}", path.display()));
         }
     };
     text.lines()
         .filter(|l| !l.trim().is_empty())
         .enumerate()
         .map(|(i, l)| {
-            serde_json::from_str(l).with_context(|| {
-                format!("{}: line {} is not an audit entry", path.display(), i + 1)
-            })
+            serde_json::from_str(l)
+                .with_context(|| format!("{}: line {} is not an audit entry", path.display(), i + 1))
         })
         .collect()
 }

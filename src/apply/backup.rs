@@ -164,18 +164,12 @@ fn fill_set(
         files,
         dirs,
     };
-    let json =
-        serde_json::to_vec_pretty(&manifest).context("could not encode the backup manifest")?;
+    let json = serde_json::to_vec_pretty(&manifest).context("could not encode the backup manifest")?;
     atomic::write_file(&dir.join(MANIFEST), &json, STORED_FILE_MODE, None)?;
     Ok(manifest)
 }
 
-fn record_file(
-    root: &DeviceRoot,
-    device_path: &str,
-    index: usize,
-    set_dir: &Path,
-) -> Result<FileRecord> {
+fn record_file(root: &DeviceRoot, device_path: &str, index: usize, set_dir: &Path) -> Result<FileRecord> {
     let host = root.path(device_path);
     let meta = match fs::metadata(&host) {
         Ok(meta) => meta,
@@ -193,13 +187,10 @@ fn record_file(
         Err(e) => return Err(e).with_context(|| format!("could not inspect {}", host.display())),
     };
     if !meta.is_file() {
-        bail!(
-            "{} is not a regular file; edgeprep only backs up files",
-            host.display()
-        );
+        bail!("{} is not a regular file; edgeprep only backs up files", host.display());
     }
-    let bytes = fs::read(&host)
-        .with_context(|| format!("could not read {} to back it up", host.display()))?;
+    let bytes =
+        fs::read(&host).with_context(|| format!("could not read {} to back it up", host.display()))?;
     let stored = stored_name(index, device_path);
     atomic::write_file(&set_dir.join(&stored), &bytes, STORED_FILE_MODE, None)
         .with_context(|| format!("could not back up {device_path}"))?;
@@ -225,13 +216,9 @@ fn record_dir(root: &DeviceRoot, device_path: &str) -> Result<DirRecord> {
             gid: Some(meta.gid()),
         }),
         Ok(_) => bail!("{} exists but is not a directory", host.display()),
-        Err(e) if e.kind() == ErrorKind::NotFound => Ok(DirRecord {
-            path: device_path.to_string(),
-            existed: false,
-            mode: None,
-            uid: None,
-            gid: None,
-        }),
+        Err(e) if e.kind() == ErrorKind::NotFound => {
+            Ok(DirRecord { path: device_path.to_string(), existed: false, mode: None, uid: None, gid: None })
+        }
         Err(e) => Err(e).with_context(|| format!("could not inspect {}", host.display())),
     }
 }
@@ -239,28 +226,17 @@ fn record_dir(root: &DeviceRoot, device_path: &str) -> Result<DirRecord> {
 /// `003-config.toml`: the index keeps two files with one name apart, the name keeps the set
 /// readable by a human with `ls`.
 fn stored_name(index: usize, device_path: &str) -> String {
-    let base = Path::new(device_path)
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let base =
+        Path::new(device_path).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let clean: String = base
         .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
-                c
-            } else {
-                '_'
-            }
-        })
+        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') { c } else { '_' })
         .collect();
     format!("{index:03}-{clean}")
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// `20261126T120301Z`: sorts by time, and is safe as a file name.
@@ -282,11 +258,7 @@ fn id_for(t: time::OffsetDateTime) -> String {
 fn create_set_dir(backups: &Path, base: &str) -> Result<(String, PathBuf)> {
     atomic::create_dir_all(backups, atomic::PARENT_DIR_MODE)?;
     for n in 1..=1000u32 {
-        let id = if n == 1 {
-            base.to_string()
-        } else {
-            format!("{base}-{n}")
-        };
+        let id = if n == 1 { base.to_string() } else { format!("{base}-{n}") };
         let dir = backups.join(&id);
         match fs::create_dir(&dir) {
             Ok(()) => {
@@ -297,15 +269,11 @@ fn create_set_dir(backups: &Path, base: &str) -> Result<(String, PathBuf)> {
             }
             Err(e) if e.kind() == ErrorKind::AlreadyExists => continue,
             Err(e) => {
-                return Err(e)
-                    .with_context(|| format!("could not create backup set {}", dir.display()));
+                return Err(e).with_context(|| format!("could not create backup set {}", dir.display()));
             }
         }
     }
-    bail!(
-        "could not find a free backup set name for {base} in {}",
-        backups.display()
-    )
+    bail!("could not find a free backup set name for {base} in {}", backups.display())
 }
 
 /// Order of ids: by timestamp, then by collision suffix numerically (`-2` before `-10`).
@@ -391,12 +359,7 @@ pub fn restore(root: &DeviceRoot, id: Option<&str>) -> Result<RestoreReport> {
 /// Does not write the audit log: the caller knows the whole story (see [`super::audit`]).
 pub fn restore_as(root: &DeviceRoot, id: Option<&str>, user: &str) -> Result<RestoreReport> {
     let sets = complete_sets(root)?;
-    let available = || {
-        sets.iter()
-            .map(|s| s.id.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
+    let available = || sets.iter().map(|s| s.id.as_str()).collect::<Vec<_>>().join(", ");
     let set = match id {
         None => sets.last().ok_or_else(|| {
             input_error(format!(
@@ -411,10 +374,7 @@ pub fn restore_as(root: &DeviceRoot, id: Option<&str>, user: &str) -> Result<Res
                     backups_dir(root).display()
                 ))
             } else {
-                input_error(format!(
-                    "there is no backup set `{id}`; available: {}",
-                    available()
-                ))
+                input_error(format!("there is no backup set `{id}`; available: {}", available()))
             }
         })?,
     };
@@ -429,16 +389,8 @@ pub fn restore_as(root: &DeviceRoot, id: Option<&str>, user: &str) -> Result<Res
         }
     }
     let dirs = dedup(dirs);
-    let before = create_set(
-        root,
-        &NewSet {
-            user,
-            action: "rollback",
-            commands: &[],
-            files: &files,
-            dirs: &dirs,
-        },
-    )?;
+    let before =
+        create_set(root, &NewSet { user, action: "rollback", commands: &[], files: &files, dirs: &dirs })?;
 
     if let Err(err) = restore_contents(root, &set.manifest, &contents) {
         // Put back what was there before this restore rather than leave a mix of both.
@@ -452,11 +404,7 @@ pub fn restore_as(root: &DeviceRoot, id: Option<&str>, user: &str) -> Result<Res
             )),
         });
     }
-    Ok(RestoreReport {
-        restored_from: set.id.clone(),
-        files,
-        backup: before.id,
-    })
+    Ok(RestoreReport { restored_from: set.id.clone(), files, backup: before.id })
 }
 
 /// Device directories among `device_dir` and its ancestors that do not exist under `root`,
@@ -475,10 +423,7 @@ pub(crate) fn missing_device_dirs(root: &DeviceRoot, device_dir: &str) -> Vec<St
 /// Keep the first occurrence of each path, in order.
 pub(crate) fn dedup(paths: Vec<String>) -> Vec<String> {
     let mut seen = BTreeSet::new();
-    paths
-        .into_iter()
-        .filter(|p| seen.insert(p.clone()))
-        .collect()
+    paths.into_iter().filter(|p| seen.insert(p.clone())).collect()
 }
 
 /// Read every stored copy of `set` and check it against the manifest's SHA-256.
@@ -544,17 +489,11 @@ pub(crate) fn restore_contents(
         match fs::remove_dir(&host) {
             Ok(()) => note(host.parent().map_or(Ok(()), atomic::sync_dir)),
             Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::DirectoryNotEmpty) => {}
-            Err(e) => note(
-                Err(e).with_context(|| format!("could not remove directory {}", host.display())),
-            ),
+            Err(e) => note(Err(e).with_context(|| format!("could not remove directory {}", host.display()))),
         }
     }
 
-    if failures.is_empty() {
-        Ok(())
-    } else {
-        Err(anyhow!(failures.join("; ")))
-    }
+    if failures.is_empty() { Ok(()) } else { Err(anyhow!(failures.join("; "))) }
 }
 
 fn restore_file(host: &Path, record: &FileRecord, bytes: &[u8]) -> Result<()> {
@@ -577,10 +516,7 @@ fn restore_file(host: &Path, record: &FileRecord, bytes: &[u8]) -> Result<()> {
 fn restore_dir(root: &DeviceRoot, dir: &DirRecord) -> Result<()> {
     let host = root.path(&dir.path);
     let (Some(mode), Some(uid), Some(gid)) = (dir.mode, dir.uid, dir.gid) else {
-        bail!(
-            "the manifest lacks the mode or owner of directory {}",
-            dir.path
-        );
+        bail!("the manifest lacks the mode or owner of directory {}", dir.path);
     };
     atomic::create_dir_all(&host, atomic::PARENT_DIR_MODE)?;
     set_dir_owner_mode(&host, mode, uid, gid)
@@ -589,14 +525,12 @@ fn restore_dir(root: &DeviceRoot, dir: &DirRecord) -> Result<()> {
 /// chown (only when the owner differs, so a non-root run can fix modes of its own dirs) and
 /// then chmod, since chown may clear set-id bits.
 pub(crate) fn set_dir_owner_mode(host: &Path, mode: u32, uid: u32, gid: u32) -> Result<()> {
-    let meta =
-        fs::metadata(host).with_context(|| format!("could not inspect {}", host.display()))?;
+    let meta = fs::metadata(host).with_context(|| format!("could not inspect {}", host.display()))?;
     if meta.uid() != uid || meta.gid() != gid {
         std::os::unix::fs::chown(host, Some(uid), Some(gid))
             .with_context(|| format!("could not give {} owner {uid}:{gid}", host.display()))?;
     }
-    let meta =
-        fs::metadata(host).with_context(|| format!("could not inspect {}", host.display()))?;
+    let meta = fs::metadata(host).with_context(|| format!("could not inspect {}", host.display()))?;
     if meta.mode() & 0o7777 != mode {
         fs::set_permissions(host, Permissions::from_mode(mode))
             .with_context(|| format!("could not set mode {mode:04o} on {}", host.display()))?;
@@ -617,9 +551,9 @@ mod octal {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
         match Option::<String>::deserialize(d)? {
-            Some(text) => u32::from_str_radix(&text, 8).map(Some).map_err(|_| {
-                serde::de::Error::custom(format!("`{text}` is not an octal file mode"))
-            }),
+            Some(text) => u32::from_str_radix(&text, 8)
+                .map(Some)
+                .map_err(|_| serde::de::Error::custom(format!("`{text}` is not an octal file mode"))),
             None => Ok(None),
         }
     }
@@ -640,36 +574,20 @@ mod tests {
         let (c, set_dir) = create_set_dir(&backups, "20261126T120301Z").unwrap();
         assert_eq!(
             (a.as_str(), b.as_str(), c.as_str()),
-            (
-                "20261126T120301Z",
-                "20261126T120301Z-2",
-                "20261126T120301Z-3"
-            )
+            ("20261126T120301Z", "20261126T120301Z-2", "20261126T120301Z-3")
         );
         assert_eq!(fs::metadata(set_dir).unwrap().mode() & 0o7777, SET_DIR_MODE);
-        assert_eq!(
-            fs::metadata(dir.path().join("var/lib")).unwrap().mode() & 0o7777,
-            0o755
-        );
+        assert_eq!(fs::metadata(dir.path().join("var/lib")).unwrap().mode() & 0o7777, 0o755);
     }
 
     #[test]
     fn ids_sort_by_time_then_suffix_number() {
-        let mut ids = vec![
-            "20261126T120301Z-10",
-            "20261127T000000Z",
-            "20261126T120301Z-2",
-            "20261126T120301Z",
-        ];
+        let mut ids =
+            vec!["20261126T120301Z-10", "20261127T000000Z", "20261126T120301Z-2", "20261126T120301Z"];
         ids.sort_by(|a, b| id_sort_key(a).cmp(&id_sort_key(b)));
         assert_eq!(
             ids,
-            vec![
-                "20261126T120301Z",
-                "20261126T120301Z-2",
-                "20261126T120301Z-10",
-                "20261127T000000Z"
-            ]
+            vec!["20261126T120301Z", "20261126T120301Z-2", "20261126T120301Z-10", "20261127T000000Z"]
         );
     }
 
@@ -681,13 +599,8 @@ mod tests {
 
     #[test]
     fn modes_round_trip_as_octal_strings() {
-        let record = DirRecord {
-            path: "/d".into(),
-            existed: true,
-            mode: Some(0o2750),
-            uid: Some(0),
-            gid: Some(0),
-        };
+        let record =
+            DirRecord { path: "/d".into(), existed: true, mode: Some(0o2750), uid: Some(0), gid: Some(0) };
         let json = serde_json::to_string(&record).unwrap();
         assert!(json.contains(r#""mode":"2750""#), "{json}");
         assert_eq!(serde_json::from_str::<DirRecord>(&json).unwrap(), record);

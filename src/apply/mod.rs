@@ -110,26 +110,12 @@ pub fn apply(
 ) -> Result<ApplyReport> {
     let secrets = &plan.secrets;
     let files: Vec<String> = plan.files.iter().map(|f| f.path.clone()).collect();
-    let command_lines: Vec<String> = plan
-        .commands
-        .iter()
-        .map(|c| mask(&c.display(), secrets))
-        .collect();
-    let log = ApplyLog {
-        user: &actor.user,
-        files: &files,
-        commands: &command_lines,
-        secrets,
-    };
+    let command_lines: Vec<String> = plan.commands.iter().map(|c| mask(&c.display(), secrets)).collect();
+    let log = ApplyLog { user: &actor.user, files: &files, commands: &command_lines, secrets };
 
     if plan.is_empty() {
         audit::append(root, &log.entry("unchanged", None, None))?;
-        return Ok(ApplyReport {
-            changed: false,
-            files: Vec::new(),
-            commands: Vec::new(),
-            backup: None,
-        });
+        return Ok(ApplyReport { changed: false, files: Vec::new(), commands: Vec::new(), backup: None });
     }
 
     let me = Process::current();
@@ -148,7 +134,10 @@ pub fn apply(
 
     if let Err(err) = change_files(plan, root, &set, me) {
         let (result, err) = match roll_back(root, &set) {
-            Ok(()) => ("rolled back", err.context(format!("apply stopped and every file was restored from backup set {}", set.id))),
+            Ok(()) => (
+                "rolled back",
+                err.context(format!("apply stopped and every file was restored from backup set {}", set.id)),
+            ),
             Err(rollback_err) => (
                 "rollback failed",
                 err.context(format!(
@@ -164,13 +153,11 @@ pub fn apply(
     let mut records = Vec::with_capacity(plan.commands.len());
     let executes = runner.executes();
     for command in &plan.commands {
-        let output = runner
-            .run(command)
-            .unwrap_or_else(|spawn_err| CommandOutput {
-                code: None,
-                stdout: String::new(),
-                stderr: format!("{spawn_err:#}"),
-            });
+        let output = runner.run(command).unwrap_or_else(|spawn_err| CommandOutput {
+            code: None,
+            stdout: String::new(),
+            stderr: format!("{spawn_err:#}"),
+        });
         if !command.succeeded(&output) {
             return Err(command_failed(plan, root, &set, command, output, &log));
         }
@@ -182,23 +169,11 @@ pub fn apply(
         });
     }
 
-    let result = if !executes && !plan.commands.is_empty() {
-        "listed"
-    } else {
-        "applied"
-    };
+    let result = if !executes && !plan.commands.is_empty() { "listed" } else { "applied" };
     audit::append(root, &log.entry(result, Some(&set.id), None)).with_context(|| {
-        format!(
-            "the changes were applied (backup set {}), but the audit log could not be written",
-            set.id
-        )
+        format!("the changes were applied (backup set {}), but the audit log could not be written", set.id)
     })?;
-    Ok(ApplyReport {
-        changed: true,
-        files,
-        commands: records,
-        backup: Some(set.id),
-    })
+    Ok(ApplyReport { changed: true, files, commands: records, backup: Some(set.id) })
 }
 
 /// What every audit line of one apply shares.
@@ -247,15 +222,9 @@ fn command_failed(
         stdout: mask(&output.stdout, secrets),
         stderr: mask(&output.stderr, secrets),
     };
-    let exit = output
-        .code
-        .map_or_else(|| "no exit code".to_string(), |c| format!("exit code {c}"));
+    let exit = output.code.map_or_else(|| "no exit code".to_string(), |c| format!("exit code {c}"));
     let mut summary = format!("`{}` failed ({exit})", masked_command.display());
-    let detail = if output.stderr.trim().is_empty() {
-        output.stdout.trim()
-    } else {
-        output.stderr.trim()
-    };
+    let detail = if output.stderr.trim().is_empty() { output.stdout.trim() } else { output.stderr.trim() };
     if !detail.is_empty() {
         summary.push_str(": ");
         summary.push_str(detail);
@@ -264,21 +233,11 @@ fn command_failed(
     let rollback = roll_back(root, set);
     let (result, summary) = match &rollback {
         Ok(()) => ("rolled back", summary),
-        Err(e) => (
-            "rollback failed",
-            format!("{summary}; rolling back also failed: {e:#}"),
-        ),
+        Err(e) => ("rollback failed", format!("{summary}; rolling back also failed: {e:#}")),
     };
-    let logged = audit::append(
-        root,
-        &log.entry(result, Some(&set.id), Some(limit(&summary))),
-    );
+    let logged = audit::append(root, &log.entry(result, Some(&set.id), Some(limit(&summary))));
 
-    let err = anyhow::Error::new(StepFailed {
-        command: masked_command,
-        output,
-        backup: set.id.clone(),
-    });
+    let err = anyhow::Error::new(StepFailed { command: masked_command, output, backup: set.id.clone() });
     let err = match rollback {
         Ok(()) => err,
         Err(e) => err.context(format!(
@@ -294,9 +253,7 @@ fn command_failed(
 fn with_audit(err: anyhow::Error, logged: Result<()>) -> anyhow::Error {
     match logged {
         Ok(()) => err,
-        Err(log_err) => err.context(format!(
-            "(the audit log could not be written either: {log_err:#})"
-        )),
+        Err(log_err) => err.context(format!("(the audit log could not be written either: {log_err:#})")),
     }
 }
 
@@ -327,10 +284,7 @@ struct Process {
 
 impl Process {
     fn current() -> Self {
-        Self {
-            uid: rustix::process::geteuid().as_raw(),
-            gid: rustix::process::getegid().as_raw(),
-        }
+        Self { uid: rustix::process::geteuid().as_raw(), gid: rustix::process::getegid().as_raw() }
     }
 
     fn is_root(self) -> bool {
@@ -414,10 +368,7 @@ fn dirs_to_record(plan: &Plan, root: &DeviceRoot) -> Vec<String> {
         dirs.push(dir.path.clone());
     }
     for file in &plan.files {
-        if let Some(parent) = std::path::Path::new(&file.path)
-            .parent()
-            .and_then(|p| p.to_str())
-        {
+        if let Some(parent) = std::path::Path::new(&file.path).parent().and_then(|p| p.to_str()) {
             dirs.extend(backup::missing_device_dirs(root, parent));
         }
     }
@@ -468,16 +419,10 @@ fn target_mode_owner(change: &FileChange, record: &FileRecord, me: Process) -> (
     if let Some(o) = change.ownership {
         return (o.mode, (o.uid, o.gid));
     }
-    if let (true, Some(mode), Some(uid), Some(gid)) =
-        (record.existed, record.mode, record.uid, record.gid)
-    {
+    if let (true, Some(mode), Some(uid), Some(gid)) = (record.existed, record.mode, record.uid, record.gid) {
         return (mode, (uid, gid));
     }
-    let mode = if change.holds_secrets {
-        NEW_SECRET_FILE_MODE
-    } else {
-        NEW_FILE_MODE
-    };
+    let mode = if change.holds_secrets { NEW_SECRET_FILE_MODE } else { NEW_FILE_MODE };
     (mode, (me.uid, me.gid))
 }
 
@@ -500,11 +445,7 @@ mod tests {
 
     impl FakeRunner {
         fn failing_at(n: usize, failure: Result<CommandOutput, String>) -> Self {
-            Self {
-                calls: Vec::new(),
-                fail_at: Some(n),
-                failure: Some(failure),
-            }
+            Self { calls: Vec::new(), fail_at: Some(n), failure: Some(failure) }
         }
     }
 
@@ -515,11 +456,7 @@ mod tests {
             match (&self.failure, self.fail_at == Some(n)) {
                 (Some(Ok(output)), true) => Ok(output.clone()),
                 (Some(Err(message)), true) => Err(anyhow::anyhow!(message.clone())),
-                _ => Ok(CommandOutput {
-                    code: Some(0),
-                    stdout: "ok".into(),
-                    stderr: String::new(),
-                }),
+                _ => Ok(CommandOutput { code: Some(0), stdout: "ok".into(), stderr: String::new() }),
             }
         }
 
@@ -535,9 +472,7 @@ mod tests {
     }
 
     fn actor() -> Actor {
-        Actor {
-            user: "tech".into(),
-        }
+        Actor { user: "tech".into() }
     }
 
     fn put(root: &DeviceRoot, device_path: &str, bytes: &[u8], mode: u32, owner: (u32, u32)) {
@@ -588,18 +523,13 @@ mod tests {
     }
 
     fn manifest_of(root: &DeviceRoot, id: &str) -> (String, backup::Manifest) {
-        let text =
-            fs::read_to_string(root.path(BACKUPS_DIR).join(id).join(backup::MANIFEST)).unwrap();
+        let text = fs::read_to_string(root.path(BACKUPS_DIR).join(id).join(backup::MANIFEST)).unwrap();
         let manifest = serde_json::from_str(&text).unwrap();
         (text, manifest)
     }
 
     fn failure(code: i32, stderr: &str) -> Result<CommandOutput, String> {
-        Ok(CommandOutput {
-            code: Some(code),
-            stdout: String::new(),
-            stderr: stderr.into(),
-        })
+        Ok(CommandOutput { code: Some(code), stdout: String::new(), stderr: stderr.into() })
     }
 
     #[test]
@@ -614,14 +544,7 @@ mod tests {
         // The audit log (and its parents) is the only thing on disk.
         let mut found: Vec<_> = walk(dir.path());
         found.sort();
-        assert_eq!(
-            found,
-            vec![
-                root.path("/var"),
-                root.path("/var/log"),
-                root.path(AUDIT_LOG)
-            ]
-        );
+        assert_eq!(found, vec![root.path("/var"), root.path("/var/log"), root.path(AUDIT_LOG)]);
         let log = audit::read_all(&root).unwrap();
         assert_eq!(log.len(), 1);
         assert_eq!(log[0].result, "unchanged");
@@ -646,19 +569,9 @@ mod tests {
             return;
         }
         let (_dir, root) = device();
-        put(
-            &root,
-            "/etc/aziot/config.toml",
-            b"old = 1\n",
-            0o640,
-            (1234, 1234),
-        );
+        put(&root, "/etc/aziot/config.toml", b"old = 1\n", 0o640, (1234, 1234));
         let plan = Plan {
-            files: vec![write(
-                "/etc/aziot/config.toml",
-                Some(b"old = 1\n"),
-                b"new = 2\n",
-            )],
+            files: vec![write("/etc/aziot/config.toml", Some(b"old = 1\n"), b"new = 2\n")],
             ..Plan::default()
         };
         let report = apply(&plan, &root, &mut FakeRunner::default(), &actor()).unwrap();
@@ -679,10 +592,7 @@ mod tests {
         let record = &manifest.files[0];
         assert_eq!(record.path, "/etc/aziot/config.toml");
         assert!(record.existed);
-        assert_eq!(
-            (record.mode, record.uid, record.gid),
-            (Some(0o640), Some(1234), Some(1234))
-        );
+        assert_eq!((record.mode, record.uid, record.gid), (Some(0o640), Some(1234), Some(1234)));
         let stored = set.join(record.stored.as_ref().unwrap());
         assert_eq!(fs::read(&stored).unwrap(), b"old = 1\n");
         assert_eq!(mode(&stored), 0o600);
@@ -700,10 +610,8 @@ mod tests {
         let (_dir, root) = device();
         let mut secret = write("/etc/aziot/secret.key", None, b"k");
         secret.holds_secrets = true;
-        let plan = Plan {
-            files: vec![write("/etc/aziot/plain.toml", None, b"p"), secret],
-            ..Plan::default()
-        };
+        let plan =
+            Plan { files: vec![write("/etc/aziot/plain.toml", None, b"p"), secret], ..Plan::default() };
         let report = apply(&plan, &root, &mut FakeRunner::default(), &actor()).unwrap();
         let plain = root.path("/etc/aziot/plain.toml");
         let key = root.path("/etc/aziot/secret.key");
@@ -711,19 +619,9 @@ mod tests {
         assert_eq!((mode(&key), owner(&key)), (0o600, me()));
         assert_eq!(mode(&root.path("/etc/aziot")), 0o755);
         let (_, manifest) = manifest_of(&root, &report.backup.unwrap());
-        assert!(
-            manifest
-                .files
-                .iter()
-                .all(|f| !f.existed && f.stored.is_none())
-        );
+        assert!(manifest.files.iter().all(|f| !f.existed && f.stored.is_none()));
         // The parents the write creates are recorded, so a rollback can remove them.
-        assert!(
-            manifest
-                .dirs
-                .iter()
-                .any(|d| d.path == "/etc/aziot" && !d.existed)
-        );
+        assert!(manifest.dirs.iter().any(|d| d.path == "/etc/aziot" && !d.existed));
     }
 
     #[test]
@@ -733,19 +631,12 @@ mod tests {
         }
         let (_dir, root) = device();
         put(&root, "/var/aziot/certs/ca.pem", b"old", 0o600, (0, 0));
-        let own = Ownership {
-            mode: 0o444,
-            uid: 2001,
-            gid: 2002,
-        };
+        let own = Ownership { mode: 0o444, uid: 2001, gid: 2002 };
         let mut existing = write("/var/aziot/certs/ca.pem", Some(b"old"), b"new");
         existing.ownership = Some(own);
         let mut fresh = write("/var/aziot/certs/chain.pem", None, b"chain");
         fresh.ownership = Some(own);
-        let plan = Plan {
-            files: vec![existing, fresh],
-            ..Plan::default()
-        };
+        let plan = Plan { files: vec![existing, fresh], ..Plan::default() };
         apply(&plan, &root, &mut FakeRunner::default(), &actor()).unwrap();
         for p in ["/var/aziot/certs/ca.pem", "/var/aziot/certs/chain.pem"] {
             let host = root.path(p);
@@ -762,11 +653,7 @@ mod tests {
         let plan = Plan {
             dirs: vec![DirChange {
                 path: "/var/aziot/secrets".into(),
-                ownership: Ownership {
-                    mode: 0o700,
-                    uid: 3001,
-                    gid: 3002,
-                },
+                ownership: Ownership { mode: 0o700, uid: 3001, gid: 3002 },
             }],
             ..Plan::default()
         };
@@ -780,13 +667,7 @@ mod tests {
     /// A device with one existing file (0640, 1234:1234), one existing dir (0755), and a plan
     /// that rewrites the file, creates a file in a new dir, tightens the dir and runs 3 commands.
     fn busy_plan(root: &DeviceRoot) -> Plan {
-        put(
-            root,
-            "/etc/aziot/config.toml",
-            b"original\n",
-            0o640,
-            (1234, 1234),
-        );
+        put(root, "/etc/aziot/config.toml", b"original\n", 0o640, (1234, 1234));
         let certs = root.path("/var/aziot/certs");
         fs::create_dir_all(&certs).unwrap();
         fs::set_permissions(&certs, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
@@ -794,19 +675,11 @@ mod tests {
             dirs: vec![
                 DirChange {
                     path: "/var/aziot/certs".into(),
-                    ownership: Ownership {
-                        mode: 0o750,
-                        uid: 0,
-                        gid: 0,
-                    },
+                    ownership: Ownership { mode: 0o750, uid: 0, gid: 0 },
                 },
                 DirChange {
                     path: "/var/aziot/secrets".into(),
-                    ownership: Ownership {
-                        mode: 0o700,
-                        uid: 0,
-                        gid: 0,
-                    },
+                    ownership: Ownership { mode: 0o700, uid: 0, gid: 0 },
                 },
             ],
             files: vec![
@@ -833,48 +706,27 @@ mod tests {
         let mut runner = FakeRunner::failing_at(1, failure(3, "docker: unit not found"));
         let err = apply(&plan, &root, &mut runner, &actor()).unwrap_err();
 
-        let step = err
-            .downcast_ref::<StepFailed>()
-            .expect("a StepFailed error");
+        let step = err.downcast_ref::<StepFailed>().expect("a StepFailed error");
         assert_eq!(step.command.display(), "systemctl restart docker");
         assert_eq!(step.output.code, Some(3));
         assert_eq!(step.output.stderr, "docker: unit not found");
         assert_eq!(crate::error::exit_code_for(&err), crate::error::EXIT_FAILED);
         // Commands stop at the failure and are not re-run.
-        assert_eq!(
-            runner.calls,
-            vec!["iotedge config apply", "systemctl restart docker"]
-        );
+        assert_eq!(runner.calls, vec!["iotedge config apply", "systemctl restart docker"]);
 
         let config = root.path("/etc/aziot/config.toml");
         assert_eq!(fs::read(&config).unwrap(), b"original\n");
         assert_eq!((mode(&config), owner(&config)), (0o640, (1234, 1234)));
         assert!(!root.path("/etc/docker/daemon.json").exists());
-        assert!(
-            !root.path("/etc/docker").exists(),
-            "created parent dir removed"
-        );
-        assert!(
-            !root.path("/var/aziot/secrets").exists(),
-            "created planned dir removed"
-        );
-        assert_eq!(
-            mode(&root.path("/var/aziot/certs")),
-            0o755,
-            "dir mode restored"
-        );
+        assert!(!root.path("/etc/docker").exists(), "created parent dir removed");
+        assert!(!root.path("/var/aziot/secrets").exists(), "created planned dir removed");
+        assert_eq!(mode(&root.path("/var/aziot/certs")), 0o755, "dir mode restored");
 
         let log = audit::read_all(&root).unwrap();
         assert_eq!(log.len(), 1);
         assert_eq!(log[0].result, "rolled back");
         assert_eq!(log[0].backup.as_deref(), Some(step.backup.as_str()));
-        assert!(
-            log[0]
-                .error
-                .as_deref()
-                .unwrap()
-                .contains("systemctl restart docker")
-        );
+        assert!(log[0].error.as_deref().unwrap().contains("systemctl restart docker"));
         // The backup set stays, for the record.
         assert_eq!(backup::list(&root).unwrap().len(), 1);
     }
@@ -911,16 +763,10 @@ mod tests {
         };
         let mut runner = FakeRunner::default();
         let err = apply(&plan, &root, &mut runner, &actor()).unwrap_err();
-        assert!(
-            format!("{err:#}").contains("/etc/blocker/inside.conf"),
-            "{err:#}"
-        );
+        assert!(format!("{err:#}").contains("/etc/blocker/inside.conf"), "{err:#}");
         assert!(err.downcast_ref::<StepFailed>().is_none());
         assert_eq!(crate::error::exit_code_for(&err), crate::error::EXIT_FAILED);
-        assert!(
-            runner.calls.is_empty(),
-            "no command runs after a failed write"
-        );
+        assert!(runner.calls.is_empty(), "no command runs after a failed write");
         assert_eq!(fs::read(root.path("/etc/keep.conf")).unwrap(), b"keep");
         assert!(!root.path("/etc/blocker").exists());
         assert_eq!(audit::read_all(&root).unwrap()[0].result, "rolled back");
@@ -929,13 +775,7 @@ mod tests {
     #[test]
     fn preflight_refuses_a_file_changed_since_the_plan_and_writes_nothing() {
         let (_dir, root) = device();
-        put(
-            &root,
-            "/etc/aziot/config.toml",
-            b"edited by someone else",
-            0o644,
-            me(),
-        );
+        put(&root, "/etc/aziot/config.toml", b"edited by someone else", 0o644, me());
         let plan = Plan {
             files: vec![
                 write("/etc/other.conf", None, b"x"),
@@ -945,19 +785,13 @@ mod tests {
         };
         let mut runner = FakeRunner::default();
         let err = apply(&plan, &root, &mut runner, &actor()).unwrap_err();
-        assert_eq!(
-            crate::error::exit_code_for(&err),
-            crate::error::EXIT_BAD_INPUT
-        );
+        assert_eq!(crate::error::exit_code_for(&err), crate::error::EXIT_BAD_INPUT);
         let message = format!("{err:#}");
         assert!(
             message.contains("/etc/aziot/config.toml") && message.contains("since the plan"),
             "{message}"
         );
-        assert_eq!(
-            fs::read(root.path("/etc/aziot/config.toml")).unwrap(),
-            b"edited by someone else"
-        );
+        assert_eq!(fs::read(root.path("/etc/aziot/config.toml")).unwrap(), b"edited by someone else");
         assert!(!root.path("/etc/other.conf").exists());
         assert!(!root.path("/var").exists(), "no backup, no audit log");
     }
@@ -966,25 +800,14 @@ mod tests {
     fn preflight_refuses_a_file_created_or_removed_since_the_plan() {
         let (_dir, root) = device();
         put(&root, "/etc/appeared.conf", b"surprise", 0o644, me());
-        let created = Plan {
-            files: vec![write("/etc/appeared.conf", None, b"x")],
-            ..Plan::default()
-        };
+        let created = Plan { files: vec![write("/etc/appeared.conf", None, b"x")], ..Plan::default() };
         let err = apply(&created, &root, &mut FakeRunner::default(), &actor()).unwrap_err();
-        assert!(
-            format!("{err}").contains("was created since the plan"),
-            "{err}"
-        );
+        assert!(format!("{err}").contains("was created since the plan"), "{err}");
 
-        let removed = Plan {
-            files: vec![write("/etc/gone.conf", Some(b"was here"), b"x")],
-            ..Plan::default()
-        };
+        let removed =
+            Plan { files: vec![write("/etc/gone.conf", Some(b"was here"), b"x")], ..Plan::default() };
         let err = apply(&removed, &root, &mut FakeRunner::default(), &actor()).unwrap_err();
-        assert!(
-            format!("{err}").contains("was removed since the plan"),
-            "{err}"
-        );
+        assert!(format!("{err}").contains("was removed since the plan"), "{err}");
         assert!(!root.path("/etc/gone.conf").exists());
     }
 
@@ -992,46 +815,19 @@ mod tests {
     fn preflight_refuses_ownership_only_root_can_give_when_not_root() {
         let (_dir, root) = device();
         put(&root, "/etc/mine.conf", b"m", 0o644, me());
-        let not_root = Process {
-            uid: 1000,
-            gid: 1000,
-        };
+        let not_root = Process { uid: 1000, gid: 1000 };
         let mut change = write("/etc/x.conf", None, b"x");
-        change.ownership = Some(Ownership {
-            mode: 0o644,
-            uid: 0,
-            gid: 0,
-        });
-        let plan = Plan {
-            files: vec![change],
-            ..Plan::default()
-        };
+        change.ownership = Some(Ownership { mode: 0o644, uid: 0, gid: 0 });
+        let plan = Plan { files: vec![change], ..Plan::default() };
         let err = preflight(&plan, &root, not_root).unwrap_err();
         assert!(format!("{err}").contains("sudo"), "{err}");
         // Keeping an existing file's owner that is not ours is just as impossible.
-        let keep = Plan {
-            files: vec![write("/etc/mine.conf", Some(b"m"), b"n")],
-            ..Plan::default()
-        };
+        let keep = Plan { files: vec![write("/etc/mine.conf", Some(b"m"), b"n")], ..Plan::default() };
         assert!(preflight(&keep, &root, not_root).is_err());
         // Our own uid/gid is fine.
         let mut ours = write("/etc/y.conf", None, b"y");
-        ours.ownership = Some(Ownership {
-            mode: 0o600,
-            uid: 1000,
-            gid: 1000,
-        });
-        assert!(
-            preflight(
-                &Plan {
-                    files: vec![ours],
-                    ..Plan::default()
-                },
-                &root,
-                not_root
-            )
-            .is_ok()
-        );
+        ours.ownership = Some(Ownership { mode: 0o600, uid: 1000, gid: 1000 });
+        assert!(preflight(&Plan { files: vec![ours], ..Plan::default() }, &root, not_root).is_ok());
     }
 
     #[test]
@@ -1040,13 +836,7 @@ mod tests {
             return;
         }
         let (_dir, root) = device();
-        put(
-            &root,
-            "/var/lib/aziot/certd/certs/old.cer",
-            b"CERT",
-            0o640,
-            (1234, 1234),
-        );
+        put(&root, "/var/lib/aziot/certd/certs/old.cer", b"CERT", 0o640, (1234, 1234));
         let plan = Plan {
             files: vec![FileChange {
                 action: FileAction::MoveToBackup,
@@ -1074,11 +864,7 @@ mod tests {
         let plan = Plan {
             files: vec![
                 write("/etc/aziot/config.toml", Some(b"v1"), b"v2"),
-                write(
-                    "/etc/systemd/system/docker.service.d/edgeprep-proxy.conf",
-                    None,
-                    b"[Service]\n",
-                ),
+                write("/etc/systemd/system/docker.service.d/edgeprep-proxy.conf", None, b"[Service]\n"),
             ],
             ..Plan::default()
         };
@@ -1092,10 +878,7 @@ mod tests {
         assert_eq!(fs::read(&config).unwrap(), b"v1");
         assert_eq!((mode(&config), owner(&config)), (0o640, (1234, 1234)));
         assert!(!dropin.exists());
-        assert!(
-            !root.path("/etc/systemd").exists(),
-            "dirs the apply created are gone"
-        );
+        assert!(!root.path("/etc/systemd").exists(), "dirs the apply created are gone");
 
         // The restore made its own set first; restoring that one re-applies the change.
         assert_ne!(report.backup, report.restored_from);
@@ -1112,20 +895,14 @@ mod tests {
         let (_dir, root) = device();
         put(&root, "/etc/a.conf", b"1", 0o644, me());
         let first = apply(
-            &Plan {
-                files: vec![write("/etc/a.conf", Some(b"1"), b"2")],
-                ..Plan::default()
-            },
+            &Plan { files: vec![write("/etc/a.conf", Some(b"1"), b"2")], ..Plan::default() },
             &root,
             &mut FakeRunner::default(),
             &actor(),
         )
         .unwrap();
         apply(
-            &Plan {
-                files: vec![write("/etc/a.conf", Some(b"2"), b"3")],
-                ..Plan::default()
-            },
+            &Plan { files: vec![write("/etc/a.conf", Some(b"2"), b"3")], ..Plan::default() },
             &root,
             &mut FakeRunner::default(),
             &actor(),
@@ -1136,10 +913,7 @@ mod tests {
         assert_eq!(fs::read(root.path("/etc/a.conf")).unwrap(), b"1");
 
         let err = backup::restore(&root, Some("19990101T000000Z")).unwrap_err();
-        assert_eq!(
-            crate::error::exit_code_for(&err),
-            crate::error::EXIT_BAD_INPUT
-        );
+        assert_eq!(crate::error::exit_code_for(&err), crate::error::EXIT_BAD_INPUT);
         assert!(format!("{err}").contains(&first_id), "{err}");
     }
 
@@ -1147,10 +921,7 @@ mod tests {
     fn restore_without_any_backup_is_an_input_error() {
         let (_dir, root) = device();
         let err = backup::restore(&root, None).unwrap_err();
-        assert_eq!(
-            crate::error::exit_code_for(&err),
-            crate::error::EXIT_BAD_INPUT
-        );
+        assert_eq!(crate::error::exit_code_for(&err), crate::error::EXIT_BAD_INPUT);
     }
 
     #[test]
@@ -1158,10 +929,7 @@ mod tests {
         let (_dir, root) = device();
         put(&root, "/etc/a.conf", b"1", 0o644, me());
         let report = apply(
-            &Plan {
-                files: vec![write("/etc/a.conf", Some(b"1"), b"2")],
-                ..Plan::default()
-            },
+            &Plan { files: vec![write("/etc/a.conf", Some(b"1"), b"2")], ..Plan::default() },
             &root,
             &mut FakeRunner::default(),
             &actor(),
@@ -1169,10 +937,7 @@ mod tests {
         .unwrap();
         let id = report.backup.unwrap();
         let (_, manifest) = manifest_of(&root, &id);
-        let stored = root
-            .path(BACKUPS_DIR)
-            .join(&id)
-            .join(manifest.files[0].stored.as_ref().unwrap());
+        let stored = root.path(BACKUPS_DIR).join(&id).join(manifest.files[0].stored.as_ref().unwrap());
         fs::write(stored, b"tampered").unwrap();
         let err = backup::restore(&root, Some(&id)).unwrap_err();
         assert!(format!("{err:#}").contains("SHA-256"), "{err:#}");
@@ -1183,10 +948,7 @@ mod tests {
     fn list_shows_complete_sets_oldest_first_with_user_and_files() {
         let (_dir, root) = device();
         for n in 0..3 {
-            let plan = Plan {
-                files: vec![write(&format!("/etc/f{n}.conf"), None, b"x")],
-                ..Plan::default()
-            };
+            let plan = Plan { files: vec![write(&format!("/etc/f{n}.conf"), None, b"x")], ..Plan::default() };
             apply(&plan, &root, &mut FakeRunner::default(), &actor()).unwrap();
         }
         // An interrupted set without a manifest is not offered.
@@ -1194,18 +956,8 @@ mod tests {
         let sets = backup::list(&root).unwrap();
         assert_eq!(sets.len(), 3);
         let files: Vec<_> = sets.iter().map(|s| s.files.clone()).collect();
-        assert_eq!(
-            files,
-            vec![
-                vec!["/etc/f0.conf"],
-                vec!["/etc/f1.conf"],
-                vec!["/etc/f2.conf"]
-            ]
-        );
-        assert!(
-            sets.iter()
-                .all(|s| s.user == "tech" && s.time.ends_with('Z'))
-        );
+        assert_eq!(files, vec![vec!["/etc/f0.conf"], vec!["/etc/f1.conf"], vec!["/etc/f2.conf"]]);
+        assert!(sets.iter().all(|s| s.user == "tech" && s.time.ends_with('Z')));
         let mut ids: Vec<_> = sets.iter().map(|s| s.id.clone()).collect();
         ids.dedup();
         assert_eq!(ids.len(), 3, "every apply gets its own set");
@@ -1221,10 +973,8 @@ mod tests {
             secrets: vec![secret.clone()],
             ..Plan::default()
         };
-        let mut runner = FakeRunner::failing_at(
-            0,
-            failure(1, &format!("login failed for password {secret}")),
-        );
+        let mut runner =
+            FakeRunner::failing_at(0, failure(1, &format!("login failed for password {secret}")));
         let err = apply(&plan, &root, &mut runner, &actor()).unwrap_err();
         let step = err.downcast_ref::<StepFailed>().unwrap();
         assert!(!step.output.stderr.contains(&secret));
@@ -1232,10 +982,7 @@ mod tests {
         assert!(!format!("{err:#}").contains(&secret));
 
         let log = fs::read_to_string(root.path(AUDIT_LOG)).unwrap();
-        assert!(
-            log.contains("rolled back") && log.contains(crate::secrets::MASK),
-            "{log}"
-        );
+        assert!(log.contains("rolled back") && log.contains(crate::secrets::MASK), "{log}");
         assert!(!log.contains(&secret), "{log}");
         let (text, _) = manifest_of(&root, &step.backup);
         assert!(!text.contains(&secret), "{text}");

@@ -23,7 +23,9 @@ pub fn run(ctx: &Context, args: &RollbackArgs, out: &mut dyn Write) -> Result<i3
         return Ok(EXIT_OK);
     }
     let Some(latest) = sets.last() else {
-        return Err(input_error("there is no backup set to roll back to (apply has not changed anything yet)"));
+        return Err(input_error(
+            "there is no backup set to roll back to (apply has not changed anything yet)",
+        ));
     };
     let id = args.id.clone().unwrap_or_else(|| latest.id.clone());
     if !args.yes {
@@ -40,7 +42,11 @@ pub fn run(ctx: &Context, args: &RollbackArgs, out: &mut dyn Write) -> Result<i3
     for path in &report.files {
         writeln!(out, "Restored {path}")?;
     }
-    writeln!(out, "The state before this rollback is saved as {} (edgeprep rollback {0} undoes it).", report.backup)?;
+    writeln!(
+        out,
+        "The state before this rollback is saved as {} (edgeprep rollback {0} undoes it).",
+        report.backup
+    )?;
     let mut runner = ctx.runner();
     let mut failed = Vec::new();
     for command in &commands {

@@ -35,14 +35,9 @@ impl DaemonJson {
     pub fn parse(text: &str, path_for_errors: &str) -> Result<Self> {
         if is_blank(text) {
             // dockerd treats an empty file as "no settings"; keep its bytes until something is set
-            return Ok(Self {
-                text: text.to_string(),
-            });
+            return Ok(Self { text: text.to_string() });
         }
-        let collect = CollectOptions {
-            comments: CommentCollectionStrategy::Off,
-            tokens: false,
-        };
+        let collect = CollectOptions { comments: CommentCollectionStrategy::Off, tokens: false };
         let parsed = jsonc_parser::parse_to_ast(text, &collect, &strict_options())
             .map_err(|err| syntax_error(text, path_for_errors, &err))?;
         // jsonc-parser's strict mode is close to, but not exactly, RFC 8259 (e.g. control
@@ -50,9 +45,7 @@ impl DaemonJson {
         if let Err(err) = serde_json::from_str::<Value>(text) {
             // serde_json's message ends in its own " at line L column C"; ours says that up front
             let full = err.to_string();
-            let what = full
-                .rsplit_once(" at line ")
-                .map_or(full.as_str(), |(what, _)| what);
+            let what = full.rsplit_once(" at line ").map_or(full.as_str(), |(what, _)| what);
             return Err(input_error(format!(
                 "{path_for_errors}: line {}, column {}: invalid JSON ({what}); fix the syntax: \
                  dockerd does not start with an invalid daemon.json",
@@ -61,9 +54,7 @@ impl DaemonJson {
             )));
         }
         match &parsed.value {
-            Some(ast::Value::Object(object)) => {
-                check_duplicate_keys(object, text, path_for_errors)?
-            }
+            Some(ast::Value::Object(object)) => check_duplicate_keys(object, text, path_for_errors)?,
             Some(other) => {
                 let (line, column) = line_col(text, other.start());
                 return Err(input_error(format!(
@@ -75,16 +66,12 @@ impl DaemonJson {
             // only trivia, which strict mode already refused unless it was whitespace
             None => {}
         }
-        Ok(Self {
-            text: text.to_string(),
-        })
+        Ok(Self { text: text.to_string() })
     }
 
     /// A new file (`{}` followed by a newline, two-space indentation for what is added).
     pub fn empty() -> Self {
-        Self {
-            text: EMPTY_DOCUMENT.to_string(),
-        }
+        Self { text: EMPTY_DOCUMENT.to_string() }
     }
 
     /// The document as text: byte-identical to the input when nothing was changed.
@@ -155,11 +142,7 @@ impl DaemonJson {
 
     /// Re-parse the text into a CST, let `change` edit its top-level object and keep the result.
     fn edit(&mut self, change: impl FnOnce(&CstObject)) {
-        let base = if is_blank(&self.text) {
-            EMPTY_DOCUMENT
-        } else {
-            self.text.as_str()
-        };
+        let base = if is_blank(&self.text) { EMPTY_DOCUMENT } else { self.text.as_str() };
         // The text was validated by `parse` (or produced by an earlier edit), so neither of these
         // can fail; an edit that cannot be made leaves the document as it was.
         let Ok(root) = CstRootNode::parse(base, &strict_options()) else {
@@ -228,27 +211,20 @@ fn set_in(object: &CstObject, first: &str, rest: &[&str], input: CstInputValue, 
 /// object is left with when its first property goes: `{"a": 1, "b": 2}` becomes `{"b": 2}`,
 /// not `{ "b": 2}`.
 fn remove_property(prop: CstObjectProp) {
-    let follows_open_brace = prop
-        .previous_sibling()
-        .is_some_and(|node| node.token_char() == Some('{'));
+    let follows_open_brace = prop.previous_sibling().is_some_and(|node| node.token_char() == Some('{'));
     let parent = prop.parent();
     prop.remove();
     if !follows_open_brace {
         return;
     }
-    if let Some(space) = parent
-        .and_then(|object| object.child_at_index(1))
-        .filter(CstNode::is_whitespace)
-    {
+    if let Some(space) = parent.and_then(|object| object.child_at_index(1)).filter(CstNode::is_whitespace) {
         space.remove();
     }
 }
 
 /// `input` wrapped in one single-key object per element of `keys`, outermost first.
 fn nest(keys: &[&str], input: CstInputValue) -> CstInputValue {
-    keys.iter().rev().fold(input, |inner, key| {
-        CstInputValue::Object(vec![((*key).to_string(), inner)])
-    })
+    keys.iter().rev().fold(input, |inner, key| CstInputValue::Object(vec![((*key).to_string(), inner)]))
 }
 
 fn to_input(value: Value) -> CstInputValue {
@@ -258,9 +234,7 @@ fn to_input(value: Value) -> CstInputValue {
         Value::Number(n) => CstInputValue::Number(n.to_string()),
         Value::String(s) => CstInputValue::String(s),
         Value::Array(items) => CstInputValue::Array(items.into_iter().map(to_input).collect()),
-        Value::Object(map) => {
-            CstInputValue::Object(map.into_iter().map(|(k, v)| (k, to_input(v))).collect())
-        }
+        Value::Object(map) => CstInputValue::Object(map.into_iter().map(|(k, v)| (k, to_input(v))).collect()),
     }
 }
 
@@ -268,45 +242,35 @@ fn to_input(value: Value) -> CstInputValue {
 fn syntax_error(text: &str, path: &str, err: &ParseError) -> anyhow::Error {
     let (line, column) = line_col(text, err.range().start);
     let (what, fix) = match err.kind() {
-        ParseErrorKind::CommentsNotAllowed | ParseErrorKind::UnterminatedCommentBlock => (
-            "a comment".to_string(),
-            "remove the comment: dockerd does not accept comments in daemon.json",
-        ),
+        ParseErrorKind::CommentsNotAllowed | ParseErrorKind::UnterminatedCommentBlock => {
+            ("a comment".to_string(), "remove the comment: dockerd does not accept comments in daemon.json")
+        }
         ParseErrorKind::TrailingCommasNotAllowed => (
             "a trailing comma".to_string(),
             "remove the comma after the last entry: dockerd does not accept trailing commas",
         ),
-        ParseErrorKind::ExpectedStringObjectProperty => (
-            "a key that is not a double-quoted string".to_string(),
-            "put the key in double quotes",
-        ),
-        ParseErrorKind::SingleQuotedStringsNotAllowed => (
-            "a single-quoted string".to_string(),
-            "use double quotes: JSON has no single-quoted strings",
-        ),
+        ParseErrorKind::ExpectedStringObjectProperty => {
+            ("a key that is not a double-quoted string".to_string(), "put the key in double quotes")
+        }
+        ParseErrorKind::SingleQuotedStringsNotAllowed => {
+            ("a single-quoted string".to_string(), "use double quotes: JSON has no single-quoted strings")
+        }
         ParseErrorKind::HexadecimalNumbersNotAllowed
         | ParseErrorKind::UnaryPlusNumbersNotAllowed
         | ParseErrorKind::BareDecimalPointNumbersNotAllowed
-        | ParseErrorKind::NonFiniteNumbersNotAllowed => (
-            format!("a number JSON does not allow ({})", err.kind()),
-            "write it as a plain decimal number",
-        ),
-        ParseErrorKind::ExpectedComma => (
-            "a missing comma".to_string(),
-            "add a comma between the entries",
-        ),
-        ParseErrorKind::MultipleRootJsonValues => (
-            "more than one top-level value".to_string(),
-            "keep a single { ... } object holding all settings",
-        ),
+        | ParseErrorKind::NonFiniteNumbersNotAllowed => {
+            (format!("a number JSON does not allow ({})", err.kind()), "write it as a plain decimal number")
+        }
+        ParseErrorKind::ExpectedComma => ("a missing comma".to_string(), "add a comma between the entries"),
+        ParseErrorKind::MultipleRootJsonValues => {
+            ("more than one top-level value".to_string(), "keep a single { ... } object holding all settings")
+        }
         other => (
             format!("invalid JSON ({other})"),
             "fix the syntax: dockerd does not start with an invalid daemon.json",
         ),
     };
-    input_error(format!(
-        "{path}: line {line}, column {column}: {what}; {fix}"
-    ))
+    input_error(format!("{path}: line {line}, column {column}: {what}; {fix}"))
 }
 
 /// Refuse a key that appears twice in one object, anywhere in the document; serde_json would
@@ -332,10 +296,9 @@ fn check_duplicate_keys(object: &ast::Object<'_>, text: &str, path: &str) -> Res
 fn check_nested_duplicates(value: &ast::Value<'_>, text: &str, path: &str) -> Result<()> {
     match value {
         ast::Value::Object(object) => check_duplicate_keys(object, text, path),
-        ast::Value::Array(array) => array
-            .elements
-            .iter()
-            .try_for_each(|element| check_nested_duplicates(element, text, path)),
+        ast::Value::Array(array) => {
+            array.elements.iter().try_for_each(|element| check_nested_duplicates(element, text, path))
+        }
         _ => Ok(()),
     }
 }
@@ -366,9 +329,7 @@ mod tests {
 
     /// The message of a parse failure, checked to be an InputError (exit code 2).
     fn parse_error(text: &str) -> String {
-        let err = DaemonJson::parse(text, PATH)
-            .err()
-            .expect("parse should fail");
+        let err = DaemonJson::parse(text, PATH).err().expect("parse should fail");
         assert!(err.is::<InputError>(), "not an InputError: {err:#}");
         err.to_string()
     }
@@ -404,17 +365,13 @@ mod tests {
     fn replaces_only_the_value_of_an_existing_key() {
         let mut doc = parse("{\n    \"log-driver\" :  \"json-file\",  \"debug\": true\n}\n");
         doc.set(&["log-driver"], json!("local"));
-        assert_eq!(
-            doc.render(),
-            "{\n    \"log-driver\" :  \"local\",  \"debug\": true\n}\n"
-        );
+        assert_eq!(doc.render(), "{\n    \"log-driver\" :  \"local\",  \"debug\": true\n}\n");
     }
 
     #[test]
     fn replaces_numeric_max_file_with_string() {
-        let mut doc = parse(
-            "{\n  \"log-opts\": {\n    \"max-file\": 3,\n    \"max-size\": \"10m\"\n  }\n}\n",
-        );
+        let mut doc =
+            parse("{\n  \"log-opts\": {\n    \"max-file\": 3,\n    \"max-size\": \"10m\"\n  }\n}\n");
         doc.set(&["log-opts", "max-file"], json!("3"));
         assert_eq!(
             doc.render(),
@@ -424,8 +381,7 @@ mod tests {
 
     #[test]
     fn adds_key_inside_existing_log_opts() {
-        let mut doc =
-            parse("{\n  \"log-opts\": {\n    \"max-size\": \"10m\"\n  },\n  \"debug\": false\n}\n");
+        let mut doc = parse("{\n  \"log-opts\": {\n    \"max-size\": \"10m\"\n  },\n  \"debug\": false\n}\n");
         doc.set(&["log-opts", "max-file"], json!("3"));
         assert_eq!(
             doc.render(),
@@ -467,10 +423,7 @@ mod tests {
     fn appends_top_level_key_in_two_space_file() {
         let mut doc = parse("{\n  \"debug\": false\n}\n");
         doc.set(&["log-driver"], json!("local"));
-        assert_eq!(
-            doc.render(),
-            "{\n  \"debug\": false,\n  \"log-driver\": \"local\"\n}\n"
-        );
+        assert_eq!(doc.render(), "{\n  \"debug\": false,\n  \"log-driver\": \"local\"\n}\n");
     }
 
     #[test]
@@ -499,20 +452,14 @@ mod tests {
     fn keeps_crlf_line_endings_when_adding() {
         let mut doc = parse("{\r\n  \"debug\": false\r\n}\r\n");
         doc.set(&["log-driver"], json!("local"));
-        assert_eq!(
-            doc.render(),
-            "{\r\n  \"debug\": false,\r\n  \"log-driver\": \"local\"\r\n}\r\n"
-        );
+        assert_eq!(doc.render(), "{\r\n  \"debug\": false,\r\n  \"log-driver\": \"local\"\r\n}\r\n");
     }
 
     #[test]
     fn keeps_missing_final_newline() {
         let mut doc = parse("{\n  \"debug\": false\n}");
         doc.set(&["log-driver"], json!("local"));
-        assert_eq!(
-            doc.render(),
-            "{\n  \"debug\": false,\n  \"log-driver\": \"local\"\n}"
-        );
+        assert_eq!(doc.render(), "{\n  \"debug\": false,\n  \"log-driver\": \"local\"\n}");
     }
 
     #[test]
@@ -603,10 +550,7 @@ mod tests {
         for (key, value) in &values {
             assert_eq!(doc.get(&[key]).as_ref(), Some(value), "{key}");
         }
-        assert!(
-            doc.render()
-                .contains("\"dns\": [\"10.0.0.2\", \"10.0.0.3\"]")
-        );
+        assert!(doc.render().contains("\"dns\": [\"10.0.0.2\", \"10.0.0.3\"]"));
     }
 
     #[test]
@@ -646,19 +590,13 @@ mod tests {
     fn removes_a_nested_property() {
         let mut doc = parse("{\n  \"o\": {\n    \"x\": 1,\n    \"y\": 2\n  },\n  \"c\": 3\n}\n");
         doc.remove(&["o", "y"]);
-        assert_eq!(
-            doc.render(),
-            "{\n  \"o\": {\n    \"x\": 1\n  },\n  \"c\": 3\n}\n"
-        );
+        assert_eq!(doc.render(), "{\n  \"o\": {\n    \"x\": 1\n  },\n  \"c\": 3\n}\n");
     }
 
     #[test]
     fn removes_from_one_line_objects() {
-        let cases = [
-            ("a", "{\"b\": 2, \"c\": 3}"),
-            ("b", "{\"a\": 1, \"c\": 3}"),
-            ("c", "{\"a\": 1, \"b\": 2}"),
-        ];
+        let cases =
+            [("a", "{\"b\": 2, \"c\": 3}"), ("b", "{\"a\": 1, \"c\": 3}"), ("c", "{\"a\": 1, \"b\": 2}")];
         for (key, expected) in cases {
             let mut doc = parse("{\"a\": 1, \"b\": 2, \"c\": 3}");
             doc.remove(&[key]);
@@ -682,10 +620,7 @@ mod tests {
     #[test]
     fn rejects_comment_naming_line() {
         let msg = parse_error("{\n  \"debug\": true, // verbose\n  \"a\": 1\n}\n");
-        assert!(
-            msg.starts_with("/etc/docker/daemon.json: line 2, column 18:"),
-            "{msg}"
-        );
+        assert!(msg.starts_with("/etc/docker/daemon.json: line 2, column 18:"), "{msg}");
         assert!(msg.contains("remove the comment"), "{msg}");
     }
 
@@ -714,17 +649,13 @@ mod tests {
     fn rejects_duplicate_key_naming_second_occurrence() {
         let msg = parse_error("{\n  \"a\": 1,\n  \"b\": 2,\n  \"a\": 3\n}\n");
         assert!(msg.contains("line 4, column 3:"), "{msg}");
-        assert!(
-            msg.contains("duplicate key \"a\" (first on line 2)"),
-            "{msg}"
-        );
+        assert!(msg.contains("duplicate key \"a\" (first on line 2)"), "{msg}");
     }
 
     #[test]
     fn rejects_duplicate_key_inside_nested_object() {
-        let msg = parse_error(
-            "{\n  \"log-opts\": {\n    \"max-file\": \"3\",\n    \"max-file\": \"5\"\n  }\n}\n",
-        );
+        let msg =
+            parse_error("{\n  \"log-opts\": {\n    \"max-file\": \"3\",\n    \"max-file\": \"5\"\n  }\n}\n");
         assert!(msg.contains("line 4, column 5:"), "{msg}");
         assert!(msg.contains("\"max-file\""), "{msg}");
     }

@@ -48,11 +48,7 @@ impl ConfigToml {
     pub fn parse(text: &str, path_for_errors: &str) -> Result<Self> {
         let doc = text.parse::<DocumentMut>().map_err(|err| {
             let (line, column) = err.span().map_or((1, 1), |span| line_col(text, span.start));
-            let what = err
-                .message()
-                .split_whitespace()
-                .collect::<Vec<_>>()
-                .join(" ");
+            let what = err.message().split_whitespace().collect::<Vec<_>>().join(" ");
             input_error(format!(
                 "{path_for_errors}: line {line}, column {column}: invalid TOML: {what}; \
                  {SYNTAX_FIX}"
@@ -120,10 +116,7 @@ impl ConfigToml {
     ///
     /// Only the key's line goes: comment lines above it stay where they were.
     pub fn remove(&mut self, table_path: &[&str], key: &str) {
-        let Some(item) = self
-            .item_at(table_path)
-            .and_then(|t| t.as_table_like()?.get(key))
-        else {
+        let Some(item) = self.item_at(table_path).and_then(|t| t.as_table_like()?.get(key)) else {
             return;
         };
         if !item.is_value() {
@@ -195,18 +188,9 @@ impl ConfigToml {
     /// entry is (sub-table path relative to `table_path`, key, value). The header comment of the
     /// existing table is kept. Used where mixing old and new keys would be a parse error in IoT
     /// Edge (e.g. switching provisioning from manual to DPS).
-    pub fn replace_table(
-        &mut self,
-        table_path: &[&str],
-        entries: &[(&[&str], &str, toml_edit::Value)],
-    ) {
-        let full_path = |sub: &[&str]| -> Vec<String> {
-            table_path
-                .iter()
-                .chain(sub)
-                .map(|s| (*s).to_owned())
-                .collect()
-        };
+    pub fn replace_table(&mut self, table_path: &[&str], entries: &[(&[&str], &str, toml_edit::Value)]) {
+        let full_path =
+            |sub: &[&str]| -> Vec<String> { table_path.iter().chain(sub).map(|s| (*s).to_owned()).collect() };
         let set_all = |config: &mut Self| {
             for (sub, key, value) in entries {
                 let path = full_path(sub);
@@ -218,13 +202,8 @@ impl ConfigToml {
             set_all(self);
             return;
         };
-        let is_standard =
-            matches!(self.item_at(table_path), Some(Item::Table(t)) if !t.is_dotted());
-        let header = if is_standard {
-            self.header_of_family(table_path)
-        } else {
-            None
-        };
+        let is_standard = matches!(self.item_at(table_path), Some(Item::Table(t)) if !t.is_dotted());
+        let header = if is_standard { self.header_of_family(table_path) } else { None };
         if self.item_at(table_path).is_some() {
             self.remove_from_parent(parent_path, last);
         }
@@ -241,10 +220,7 @@ impl ConfigToml {
         if let Some(suffix) = &header.suffix {
             table.decor_mut().set_suffix(suffix.clone());
         }
-        if let Some(parent) = self
-            .item_at_mut(parent_path)
-            .and_then(Item::as_table_like_mut)
-        {
+        if let Some(parent) = self.item_at_mut(parent_path).and_then(Item::as_table_like_mut) {
             parent.insert(last, Item::Table(table));
         }
         set_all(self);
@@ -275,9 +251,7 @@ impl ConfigToml {
     // Navigation
 
     fn item_at(&self, path: &[&str]) -> Option<&Item> {
-        path.iter().try_fold(self.doc.as_item(), |item, seg| {
-            item.as_table_like()?.get(seg)
-        })
+        path.iter().try_fold(self.doc.as_item(), |item, seg| item.as_table_like()?.get(seg))
     }
 
     fn item_at_mut(&mut self, path: &[&str]) -> Option<&mut Item> {
@@ -289,10 +263,7 @@ impl ConfigToml {
     }
 
     fn remove_from_parent(&mut self, parent_path: &[&str], key: &str) {
-        if let Some(parent) = self
-            .item_at_mut(parent_path)
-            .and_then(Item::as_table_like_mut)
-        {
+        if let Some(parent) = self.item_at_mut(parent_path).and_then(Item::as_table_like_mut) {
             parent.remove(key);
         }
     }
@@ -323,11 +294,7 @@ impl ConfigToml {
                     path: path.to_vec(),
                     pos: last_pos,
                     visible: !(table.is_implicit() && table.get_values().is_empty()),
-                    prefix: table
-                        .decor()
-                        .prefix()
-                        .and_then(|p| p.as_str())
-                        .map(str::to_owned),
+                    prefix: table.decor().prefix().and_then(|p| p.as_str()).map(str::to_owned),
                 });
             }
             dfs += 1;
@@ -373,38 +340,22 @@ impl ConfigToml {
         if let Some(prefix) = &slot.prefix {
             return prefix.clone();
         }
-        let first = !self.root_has_values()
-            && slots.iter().find(|s| s.visible).map(|s| s.dfs) == Some(slot.dfs);
-        if first {
-            String::new()
-        } else {
-            "\n".to_owned()
-        }
+        let first =
+            !self.root_has_values() && slots.iter().find(|s| s.visible).map(|s| s.dfs) == Some(slot.dfs);
+        if first { String::new() } else { "\n".to_owned() }
     }
 
     /// Where the table at `table_path` (or its first visible sub-table, when it has no header
     /// itself) renders, and the decor of that header.
     fn header_of_family(&self, table_path: &[&str]) -> Option<Header> {
         let slots = self.layout();
-        let first = slots
-            .iter()
-            .find(|s| s.visible && is_under(s, table_path))?;
+        let first = slots.iter().find(|s| s.visible && is_under(s, table_path))?;
         let own = first.path.len() == table_path.len();
         let suffix = own
-            .then(|| {
-                self.item_at(table_path)?
-                    .as_table()?
-                    .decor()
-                    .suffix()?
-                    .as_str()
-            })
+            .then(|| self.item_at(table_path)?.as_table()?.decor().suffix()?.as_str())
             .flatten()
             .map(str::to_owned);
-        Some(Header {
-            pos: first.pos,
-            prefix: self.shown_prefix(&slots, first),
-            suffix,
-        })
+        Some(Header { pos: first.pos, prefix: self.shown_prefix(&slots, first), suffix })
     }
 
     /// Put `text` right after the body of the table at `table_path`: above the next header, or
@@ -419,9 +370,7 @@ impl ConfigToml {
                 None => return,
             }
         };
-        let next = slots
-            .iter()
-            .find(|s| s.visible && after.is_none_or(|pos| s.pos > pos));
+        let next = slots.iter().find(|s| s.visible && after.is_none_or(|pos| s.pos > pos));
         self.prepend_to(&slots, next, text);
     }
 
@@ -534,10 +483,7 @@ impl ConfigToml {
         } else {
             None
         };
-        let Some(table) = self
-            .item_at_mut(table_path)
-            .and_then(Item::as_table_like_mut)
-        else {
+        let Some(table) = self.item_at_mut(table_path).and_then(Item::as_table_like_mut) else {
             return;
         };
         let mut new_key = key_like_neighbours(table, key);
@@ -584,9 +530,7 @@ impl ConfigToml {
         let Some(me) = slots.iter().find(|s| s.path == table_path) else {
             return;
         };
-        let child = slots
-            .iter()
-            .find(|s| s.visible && s.dfs != me.dfs && is_under(s, table_path));
+        let child = slots.iter().find(|s| s.visible && s.dfs != me.dfs && is_under(s, table_path));
         let Some(child) = child else {
             // Nothing under it is shown: place it like a brand-new table.
             let at_end = self.place_new_table(table_path);
@@ -673,9 +617,7 @@ fn same_value(a: &Value, b: &Value) -> bool {
             x.len() == y.len() && x.iter().zip(y.iter()).all(|(a, b)| same_value(a, b))
         }
         (Value::InlineTable(x), Value::InlineTable(y)) => {
-            x.len() == y.len()
-                && x.iter()
-                    .all(|(k, v)| y.get(k).is_some_and(|w| same_value(v, w)))
+            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same_value(v, w)))
         }
         _ => false,
     }
@@ -684,21 +626,12 @@ fn same_value(a: &Value, b: &Value) -> bool {
 /// A key for `table`: quoted (`"UpstreamProtocol"`) when the keys already there are all quoted,
 /// as IoT Edge's template writes `[agent.env]`; otherwise bare where TOML allows it.
 fn key_like_neighbours(table: &dyn TableLike, key: &str) -> Key {
-    let mut neighbours = table
-        .iter()
-        .filter(|(_, item)| item.is_value())
-        .filter_map(|(k, _)| table.key(k))
-        .peekable();
+    let mut neighbours =
+        table.iter().filter(|(_, item)| item.is_value()).filter_map(|(k, _)| table.key(k)).peekable();
     let quoted = neighbours.peek().is_some()
-        && neighbours.all(|k| {
-            k.as_repr()
-                .and_then(|r| r.as_raw().as_str())
-                .is_some_and(|raw| raw.starts_with('"'))
-        });
-    let bare = !key.is_empty()
-        && key
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        && neighbours
+            .all(|k| k.as_repr().and_then(|r| r.as_raw().as_str()).is_some_and(|raw| raw.starts_with('"')));
+    let bare = !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
     if quoted
         && bare
         && let Ok(mut parsed) = format!("\"{key}\"").parse::<Key>()
@@ -802,10 +735,7 @@ auto_generated_edge_ca_expiry_days = 90
 
     #[test]
     fn round_trips_every_iotedge_fixture_byte_for_byte() {
-        let dir = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../shared/fixtures/iotedge-1.4.43"
-        );
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/iotedge-1.4.43");
         let mut seen = 0;
         for entry in std::fs::read_dir(dir).expect("fixture dir") {
             let path = entry.expect("dir entry").path();
@@ -821,9 +751,7 @@ auto_generated_edge_ca_expiry_days = 90
     #[test]
     fn syntax_error_names_file_line_column_and_fix() {
         let err = ConfigToml::parse("a = 1\n[agent\nname = 2\n", PATH).unwrap_err();
-        let input = err
-            .downcast_ref::<crate::error::InputError>()
-            .expect("an InputError");
+        let input = err.downcast_ref::<crate::error::InputError>().expect("an InputError");
         let msg = &input.0;
         assert!(msg.starts_with(PATH), "{msg}");
         assert!(msg.contains("line 2, column "), "{msg}");
@@ -835,17 +763,9 @@ auto_generated_edge_ca_expiry_days = 90
     fn keeps_inline_comment_when_replacing_value() {
         let mut config = parse(EXISTING);
         config.set(&["agent", "env"], "UpstreamProtocol", "AmqpWs");
-        assert!(
-            config
-                .render()
-                .contains("\"UpstreamProtocol\" = \"AmqpWs\"   # set by the installer\n")
-        );
+        assert!(config.render().contains("\"UpstreamProtocol\" = \"AmqpWs\"   # set by the installer\n"));
         config.set(&[], "hostname", "edge-01");
-        assert!(
-            config
-                .render()
-                .contains("hostname = \"edge-01\"   # the device's name\n")
-        );
+        assert!(config.render().contains("hostname = \"edge-01\"   # the device's name\n"));
     }
 
     #[test]
@@ -918,10 +838,7 @@ auto_generated_edge_ca_expiry_days = 90
     fn appended_table_gets_a_blank_line_before_its_header() {
         let mut config = parse("a = 1\n# last words");
         config.set(&["moby_runtime"], "network", "azure-iot-edge");
-        assert_eq!(
-            config.render(),
-            "a = 1\n# last words\n\n[moby_runtime]\nnetwork = \"azure-iot-edge\"\n"
-        );
+        assert_eq!(config.render(), "a = 1\n# last words\n\n[moby_runtime]\nnetwork = \"azure-iot-edge\"\n");
         let mut config = parse("");
         config.set(&["watchdog"], "max_retries", 3);
         assert_eq!(config.render(), "[watchdog]\nmax_retries = 3\n");
@@ -932,11 +849,7 @@ auto_generated_edge_ca_expiry_days = 90
         let text = "[agent]\nname = \"edgeAgent\"\n\n[agent.config]\nimage = \"i\"\n\n# CA\n[edge_ca]\ncert = \"c\"\n";
         let mut config = parse(text);
         config.set(&["agent", "env"], "https_proxy", "http://proxy:3128");
-        config.set(
-            &["agent", "config", "auth"],
-            "serveraddress",
-            "r.azurecr.io",
-        );
+        config.set(&["agent", "config", "auth"], "serveraddress", "r.azurecr.io");
         assert_eq!(
             config.render(),
             "[agent]\nname = \"edgeAgent\"\n\n[agent.config]\nimage = \"i\"\n\n\
@@ -954,10 +867,7 @@ auto_generated_edge_ca_expiry_days = 90
         assert!(out.contains("\"UpstreamProtocol\" = \"Amqp\"   # set by the installer\n\"https_proxy\" = \"http://proxy:3128\"\n"), "{out}");
         assert!(out.contains("\ncreateOptions_note = \"x\"\n"), "{out}");
         let parsed = reparse(&config);
-        assert_eq!(
-            parsed["agent"]["env"]["https_proxy"].as_str(),
-            Some("http://proxy:3128")
-        );
+        assert_eq!(parsed["agent"]["env"]["https_proxy"].as_str(), Some("http://proxy:3128"));
     }
 
     #[test]
@@ -982,8 +892,7 @@ auto_generated_edge_ca_expiry_days = 90
 
     #[test]
     fn parent_revealed_later_takes_over_the_comments_above_its_first_sub_table() {
-        let text =
-            "x = 1\n\n# the agent\n[agent.config]\nimage = \"i\"\n\n[edge_ca]\ncert = \"c\"\n";
+        let text = "x = 1\n\n# the agent\n[agent.config]\nimage = \"i\"\n\n[edge_ca]\ncert = \"c\"\n";
         let mut config = parse(text);
         config.set(&["agent"], "name", "edgeAgent");
         assert_eq!(
@@ -998,23 +907,12 @@ auto_generated_edge_ca_expiry_days = 90
         let config = parse(text);
         assert_eq!(config.get_str(&[], "top").as_deref(), Some("a"));
         assert_eq!(config.get_str(&["dot"], "ted"), None);
-        assert_eq!(
-            config.get(&["dot"], "ted").and_then(|v| v.as_integer()),
-            Some(2)
-        );
+        assert_eq!(config.get(&["dot"], "ted").and_then(|v| v.as_integer()), Some(2));
         let binds = config.get(&["agent", "config", "createOptions", "HostConfig"], "Binds");
         assert_eq!(binds.map(|v| v.to_string()).as_deref(), Some("[\"/x:/x\"]"));
-        assert_eq!(
-            config.get(&["agent"], "config").map(|v| v.to_string()),
-            None
-        );
+        assert_eq!(config.get(&["agent"], "config").map(|v| v.to_string()), None);
         assert_eq!(config.get_str(&["nope"], "top"), None);
-        for table in [
-            &["dot"][..],
-            &["agent"],
-            &["agent", "config"],
-            &["agent", "config", "createOptions"],
-        ] {
+        for table in [&["dot"][..], &["agent"], &["agent", "config"], &["agent", "config", "createOptions"]] {
             assert!(config.has_table(table), "{table:?}");
         }
         assert!(!config.has_table(&["top"]));
@@ -1024,11 +922,7 @@ auto_generated_edge_ca_expiry_days = 90
     #[test]
     fn sets_keys_inside_inline_tables() {
         let mut config = parse("[agent.config]\ncreateOptions = { HostConfig = {} }\n");
-        config.set(
-            &["agent", "config", "createOptions", "HostConfig"],
-            "Privileged",
-            false,
-        );
+        config.set(&["agent", "config", "createOptions", "HostConfig"], "Privileged", false);
         let parsed = reparse(&config);
         let host = &parsed["agent"]["config"]["createOptions"]["HostConfig"];
         assert_eq!(host["Privileged"].as_bool(), Some(false));
@@ -1039,10 +933,7 @@ auto_generated_edge_ca_expiry_days = 90
         let mut config = parse(EXISTING);
         config.remove(&["edge_ca"], "auto_generated_edge_ca_expiry_days");
         let out = config.render();
-        assert!(
-            out.ends_with("[edge_ca]\n# lifetime of the quickstart CA\n\n# trailing comment\n"),
-            "{out}"
-        );
+        assert!(out.ends_with("[edge_ca]\n# lifetime of the quickstart CA\n\n# trailing comment\n"), "{out}");
         let text = "[t]\na = 1 # one\n# about b\nb = 2\nc = 3\n";
         let mut config = parse(text);
         config.remove(&["t"], "b");
@@ -1064,16 +955,9 @@ auto_generated_edge_ca_expiry_days = 90
         config.remove_table(&["agent"]);
         let out = config.render();
         assert!(!out.contains("agent"), "{out}");
-        assert!(
-            out.contains("SharedAccessKey=z\"\n\n# Edge CA\n[edge_ca]"),
-            "{out}"
-        );
+        assert!(out.contains("SharedAccessKey=z\"\n\n# Edge CA\n[edge_ca]"), "{out}");
         config.remove_table(&["edge_ca"]);
-        assert!(
-            config
-                .render()
-                .ends_with("SharedAccessKey=z\"\n\n# Edge CA\n\n# trailing comment\n")
-        );
+        assert!(config.render().ends_with("SharedAccessKey=z\"\n\n# Edge CA\n\n# trailing comment\n"));
         reparse(&config);
     }
 
@@ -1087,11 +971,7 @@ auto_generated_edge_ca_expiry_days = 90
             &["provisioning"],
             &[
                 (&[], "source", "dps".into()),
-                (
-                    &[],
-                    "global_endpoint",
-                    "https://global.azure-devices-provisioning.net".into(),
-                ),
+                (&[], "global_endpoint", "https://global.azure-devices-provisioning.net".into()),
                 (&[], "id_scope", "0ab1234C5D6".into()),
                 (&["attestation"], "method", "symmetric_key".into()),
                 (&["attestation"], "registration_id", "edge-01".into()),
@@ -1099,10 +979,7 @@ auto_generated_edge_ca_expiry_days = 90
             ],
         );
         let parsed = reparse(&config);
-        assert_eq!(
-            parsed["provisioning"]["attestation"]["method"].as_str(),
-            Some("symmetric_key")
-        );
+        assert_eq!(parsed["provisioning"]["attestation"]["method"].as_str(), Some("symmetric_key"));
         assert!(parsed["provisioning"].get("connection_string").is_none());
         insta::assert_snapshot!(config.render());
     }
@@ -1111,10 +988,7 @@ auto_generated_edge_ca_expiry_days = 90
     fn replace_table_without_own_keys_moves_its_comments_to_the_first_sub_table() {
         let text = "a = 1\n\n# Cert issuance\n[cert_issuance]\nx = 1\n";
         let mut config = parse(text);
-        config.replace_table(
-            &["cert_issuance"],
-            &[(&["local_ca"], "cert", "file:///ca.pem".into())],
-        );
+        config.replace_table(&["cert_issuance"], &[(&["local_ca"], "cert", "file:///ca.pem".into())]);
         assert_eq!(
             config.render(),
             "a = 1\n\n# Cert issuance\n[cert_issuance.local_ca]\ncert = \"file:///ca.pem\"\n"
@@ -1137,16 +1011,8 @@ auto_generated_edge_ca_expiry_days = 90
         );
         config.set(&["agent"], "name", "edgeAgent");
         config.set(&["agent"], "type", "docker");
-        config.set(
-            &["agent", "config"],
-            "image",
-            "mcr.microsoft.com/azureiotedge-agent:1.4",
-        );
-        config.set(
-            &["agent", "config", "auth"],
-            "serveraddress",
-            "example.azurecr.io",
-        );
+        config.set(&["agent", "config"], "image", "mcr.microsoft.com/azureiotedge-agent:1.4");
+        config.set(&["agent", "config", "auth"], "serveraddress", "example.azurecr.io");
         config.set(&["agent", "env"], "UpstreamProtocol", "AmqpWs");
         config.set(&["agent", "env"], "https_proxy", "http://proxy:3128");
         config.set(&["image_garbage_collection"], "cleanup_time", "00:00");
@@ -1165,22 +1031,10 @@ auto_generated_edge_ca_expiry_days = 90
         assert_eq!(parsed["hostname"].as_str(), Some("edge-01"));
         assert_eq!(parsed["provisioning"]["source"].as_str(), Some("manual"));
         assert_eq!(parsed["agent"]["type"].as_str(), Some("docker"));
-        assert_eq!(
-            parsed["agent"]["config"]["auth"]["serveraddress"].as_str(),
-            Some("example.azurecr.io")
-        );
-        assert_eq!(
-            parsed["agent"]["env"]["UpstreamProtocol"].as_str(),
-            Some("AmqpWs")
-        );
-        assert_eq!(
-            parsed["image_garbage_collection"]["cleanup_time"].as_str(),
-            Some("00:00")
-        );
-        assert_eq!(
-            parsed["edge_ca"]["cert"].as_str(),
-            Some("file:///var/aziot/certs/edge-ca.pem")
-        );
+        assert_eq!(parsed["agent"]["config"]["auth"]["serveraddress"].as_str(), Some("example.azurecr.io"));
+        assert_eq!(parsed["agent"]["env"]["UpstreamProtocol"].as_str(), Some("AmqpWs"));
+        assert_eq!(parsed["image_garbage_collection"]["cleanup_time"].as_str(), Some("00:00"));
+        assert_eq!(parsed["edge_ca"]["cert"].as_str(), Some("file:///var/aziot/certs/edge-ca.pem"));
         // Running the same plan again changes nothing.
         production_edits(&mut config);
         assert_eq!(config.render(), out);
@@ -1223,10 +1077,7 @@ auto_generated_edge_ca_expiry_days = 90
         production_edits(&mut config);
         let out = config.render();
         let headers = |t: &str| -> Vec<String> {
-            t.lines()
-                .filter(|l| l.starts_with('['))
-                .map(str::to_owned)
-                .collect()
+            t.lines().filter(|l| l.starts_with('[')).map(str::to_owned).collect()
         };
         let mut expected = headers(&text);
         expected.retain(|h| h != "[provisioning.attestation]");
@@ -1234,20 +1085,9 @@ auto_generated_edge_ca_expiry_days = 90
         assert_eq!(headers(&out), expected);
         let parsed = reparse(&config);
         assert_eq!(parsed["hostname"].as_str(), Some("edge-01"));
-        assert_eq!(
-            parsed["agent"]["env"]["https_proxy"].as_str(),
-            Some("http://proxy:3128")
-        );
-        assert!(
-            parsed["edge_ca"]
-                .get("auto_generated_edge_ca_expiry_days")
-                .is_none()
-        );
-        insta::assert_snapshot!(
-            similar::TextDiff::from_lines(&text, &out)
-                .unified_diff()
-                .to_string()
-        );
+        assert_eq!(parsed["agent"]["env"]["https_proxy"].as_str(), Some("http://proxy:3128"));
+        assert!(parsed["edge_ca"].get("auto_generated_edge_ca_expiry_days").is_none());
+        insta::assert_snapshot!(similar::TextDiff::from_lines(&text, &out).unified_diff().to_string());
     }
 
     const COMMENTED: &str = "# top comment\nhostname = \"a\" # name\n\n# about agent\n[agent]\nname = \"edgeAgent\" # agent\n\n# env\n[agent.env]\n\"RuntimeLogLevel\" = \"info\"\n\n# end\n";
@@ -1262,14 +1102,7 @@ auto_generated_edge_ca_expiry_days = 90
             vec!["edge_ca"],
             vec!["provisioning"],
         ]);
-        let keys = prop::sample::select(vec![
-            "hostname",
-            "name",
-            "type",
-            "RuntimeLogLevel",
-            "cert",
-            "x-y",
-        ]);
+        let keys = prop::sample::select(vec!["hostname", "name", "type", "RuntimeLogLevel", "cert", "x-y"]);
         (paths, keys, "[ -~]{0,12}")
     }
 

@@ -43,7 +43,9 @@ fn secrets_of(answers: &Answers) -> Vec<String> {
         }
         secrets.extend(p.symmetric_key.clone());
     }
-    if let Some(password) = answers.agent.as_ref().and_then(|a| a.auth.as_ref()).and_then(|a| a.password.clone()) {
+    if let Some(password) =
+        answers.agent.as_ref().and_then(|a| a.auth.as_ref()).and_then(|a| a.password.clone())
+    {
         secrets.push(password);
     }
     if let Some(proxy) = &answers.proxy

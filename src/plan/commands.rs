@@ -26,7 +26,8 @@ impl Changes {
             agent: config_toml,
             daemon_json: has(paths::DAEMON_JSON),
             docker_dropin: has(&paths::proxy_dropin(paths::DOCKER_UNIT)),
-            aziot_dropins: has(&paths::proxy_dropin(paths::EDGED_UNIT)) || has(&paths::proxy_dropin(paths::IDENTITYD_UNIT)),
+            aziot_dropins: has(&paths::proxy_dropin(paths::EDGED_UNIT))
+                || has(&paths::proxy_dropin(paths::IDENTITYD_UNIT)),
             edge_ca: has(paths::EDGE_CA_CERT) || has(paths::EDGE_CA_KEY),
         }
     }
@@ -37,7 +38,11 @@ impl Changes {
 pub fn commands_for(changes: &Changes) -> Vec<PlannedCommand> {
     let mut commands = Vec::new();
     if changes.docker_dropin || changes.aziot_dropins {
-        commands.push(PlannedCommand::new("systemctl", &["daemon-reload"], "systemd must re-read the changed drop-ins."));
+        commands.push(PlannedCommand::new(
+            "systemctl",
+            &["daemon-reload"],
+            "systemd must re-read the changed drop-ins.",
+        ));
     }
     if changes.daemon_json || changes.docker_dropin {
         commands.push(PlannedCommand::new(
@@ -94,7 +99,14 @@ mod tests {
 
     #[test]
     fn docker_restarts_before_config_apply_and_agent_goes_last() {
-        let all = Changes { config_toml: true, agent: true, daemon_json: true, docker_dropin: true, aziot_dropins: true, edge_ca: false };
+        let all = Changes {
+            config_toml: true,
+            agent: true,
+            daemon_json: true,
+            docker_dropin: true,
+            aziot_dropins: true,
+            edge_ca: false,
+        };
         assert_eq!(
             lines(all),
             [

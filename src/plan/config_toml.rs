@@ -60,7 +60,8 @@ pub fn plan_config(
         return Ok(ConfigOutcome::default());
     }
     let agent_changed = agent_table(&base) != agent_table(&after);
-    if let (Some(old), Some(new)) = (state.text(paths::CONFIG_TOML)?.and_then(|t| top_str(t, "hostname")), answers.hostname.as_deref())
+    if let (Some(old), Some(new)) =
+        (state.text(paths::CONFIG_TOML)?.and_then(|t| top_str(t, "hostname")), answers.hostname.as_deref())
         && old != new
     {
         plan.notes.push(format!(
@@ -78,7 +79,10 @@ pub fn plan_config(
         reason: match existing {
             Some(_) => format!("IoT Edge's configuration: {}.", topics.join(", ")),
             None if base_name == paths::CONFIG_TEMPLATE => {
-                format!("IoT Edge's configuration, started from the package's template: {}.", topics.join(", "))
+                format!(
+                    "IoT Edge's configuration, started from the package's template: {}.",
+                    topics.join(", ")
+                )
             }
             None => format!("IoT Edge's configuration (new file): {}.", topics.join(", ")),
         },

@@ -33,7 +33,9 @@ pub fn plan_proxy_dropins(state: &DeviceState, answers: &Answers, plan: &mut Pla
             ownership: None,
             holds_secrets: has_password,
             visibility: Visibility::Diff,
-            reason: format!("The proxy for the {unit} service, identical to edgeAgent's so `iotedge check` agrees."),
+            reason: format!(
+                "The proxy for the {unit} service, identical to edgeAgent's so `iotedge check` agrees."
+            ),
         });
         if unit == paths::DOCKER_UNIT {
             outcome.docker = true;

@@ -56,10 +56,8 @@ impl Device {
 
     /// Install a fake `program` that logs its arguments and then runs `then` (shell).
     pub fn fake(&self, program: &str, then: &str) {
-        let script = format!(
-            "#!/bin/sh\necho \"{program} $*\" >> '{}'\n{then}\nexit 0\n",
-            self.calls_log().display()
-        );
+        let script =
+            format!("#!/bin/sh\necho \"{program} $*\" >> '{}'\n{then}\nexit 0\n", self.calls_log().display());
         let path = self.bin().join(program);
         std::fs::write(&path, script).unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -76,7 +74,8 @@ impl Device {
     }
 
     pub fn read(&self, device_path: &str) -> String {
-        std::fs::read_to_string(self.path(device_path)).unwrap_or_else(|e| panic!("reading {device_path}: {e}"))
+        std::fs::read_to_string(self.path(device_path))
+            .unwrap_or_else(|e| panic!("reading {device_path}: {e}"))
     }
 
     pub fn exists(&self, device_path: &str) -> bool {
@@ -114,7 +113,13 @@ impl Device {
                     out.push((rel + "/", Vec::new(), meta.mode(), meta.uid(), meta.gid()));
                     stack.push(entry.path());
                 } else {
-                    out.push((rel, std::fs::read(entry.path()).unwrap(), meta.mode(), meta.uid(), meta.gid()));
+                    out.push((
+                        rel,
+                        std::fs::read(entry.path()).unwrap(),
+                        meta.mode(),
+                        meta.uid(),
+                        meta.gid(),
+                    ));
                 }
             }
         }
