@@ -14,14 +14,17 @@ use crate::plan::{NO_CHANGES, render_text};
 
 pub fn run(ctx: &Context, args: &ApplyArgs, out: &mut dyn Write) -> Result<i32> {
     let plan = make_plan(ctx, args.answers.as_deref())?;
-    if !args.yes && !plan.is_empty() {
-        if !interactive() {
-            return Err(input_error(
-                "refusing to apply without --yes when no one is at a terminal; review with `edgeprep plan` first",
-            ));
-        }
-        write!(out, "{}", render_text(&plan))?;
+    if !args.yes && !plan.is_empty() && !interactive() {
+        return Err(input_error(
+            "refusing to apply without --yes when no one is at a terminal; review with `edgeprep plan` first",
+        ));
+    }
+    if !args.json && !plan.is_empty() {
+        // Shown even with --yes, so a log of the run says what changed and why.
+        writeln!(out, "{}", render_text(&plan))?;
         out.flush()?;
+    }
+    if !args.yes && !plan.is_empty() {
         if !confirm("Apply these changes?")? {
             writeln!(out, "Nothing was changed.")?;
             return Ok(EXIT_OK);
