@@ -34,13 +34,14 @@ pub fn render_text(plan: &Plan) -> String {
     if !plan.commands.is_empty() {
         out.push_str("Commands, in order:\n");
         for (i, command) in plan.commands.iter().enumerate() {
-            out.push_str(&format!("  {}. {}\n     {}\n", i + 1, command.display(), command.reason));
+            out.push_str(&format!("  {}. {}\n{}", i + 1, command.display(), wrap(&command.reason, "     ")));
         }
     }
     if !plan.notes.is_empty() {
         out.push_str("\nNotes:\n");
         for note in &plan.notes {
-            out.push_str(&format!("  - {}\n", mask(note, &plan.secrets)));
+            let text = wrap(&mask(note, &plan.secrets), "    ");
+            out.push_str(&format!("  - {}", text.trim_start()));
         }
     }
     out
@@ -52,7 +53,7 @@ fn render_file(file: &FileChange, secrets: &[String]) -> String {
         (FileAction::Write(_), None) => "create",
         (FileAction::Write(_), Some(_)) => "change",
     };
-    let mut out = format!("== {} ({verb})\n   {}\n", file.path, file.reason);
+    let mut out = format!("== {} ({verb})\n{}", file.path, wrap(&file.reason, "   "));
     if let Some(own) = file.ownership {
         out.push_str(&format!("   mode {:04o}, uid {} gid {}\n", own.mode, own.uid, own.gid));
     }
@@ -62,6 +63,27 @@ fn render_file(file: &FileChange, secrets: &[String]) -> String {
         (Visibility::Summary(summary), _) => out.push_str(&format!("   {summary}\n")),
         (Visibility::Diff, FileAction::Write(after)) => out.push_str(&diff(file, after, secrets)),
     }
+    out
+}
+
+/// `text` wrapped to fit 80 columns, each line starting with `indent`.
+fn wrap(text: &str, indent: &str) -> String {
+    const WIDTH: usize = 80;
+    let mut out = String::new();
+    let mut line = String::from(indent);
+    for word in text.split_whitespace() {
+        if line.len() > indent.len() && line.len() + 1 + word.len() > WIDTH {
+            out.push_str(&line);
+            out.push('\n');
+            line = String::from(indent);
+        }
+        if line.len() > indent.len() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    out.push_str(&line);
+    out.push('\n');
     out
 }
 
