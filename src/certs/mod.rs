@@ -6,4 +6,5 @@ pub mod generate;
 pub mod inspect;
 pub mod key;
 pub mod pem;
+pub mod report;
 pub mod status;

@@ -1,1 +1,2 @@
 //! The command handlers behind the CLI.
+pub mod cert;
