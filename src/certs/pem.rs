@@ -104,7 +104,7 @@ fn looks_like_pem(bytes: &[u8]) -> bool {
 
 fn check_certificate_der(der: &[u8]) -> std::result::Result<(), String> {
     match x509_parser::parse_x509_certificate(der) {
-        Ok((rest, _)) if rest.is_empty() => Ok(()),
+        Ok(([], _)) => Ok(()),
         Ok(_) => Err("trailing data after the certificate".to_string()),
         Err(e) => Err(e.to_string()),
     }
