@@ -3,6 +3,7 @@
 
 pub mod answers;
 pub mod apply;
+pub mod cert;
 pub mod completions;
 pub mod context;
 pub mod plan;
@@ -12,7 +13,7 @@ use std::io::Write;
 
 use anyhow::Result;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{CertCommand, Cli, Command};
 use context::Context;
 
 /// Run the parsed command line; returns the exit code.
@@ -23,6 +24,11 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<i32> {
         Command::Plan(args) => plan::run(&Context::from_args(&cli.global)?, &args, out),
         Command::Apply(args) => apply::run(&Context::from_args(&cli.global)?, &args, out),
         Command::Rollback(args) => rollback::run(&Context::from_args(&cli.global)?, &args, out),
-        Command::Cert(_) => anyhow::bail!("not implemented yet"),
+        Command::Cert(cmd) => match cmd {
+            CertCommand::Inspect(args) => cert::inspect(&args, out),
+            CertCommand::Generate(args) => cert::generate(&args, out),
+            CertCommand::Csr(args) => cert::csr(&args, out),
+            CertCommand::Status(args) => cert::status(&args, &Context::from_args(&cli.global)?.root, out),
+        },
     }
 }
