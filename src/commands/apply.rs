@@ -24,11 +24,9 @@ pub fn run(ctx: &Context, args: &ApplyArgs, out: &mut dyn Write) -> Result<i32> 
         writeln!(out, "{}", render_text(&plan))?;
         out.flush()?;
     }
-    if !args.yes && !plan.is_empty() {
-        if !confirm("Apply these changes?")? {
-            writeln!(out, "Nothing was changed.")?;
-            return Ok(EXIT_OK);
-        }
+    if !args.yes && !plan.is_empty() && !confirm("Apply these changes?")? {
+        writeln!(out, "Nothing was changed.")?;
+        return Ok(EXIT_OK);
     }
     let mut runner = ctx.runner();
     match apply(&plan, &ctx.root, runner.as_mut(), &Actor::from_env()) {
