@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use edgeprep::answers::parse_answers;
 use edgeprep::apply::{Actor, apply};
 use edgeprep::device::DeviceState;
-use edgeprep::plan::build_plan;
+use edgeprep::plan::{Inputs, build_plan};
 use edgeprep::root::DeviceRoot;
 use edgeprep::runner::ListingRunner;
 
@@ -38,8 +38,11 @@ fn main() {
         .with_file("/etc/aziot/config.toml", template.clone())
         .with_file("/etc/docker/daemon.json", "{\n  \"storage-driver\": \"overlay2\"\n}\n");
 
+    let inputs = Inputs::at(time::OffsetDateTime::now_utc());
     report("plan (template + demo answers)", 200, || {
-        black_box(build_plan(black_box(&state), black_box(&answers)).map(|p| p.files.len()).unwrap_or(0));
+        black_box(
+            build_plan(black_box(&state), black_box(&answers), &inputs).map(|p| p.files.len()).unwrap_or(0),
+        );
     });
 
     report("apply (backup + 4 atomic writes + audit)", 50, || {
@@ -49,7 +52,7 @@ fn main() {
         let _ = std::fs::create_dir_all(root.path("/etc/docker"));
         let _ = std::fs::write(root.path("/etc/aziot/config.toml"), &template);
         let Ok(state) = DeviceState::read(&root) else { return };
-        let Ok(plan) = build_plan(&state, &answers) else { return };
+        let Ok(plan) = build_plan(&state, &answers, &inputs) else { return };
         let mut runner = ListingRunner::default();
         black_box(apply(&plan, &root, &mut runner, &Actor { user: "bench".into() }).is_ok());
     });

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::io::ErrorKind;
+use std::os::unix::fs::MetadataExt;
 
 use anyhow::Result;
 
@@ -17,8 +18,11 @@ use crate::users::UserDb;
 pub struct DeviceState {
     /// Device path → contents, for every file the plan may change that exists.
     files: BTreeMap<String, Vec<u8>>,
-    /// Device directory → file names in it, for the directories the plan looks into.
+    /// Device directory → file names in it, for the directories the plan looks into (their
+    /// files' contents are in `files` too).
     dirs: BTreeMap<String, Vec<String>>,
+    /// Mode and owner of every watched file and directory that exists.
+    meta: BTreeMap<String, Ownership>,
     pub users: UserDb,
     /// The OS hostname, from `/etc/hostname`.
     pub os_hostname: Option<String>,
@@ -33,6 +37,8 @@ fn watched_files() -> Vec<String> {
         paths::EDGE_CA_CERT,
         paths::EDGE_CA_KEY,
         paths::TRUST_BUNDLE,
+        paths::OS_TRUST_STORE_CERT,
+        paths::GENERATED_ROOT_KEY,
     ]
     .iter()
     .map(|p| p.to_string())
@@ -46,18 +52,36 @@ fn watched_files() -> Vec<String> {
 /// Directories whose listing the plan needs (stale quickstart certificates and keys).
 const WATCHED_DIRS: &[&str] = &[paths::CERTD_CERTS_DIR, paths::KEYD_KEYS_DIR];
 
+/// Directories whose mode and owner the plan checks (where the Edge CA goes).
+const OWNED_DIRS: &[&str] = &[paths::AZIOT_DIR, paths::CERTS_DIR, paths::SECRETS_DIR];
+
+/// Mode (permission bits) and owner of a file or directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Ownership {
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+}
+
 impl DeviceState {
     /// Read the device under `root`. A file that exists but cannot be read is bad input
     /// (exit 2): the message says which file and suggests sudo.
     pub fn read(root: &DeviceRoot) -> Result<Self> {
         let mut state = DeviceState::default();
         for path in watched_files() {
-            if let Some(bytes) = read_optional(root, &path)? {
-                state.files.insert(path, bytes);
-            }
+            state.read_file(root, &path)?;
         }
         for dir in WATCHED_DIRS {
-            state.dirs.insert(dir.to_string(), list_dir(root, dir)?);
+            let names = list_dir(root, dir)?;
+            for name in &names {
+                state.read_file(root, &format!("{dir}/{name}"))?;
+            }
+            state.dirs.insert(dir.to_string(), names);
+        }
+        for dir in OWNED_DIRS {
+            if let Some(meta) = metadata(root, dir)? {
+                state.meta.insert(dir.to_string(), meta);
+            }
         }
         let passwd = read_optional(root, paths::PASSWD)?.unwrap_or_default();
         let group = read_optional(root, paths::GROUP)?.unwrap_or_default();
@@ -66,6 +90,27 @@ impl DeviceState {
             .map(|b| String::from_utf8_lossy(&b).trim().to_string())
             .filter(|h| !h.is_empty());
         Ok(state)
+    }
+
+    fn read_file(&mut self, root: &DeviceRoot, path: &str) -> Result<()> {
+        if let Some(bytes) = read_optional(root, path)? {
+            self.files.insert(path.to_string(), bytes);
+            if let Some(meta) = metadata(root, path)? {
+                self.meta.insert(path.to_string(), meta);
+            }
+        }
+        Ok(())
+    }
+
+    /// Mode and owner of a watched file or directory, if it exists.
+    pub fn ownership(&self, path: &str) -> Option<Ownership> {
+        self.meta.get(path).copied()
+    }
+
+    /// Builder for tests: the mode and owner of a file or directory.
+    pub fn with_ownership(mut self, path: &str, ownership: Ownership) -> Self {
+        self.meta.insert(path.to_string(), ownership);
+        self
     }
 
     /// Contents of a device file, if it exists.
@@ -114,6 +159,14 @@ fn read_optional(root: &DeviceRoot, device_path: &str) -> Result<Option<Vec<u8>>
             path.display()
         ))),
         Err(e) => Err(input_error(format!("cannot read {}: {e}", path.display()))),
+    }
+}
+
+fn metadata(root: &DeviceRoot, device_path: &str) -> Result<Option<Ownership>> {
+    match std::fs::metadata(root.path(device_path)) {
+        Ok(meta) => Ok(Some(Ownership { mode: meta.mode() & 0o7777, uid: meta.uid(), gid: meta.gid() })),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(input_error(format!("cannot inspect {device_path}: {e}"))),
     }
 }
 

@@ -9,6 +9,8 @@ pub const AUDIT_LOG: &str = "/var/log/edgeprep.log";
 pub const PASSWD: &str = "/etc/passwd";
 pub const GROUP: &str = "/etc/group";
 pub const HOSTNAME: &str = "/etc/hostname";
+/// The parent of the certificate and key directories: must stay traversable (0755).
+pub const AZIOT_DIR: &str = "/var/aziot";
 /// Where installed Edge CA certificates go (dir 0755, files 0644, owner aziotcs).
 pub const CERTS_DIR: &str = "/var/aziot/certs";
 /// Where installed Edge CA private keys go (dir 0700, files 0600, owner aziotks).
@@ -33,3 +35,7 @@ pub fn proxy_dropin(unit: &str) -> String {
 pub const EDGE_CA_CERT: &str = "/var/aziot/certs/edge-ca.pem";
 pub const EDGE_CA_KEY: &str = "/var/aziot/secrets/edge-ca.key.pem";
 pub const TRUST_BUNDLE: &str = "/var/aziot/certs/trust-bundle.pem";
+/// The trust bundle's copy in the OS trust store (Debian/Ubuntu), for host components.
+pub const OS_TRUST_STORE_CERT: &str = "/usr/local/share/ca-certificates/edgeprep-trust-bundle.crt";
+/// Where the root key of a chain edgeprep generated on the device waits to be taken off it.
+pub const GENERATED_ROOT_KEY: &str = "/var/lib/edgeprep/root-ca.key.pem";

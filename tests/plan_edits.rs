@@ -5,7 +5,7 @@ mod common;
 
 use edgeprep::answers::*;
 use edgeprep::device::DeviceState;
-use edgeprep::plan::{FileAction, Plan, build_plan, render_text};
+use edgeprep::plan::{FileAction, Inputs, Plan, build_plan, render_text};
 use proptest::prelude::*;
 
 const CONFIG: &str = "/etc/aziot/config.toml";
@@ -14,6 +14,10 @@ const DAEMON: &str = "/etc/docker/daemon.json";
 /// A config a technician made from the template on the bench, with comments and values.
 const BENCH_CONFIG: &str = include_str!("fixtures/bench-config.toml");
 const BENCH_DAEMON: &str = include_str!("fixtures/bench-daemon.json");
+
+fn inputs() -> Inputs {
+    Inputs::at(time::OffsetDateTime::now_utc())
+}
 
 fn written(plan: &Plan, path: &str) -> Option<String> {
     plan.files.iter().find(|f| f.path == path).and_then(|f| match &f.action {
@@ -89,7 +93,7 @@ fn subset(mask: u16) -> Answers {
 #[test]
 fn template_gets_a_complete_agent_and_every_setting() {
     let state = DeviceState::default().with_file(CONFIG, common::template_text());
-    let plan = build_plan(&state, &every_answer()).unwrap();
+    let plan = build_plan(&state, &every_answer(), &inputs()).unwrap();
     let config = written(&plan, CONFIG).expect("config.toml written");
     let parsed: toml::Table = config.parse().unwrap();
     assert_eq!(parsed["hostname"].as_str(), Some("edge-01"));
@@ -108,9 +112,9 @@ fn second_plan_after_applying_is_empty() {
         DeviceState::default().with_file(CONFIG, BENCH_CONFIG).with_file(DAEMON, BENCH_DAEMON),
         DeviceState::default(),
     ] {
-        let plan = build_plan(&state, &every_answer()).unwrap();
+        let plan = build_plan(&state, &every_answer(), &inputs()).unwrap();
         assert!(!plan.is_empty());
-        let again = build_plan(&applied(state, &plan), &every_answer()).unwrap();
+        let again = build_plan(&applied(state, &plan), &every_answer(), &inputs()).unwrap();
         assert!(again.is_empty(), "second plan not empty:\n{}", render_text(&again));
     }
 }
@@ -118,7 +122,7 @@ fn second_plan_after_applying_is_empty() {
 #[test]
 fn switching_provisioning_replaces_the_whole_table() {
     let state = DeviceState::default().with_file(CONFIG, BENCH_CONFIG);
-    let plan = build_plan(&state, &subset(1 << 1)).unwrap();
+    let plan = build_plan(&state, &subset(1 << 1), &inputs()).unwrap();
     let config = written(&plan, CONFIG).unwrap();
     let parsed: toml::Table = config.parse().unwrap();
     let provisioning = parsed["provisioning"].as_table().unwrap();
@@ -133,7 +137,7 @@ fn journald_drops_file_driver_options() {
         logging: Some(Logging { driver: LogDriver::Journald, max_size: None, max_files: None }),
         ..Answers::default()
     };
-    let plan = build_plan(&state, &answers).unwrap();
+    let plan = build_plan(&state, &answers, &inputs()).unwrap();
     let daemon: serde_json::Value = serde_json::from_str(&written(&plan, DAEMON).unwrap()).unwrap();
     assert_eq!(daemon["log-driver"], "journald");
     assert!(daemon.get("log-opts").is_none(), "{daemon}");
@@ -149,7 +153,7 @@ fn numeric_max_file_is_rewritten_as_a_string() {
         logging: Some(Logging { driver: LogDriver::Local, max_size: None, max_files: None }),
         ..Answers::default()
     };
-    let plan = build_plan(&state, &answers).unwrap();
+    let plan = build_plan(&state, &answers, &inputs()).unwrap();
     let daemon: serde_json::Value = serde_json::from_str(&written(&plan, DAEMON).unwrap()).unwrap();
     assert_eq!(daemon["log-opts"]["max-file"], "3");
 }
@@ -160,7 +164,7 @@ fn uppercase_proxy_key_in_agent_env_is_replaced_by_the_lowercase_one() {
         CONFIG,
         "[provisioning]\nsource = \"manual\"\nconnection_string = \"HostName=h;DeviceId=d;SharedAccessKey=YWJj\"\n\n[agent]\nname = \"edgeAgent\"\ntype = \"docker\"\n\n[agent.config]\nimage = \"mcr.microsoft.com/azureiotedge-agent:1.4\"\n\n[agent.env]\n\"HTTPS_PROXY\" = \"http://old:3128\"\n",
     );
-    let plan = build_plan(&state, &subset(1 << 3)).unwrap();
+    let plan = build_plan(&state, &subset(1 << 3), &inputs()).unwrap();
     let parsed: toml::Table = written(&plan, CONFIG).unwrap().parse().unwrap();
     let env = parsed["agent"]["env"].as_table().unwrap();
     assert_eq!(env.get("HTTPS_PROXY"), None);
@@ -170,7 +174,7 @@ fn uppercase_proxy_key_in_agent_env_is_replaced_by_the_lowercase_one() {
 #[test]
 fn secrets_are_masked_in_the_review() {
     let state = DeviceState::default().with_file(CONFIG, BENCH_CONFIG);
-    let text = render_text(&build_plan(&state, &every_answer()).unwrap());
+    let text = render_text(&build_plan(&state, &every_answer(), &inputs()).unwrap());
     for secret in ["Registry-Pa55word", "c3ltbWV0cmljLWtleS1mb3ItdGVzdHM=", "YmVuY2gta2V5LW5vdC1zZWNyZXQ="] {
         assert!(!text.contains(secret), "{secret} shown in:\n{text}");
     }
@@ -186,7 +190,7 @@ proptest! {
         let answers = subset(mask);
         for (original, allow_replaced) in [(common::template_text(), false), (BENCH_CONFIG.to_string(), true)] {
             let state = DeviceState::default().with_file(CONFIG, original.clone()).with_file(DAEMON, BENCH_DAEMON);
-            let plan = build_plan(&state, &answers).unwrap();
+            let plan = build_plan(&state, &answers, &inputs()).unwrap();
             let Some(after) = written(&plan, CONFIG) else { continue };
             let diff = similar::TextDiff::from_lines(original.as_str(), after.as_str());
             for change in diff.iter_all_changes().filter(|c| c.tag() == similar::ChangeTag::Delete) {

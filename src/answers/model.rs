@@ -178,6 +178,9 @@ pub struct EdgeCa {
     pub key: Option<String>,
     /// Root CA PEM for `trust_bundle_cert` (and the OS trust store).
     pub trust_bundle: Option<String>,
+    /// Also install the trust bundle into the OS trust store, for host components such as
+    /// docker pulling from a registry behind a TLS-inspecting proxy. Default true.
+    pub os_trust_store: Option<bool>,
     pub generate: Option<GenerateEdgeCa>,
 }
 

@@ -62,7 +62,7 @@ const SCHEMA: &[(&str, &[&str])] = &[
     ),
     ("logging", &["driver", "max_size", "max_files"]),
     ("dns", &["servers"]),
-    ("edge_ca", &["cert", "key", "trust_bundle", "generate"]),
+    ("edge_ca", &["cert", "key", "trust_bundle", "os_trust_store", "generate"]),
     ("edge_ca.generate", &["common_name", "days"]),
 ];
 
@@ -462,6 +462,7 @@ mod tests {
                 cert: s(),
                 key: s(),
                 trust_bundle: s(),
+                os_trust_store: Some(true),
                 generate: Some(GenerateEdgeCa { common_name: s(), days: Some(1) }),
             }),
         };

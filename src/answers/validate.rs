@@ -1032,6 +1032,7 @@ mod tests {
                 cert: cert.map(Into::into),
                 key: key.map(Into::into),
                 trust_bundle: None,
+                os_trust_store: None,
                 generate,
             }),
             ..Answers::default()

@@ -212,3 +212,34 @@ mod tests {
         assert!(err.to_string().contains("key.pem"));
     }
 }
+
+/// Certificates as one PEM text, in order: what IoT Edge reads for `[edge_ca] cert`, whatever
+/// form (DER, PEM with extra text) they arrived in.
+pub fn encode_certificates(ders: &[Vec<u8>]) -> String {
+    use base64::Engine as _;
+    let mut out = String::new();
+    for der in ders {
+        let encoded = base64::engine::general_purpose::STANDARD.encode(der);
+        out.push_str("-----BEGIN CERTIFICATE-----\n");
+        for chunk in encoded.as_bytes().chunks(64) {
+            out.push_str(&String::from_utf8_lossy(chunk));
+            out.push('\n');
+        }
+        out.push_str("-----END CERTIFICATE-----\n");
+    }
+    out
+}
+
+#[cfg(test)]
+mod encode_tests {
+    use super::*;
+
+    #[test]
+    fn encoded_certificates_load_back_identically() {
+        let ders = vec![vec![0x30, 0x03, 0x02, 0x01, 0x05]; 2];
+        let text = encode_certificates(&ders);
+        let blocks = parse_blocks(&text).unwrap();
+        assert_eq!(blocks.len(), 2);
+        assert!(text.starts_with("-----BEGIN CERTIFICATE-----\nMAMCAQU=\n"));
+    }
+}

@@ -8,13 +8,14 @@ use super::context::Context;
 use crate::cli::PlanArgs;
 use crate::device::DeviceState;
 use crate::error::EXIT_OK;
-use crate::plan::{Plan, build_plan, render_json, render_text};
+use crate::plan::{Inputs, Plan, build_plan, render_json, render_text};
 
 /// Read the device and answers and build the plan; shared by plan and apply.
 pub fn make_plan(ctx: &Context, answers: Option<&std::path::Path>) -> Result<Plan> {
     let (answers, _) = ctx.answers(answers)?;
     let state = DeviceState::read(&ctx.root)?;
-    build_plan(&state, &answers)
+    let inputs = Inputs::gather(&answers, time::OffsetDateTime::now_utc())?;
+    build_plan(&state, &answers, &inputs)
 }
 
 pub fn run(ctx: &Context, args: &PlanArgs, out: &mut dyn Write) -> Result<i32> {

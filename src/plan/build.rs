@@ -4,18 +4,22 @@ use anyhow::Result;
 
 use super::Plan;
 use super::commands::{Changes, commands_for};
-use super::config_toml::plan_config;
+use super::config_toml::{ConfigEdit, plan_config};
 use super::daemon_json::plan_daemon_json;
+use super::edge_ca::plan_edge_ca;
+use super::inputs::Inputs;
 use super::proxy::plan_proxy_dropins;
 use crate::answers::Answers;
 use crate::device::DeviceState;
 
 /// The plan that brings the device in `state` to `answers`. Pure: it reads nothing but its
-/// arguments, so the same state and answers give the same plan, and applying a plan then
-/// planning again gives an empty one.
-pub fn build_plan(state: &DeviceState, answers: &Answers) -> Result<Plan> {
+/// arguments, so the same state, answers and inputs give the same plan, and applying a plan
+/// then planning again gives an empty one.
+pub fn build_plan(state: &DeviceState, answers: &Answers, inputs: &Inputs) -> Result<Plan> {
     let mut plan = Plan { secrets: secrets_of(answers), ..Plan::default() };
-    let config = plan_config(state, answers, None, &mut plan)?;
+    let edge_ca = plan_edge_ca(state, answers, inputs, &mut plan)?;
+    let extra = edge_ca.config.as_ref().map(|c| c as &dyn ConfigEdit);
+    let config = plan_config(state, answers, extra, &mut plan)?;
     let daemon_json = plan_daemon_json(state, answers, &mut plan)?;
     let dropins = plan_proxy_dropins(state, answers, &mut plan);
     plan.commands = commands_for(&Changes {
@@ -24,7 +28,8 @@ pub fn build_plan(state: &DeviceState, answers: &Answers) -> Result<Plan> {
         daemon_json,
         docker_dropin: dropins.docker,
         aziot_dropins: dropins.aziot,
-        edge_ca: false,
+        edge_ca: edge_ca.ca_changed,
+        os_trust_store: edge_ca.os_store_changed,
     });
     Ok(plan)
 }

@@ -13,6 +13,8 @@ pub struct Changes {
     pub aziot_dropins: bool,
     /// The Edge CA files changed: modules need server certificates from the new CA.
     pub edge_ca: bool,
+    /// The trust bundle's copy in the OS trust store changed.
+    pub os_trust_store: bool,
 }
 
 impl Changes {
@@ -28,7 +30,8 @@ impl Changes {
             docker_dropin: has(&paths::proxy_dropin(paths::DOCKER_UNIT)),
             aziot_dropins: has(&paths::proxy_dropin(paths::EDGED_UNIT))
                 || has(&paths::proxy_dropin(paths::IDENTITYD_UNIT)),
-            edge_ca: has(paths::EDGE_CA_CERT) || has(paths::EDGE_CA_KEY),
+            edge_ca: has(paths::EDGE_CA_CERT) || has(paths::EDGE_CA_KEY) || has(paths::TRUST_BUNDLE),
+            os_trust_store: has(paths::OS_TRUST_STORE_CERT),
         }
     }
 }
@@ -37,6 +40,13 @@ impl Changes {
 /// apply`, which talks to docker), apply IoT Edge's config, then recreate edgeAgent.
 pub fn commands_for(changes: &Changes) -> Vec<PlannedCommand> {
     let mut commands = Vec::new();
+    if changes.os_trust_store {
+        commands.push(PlannedCommand::new(
+            "update-ca-certificates",
+            &[],
+            "Host programs (docker pulling images) trust the new CA only once the store is rebuilt.",
+        ));
+    }
     if changes.docker_dropin || changes.aziot_dropins {
         commands.push(PlannedCommand::new(
             "systemctl",
@@ -57,18 +67,18 @@ pub fn commands_for(changes: &Changes) -> Vec<PlannedCommand> {
             &["config", "apply", "-c", paths::CONFIG_TOML],
             "IoT Edge's services read config.toml only through `config apply`, which also restarts them.",
         ));
-    } else if changes.aziot_dropins {
-        commands.push(PlannedCommand::new(
-            "iotedge",
-            &["system", "restart"],
-            "aziot-edged and aziot-identityd read their proxy only at start.",
-        ));
     }
     if changes.edge_ca {
         commands.push(PlannedCommand::new(
             "iotedge",
             &["system", "restart"],
-            "Modules get new server certificates from the new Edge CA when IoT Edge restarts.",
+            "Modules get server certificates from the new Edge CA when IoT Edge restarts.",
+        ));
+    } else if changes.aziot_dropins && !changes.config_toml {
+        commands.push(PlannedCommand::new(
+            "iotedge",
+            &["system", "restart"],
+            "aziot-edged and aziot-identityd read their proxy only at start.",
         ));
     }
     if changes.agent {
@@ -105,7 +115,7 @@ mod tests {
             daemon_json: true,
             docker_dropin: true,
             aziot_dropins: true,
-            edge_ca: false,
+            ..Changes::default()
         };
         assert_eq!(
             lines(all),

@@ -6,10 +6,13 @@ mod build;
 pub mod commands;
 pub mod config_toml;
 mod daemon_json;
+pub mod edge_ca;
+pub mod inputs;
 mod proxy;
 mod render;
 
 pub use build::build_plan;
+pub use inputs::Inputs;
 pub use render::{NO_CHANGES, render_json, render_text};
 
 use crate::runner::PlannedCommand;
@@ -26,13 +29,7 @@ pub enum Visibility {
     Secret,
 }
 
-/// Ownership and permissions a file or directory must end up with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-pub struct Ownership {
-    pub mode: u32,
-    pub uid: u32,
-    pub gid: u32,
-}
+pub use crate::device::Ownership;
 
 /// What happens to one file.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -18,6 +18,9 @@ pub fn template_text() -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
 }
 
+/// Every external command edgeprep may run; each gets a fake.
+pub const FAKED: &[&str] = &["iotedge", "systemctl", "docker", "update-ca-certificates"];
+
 /// A device root in a temp dir plus a bin dir of fake commands.
 pub struct Device {
     pub dir: tempfile::TempDir,
@@ -29,7 +32,7 @@ impl Device {
         let device = Device { dir };
         std::fs::create_dir_all(device.root()).unwrap();
         std::fs::create_dir_all(device.bin()).unwrap();
-        for program in ["iotedge", "systemctl", "docker"] {
+        for program in FAKED {
             device.fake(program, "");
         }
         device.write("/etc/hostname", "edge-01\n");
@@ -51,7 +54,11 @@ impl Device {
 
     /// Command lines the fakes were called with, in order.
     pub fn calls(&self) -> Vec<String> {
-        std::fs::read_to_string(self.calls_log()).unwrap_or_default().lines().map(str::to_string).collect()
+        std::fs::read_to_string(self.calls_log())
+            .unwrap_or_default()
+            .lines()
+            .map(|l| l.trim_end().to_string())
+            .collect()
     }
 
     /// Install a fake `program` that logs its arguments and then runs `then` (shell).
@@ -89,11 +96,11 @@ impl Device {
         path
     }
 
-    /// `edgeprep --root <root> --run-commands ARGS` with the fakes first on PATH.
+    /// `edgeprep --root <root> --run-commands ARGS` with only the fakes on PATH, so a command
+    /// without a fake fails to start instead of reaching this machine.
     pub fn edgeprep(&self, args: &[&str]) -> Command {
         let mut cmd = Command::cargo_bin("edgeprep").unwrap();
-        let path = format!("{}:{}", self.bin().display(), std::env::var("PATH").unwrap_or_default());
-        cmd.env("PATH", path).env_remove("SUDO_USER").env("USER", "tester");
+        cmd.env("PATH", self.bin()).env_remove("SUDO_USER").env("USER", "tester");
         cmd.arg("--root").arg(self.root()).arg("--run-commands").args(args);
         cmd
     }
