@@ -11,7 +11,20 @@ Exit codes:
   1  a step failed at run time (changed files were rolled back)
   2  bad input or usage (nothing was written)";
 
-/// Take an Azure IoT Edge 1.4 device from \"it works on my bench\" to production-ready.
+const INSPECT_EXIT_CODES: &str = "\
+Exit codes:
+  0  usable as an Edge CA (warnings allowed)
+  1  not usable (expired, not a CA, wrong key, encrypted key, ...)
+  2  a file could not be read or holds no certificate or key";
+
+const STATUS_EXIT_CODES: &str = "\
+Exit codes (for a systemd timer or Ansible):
+  0  an Edge CA from files with more than --warn-days left, or one IoT Edge renews itself
+  1  rotation due: fewer than --warn-days left, expired, or the certificate file is missing
+  2  config.toml cannot be parsed
+  3  the quickstart (self-generated) Edge CA is in use, or IoT Edge is not configured";
+
+/// Take an Azure IoT Edge 1.4 device from "it works on my bench" to production-ready.
 ///
 /// edgeprep reads the device, turns answers (an answers file) into a plan of file edits and
 /// commands, shows it with secrets masked, and applies it with backups, atomic writes and
@@ -107,12 +120,14 @@ pub enum AnswersCommand {
 #[derive(Debug, Subcommand)]
 pub enum CertCommand {
     /// Show a certificate or chain (PEM or DER) and judge it as an IoT Edge Edge CA.
+    #[command(after_help = INSPECT_EXIT_CODES)]
     Inspect(CertInspectArgs),
     /// Generate a root CA and an Edge CA signed by it.
     Generate(CertGenerateArgs),
     /// Create a private key and a certificate signing request for an Edge CA.
     Csr(CertCsrArgs),
     /// Report the device's current Edge CA and whether rotation is due.
+    #[command(after_help = STATUS_EXIT_CODES)]
     Status(CertStatusArgs),
 }
 

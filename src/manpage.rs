@@ -1,5 +1,5 @@
-//! The man page, generated from the clap definition so it cannot drift from `--help`: one
-//! page for `edgeprep` and one per subcommand, concatenated into `man/edgeprep.1`'s siblings.
+//! The man pages, generated from the clap definition so they cannot drift from `--help`: one
+//! for `edgeprep` and one for each subcommand at any depth (`edgeprep-cert-status.1`).
 
 use anyhow::Result;
 
@@ -7,17 +7,19 @@ use crate::cli::command;
 
 /// (file name, roff text) of every man page: `edgeprep.1`, `edgeprep-plan.1`, ...
 pub fn pages() -> Result<Vec<(String, Vec<u8>)>> {
-    let cmd = command();
     let mut pages = Vec::new();
-    let mut main = Vec::new();
-    clap_mangen::Man::new(cmd.clone()).render(&mut main)?;
-    pages.push(("edgeprep.1".to_string(), main));
-    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
-        let name = format!("edgeprep-{}", sub.get_name());
-        let sub = sub.clone().name(name.clone());
-        let mut text = Vec::new();
-        clap_mangen::Man::new(sub).render(&mut text)?;
-        pages.push((format!("{name}.1"), text));
-    }
+    render(command(), &mut pages)?;
     Ok(pages)
+}
+
+fn render(cmd: clap::Command, pages: &mut Vec<(String, Vec<u8>)>) -> Result<()> {
+    let name = cmd.get_name().to_string();
+    let mut text = Vec::new();
+    clap_mangen::Man::new(cmd.clone()).render(&mut text)?;
+    pages.push((format!("{name}.1"), text));
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+        let sub_name = format!("{name}-{}", sub.get_name());
+        render(sub.clone().name(sub_name), pages)?;
+    }
+    Ok(())
 }
