@@ -221,3 +221,33 @@ fn touched_key(line: &str, answers: &Answers) -> bool {
             &["enabled", "cleanup_recurrence", "image_age_cleanup_threshold", "cleanup_time"],
         )
 }
+
+/// IoT Edge's own test super-config (input of `config apply`), which has empty `[agent.env]`
+/// and `[agent.config.auth]` tables: the answers land inside them, nothing else moves.
+#[test]
+fn edits_land_in_the_existing_tables_of_iot_edges_super_config() {
+    let path = common::upstream_fixture("edgelet__iotedge__test-files__config__ca-certs__super-config.toml");
+    let original = std::fs::read_to_string(path).unwrap();
+    let state = DeviceState::default().with_file(CONFIG, original.clone());
+    let answers = Answers {
+        upstream: every_answer().upstream,
+        proxy: every_answer().proxy,
+        agent: every_answer().agent,
+        ..Answers::default()
+    };
+    let plan = build_plan(&state, &answers, &inputs()).unwrap();
+    let after = written(&plan, CONFIG).unwrap();
+    let parsed: toml::Table = after.parse().unwrap();
+    assert_eq!(parsed["agent"]["env"]["UpstreamProtocol"].as_str(), Some("MqttWs"));
+    assert_eq!(parsed["agent"]["config"]["auth"]["username"].as_str(), Some("edge-pull"));
+    // Only the image line is replaced; every other line survives in order.
+    let diff = similar::TextDiff::from_lines(original.as_str(), after.as_str());
+    let removed: Vec<_> = diff
+        .iter_all_changes()
+        .filter(|c| c.tag() == similar::ChangeTag::Delete)
+        .map(|c| c.value().to_string())
+        .collect();
+    assert_eq!(removed, ["image = \"mcr.microsoft.com/azureiotedge-agent:1.0\"\n"]);
+    let again = build_plan(&applied(state, &plan), &answers, &inputs()).unwrap();
+    assert!(again.is_empty());
+}
