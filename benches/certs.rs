@@ -1,8 +1,9 @@
 //! Benchmarks of certificate work: key generation and whole-chain creation per key type, and
 //! inspecting a chain. Run with `cargo bench --bench certs`; prints min / median / max.
 
+mod support;
+
 use std::hint::black_box;
-use std::time::{Duration, Instant};
 
 use edgeprep::certs::generate::{GenerateOptions, generate_chain, generate_key};
 use edgeprep::certs::inspect::{InspectOptions, inspect_bytes};
@@ -11,10 +12,10 @@ use edgeprep::cli::KeyType;
 fn main() {
     let now = time::OffsetDateTime::now_utc();
     for (key_type, runs) in [(KeyType::EcP256, 200), (KeyType::Rsa2048, 10), (KeyType::Rsa4096, 3)] {
-        report(&format!("generate key {key_type:?}"), runs, || {
+        support::report(&format!("generate key {key_type:?}"), runs, || {
             black_box(generate_key(key_type).is_ok());
         });
-        report(&format!("generate root + Edge CA {key_type:?}"), runs.min(50), || {
+        support::report(&format!("generate root + Edge CA {key_type:?}"), runs.min(50), || {
             let opts = GenerateOptions { common_name: "bench edge ca".into(), days: 365, key_type, now };
             black_box(generate_chain(&opts).is_ok());
         });
@@ -26,7 +27,7 @@ fn main() {
         std::process::exit(1);
     };
     let inspect = InspectOptions { now, warn_days: 30, hostname: Some("edge-01".into()), device_id: None };
-    report("inspect EC chain + key", 500, || {
+    support::report("inspect EC chain + key", 500, || {
         black_box(
             inspect_bytes(
                 chain.edge_chain_pem.as_bytes(),
@@ -37,22 +38,4 @@ fn main() {
             .is_ok(),
         );
     });
-}
-
-fn report(name: &str, iterations: usize, mut f: impl FnMut()) {
-    f();
-    let mut times: Vec<Duration> = (0..iterations)
-        .map(|_| {
-            let start = Instant::now();
-            f();
-            start.elapsed()
-        })
-        .collect();
-    times.sort();
-    println!(
-        "{name:<40} min {:>9.1?}  median {:>9.1?}  max {:>9.1?}  ({iterations} runs)",
-        times[0],
-        times[times.len() / 2],
-        times[times.len() - 1]
-    );
 }

@@ -4,9 +4,10 @@
 //! Run with `cargo bench --bench pipeline`. Prints min / median / max per operation; no
 //! thresholds here, targets are read off these figures.
 
+mod support;
+
 use std::hint::black_box;
 use std::path::Path;
-use std::time::{Duration, Instant};
 
 use edgeprep::answers::parse_answers;
 use edgeprep::apply::{Actor, apply};
@@ -39,13 +40,13 @@ fn main() {
         .with_file("/etc/docker/daemon.json", "{\n  \"storage-driver\": \"overlay2\"\n}\n");
 
     let inputs = Inputs::at(time::OffsetDateTime::now_utc());
-    report("plan (template + demo answers)", 200, || {
+    support::report("plan (template + demo answers)", 200, || {
         black_box(
             build_plan(black_box(&state), black_box(&answers), &inputs).map(|p| p.files.len()).unwrap_or(0),
         );
     });
 
-    report("apply (backup + 4 atomic writes + audit)", 50, || {
+    support::report("apply (backup + 4 atomic writes + audit)", 50, || {
         let Ok(dir) = tempfile::tempdir() else { return };
         let root = DeviceRoot::new(dir.path());
         let _ = std::fs::create_dir_all(root.path("/etc/aziot"));
@@ -56,22 +57,4 @@ fn main() {
         let mut runner = ListingRunner::default();
         black_box(apply(&plan, &root, &mut runner, &Actor { user: "bench".into() }).is_ok());
     });
-}
-
-fn report(name: &str, iterations: usize, mut f: impl FnMut()) {
-    f(); // warm up
-    let mut times: Vec<Duration> = (0..iterations)
-        .map(|_| {
-            let start = Instant::now();
-            f();
-            start.elapsed()
-        })
-        .collect();
-    times.sort();
-    println!(
-        "{name:<45} min {:>9.1?}  median {:>9.1?}  max {:>9.1?}  ({iterations} runs)",
-        times[0],
-        times[times.len() / 2],
-        times[times.len() - 1]
-    );
 }

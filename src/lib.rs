@@ -30,4 +30,5 @@ pub mod plan;
 pub mod root;
 pub mod runner;
 pub mod secrets;
+pub mod timestamp;
 pub mod users;

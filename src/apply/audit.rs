@@ -92,21 +92,7 @@ pub fn append(root: &DeviceRoot, entry: &AuditEntry) -> Result<()> {
 
 /// Now, as RFC 3339 UTC (`2026-11-26T12:03:01Z`).
 pub fn now_rfc3339() -> String {
-    rfc3339(time::OffsetDateTime::now_utc())
-}
-
-/// `t` (taken as UTC) as RFC 3339 with a `Z` suffix, to the second.
-pub(crate) fn rfc3339(t: time::OffsetDateTime) -> String {
-    let t = t.to_offset(time::UtcOffset::UTC);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
+    crate::timestamp::rfc3339(time::OffsetDateTime::now_utc())
 }
 
 /// Read every line of the audit log under `root` (for tests and `edgeprep` diagnostics).
@@ -170,11 +156,5 @@ mod tests {
         let e = e.masked(&secrets);
         let json = serde_json::to_string(&e).unwrap();
         assert!(!json.contains("hunter2"), "{json}");
-    }
-
-    #[test]
-    fn rfc3339_formats_utc_to_the_second() {
-        let t = time::OffsetDateTime::from_unix_timestamp(1_795_694_581).unwrap();
-        assert_eq!(rfc3339(t), "2026-11-26T12:03:01Z");
     }
 }

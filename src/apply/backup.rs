@@ -128,7 +128,7 @@ pub fn backups_dir(root: &DeviceRoot) -> PathBuf {
 /// Make a complete set recording the current state of `new.files` and `new.dirs`.
 pub(crate) fn create_set(root: &DeviceRoot, new: &NewSet<'_>) -> Result<BackupSet> {
     let now = time::OffsetDateTime::now_utc();
-    let (id, dir) = create_set_dir(&backups_dir(root), &id_for(now))?;
+    let (id, dir) = create_set_dir(&backups_dir(root), &crate::timestamp::compact(now))?;
     match fill_set(root, new, &id, &dir, now) {
         Ok(manifest) => Ok(BackupSet { id, dir, manifest }),
         Err(err) => {
@@ -157,7 +157,7 @@ fn fill_set(
     let manifest = Manifest {
         version: MANIFEST_VERSION,
         id: id.to_string(),
-        time: super::audit::rfc3339(now),
+        time: crate::timestamp::rfc3339(now),
         user: new.user.to_string(),
         action: new.action.to_string(),
         commands: new.commands.to_vec(),
@@ -237,20 +237,6 @@ fn stored_name(index: usize, device_path: &str) -> String {
 
 fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// `20261126T120301Z`: sorts by time, and is safe as a file name.
-fn id_for(t: time::OffsetDateTime) -> String {
-    let t = t.to_offset(time::UtcOffset::UTC);
-    format!(
-        "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
 }
 
 /// Create `<backups>/<base>` (or `<base>-2`, `<base>-3`, ... when taken) with mode 0700.
@@ -566,7 +552,7 @@ mod tests {
     #[test]
     fn ids_are_utc_timestamps_and_collisions_get_suffixes() {
         let t = time::OffsetDateTime::from_unix_timestamp(1_795_694_581).unwrap();
-        assert_eq!(id_for(t), "20261126T120301Z");
+        assert_eq!(crate::timestamp::compact(t), "20261126T120301Z");
         let dir = tempfile::tempdir().unwrap();
         let backups = dir.path().join("var/lib/edgeprep/backups");
         let (a, _) = create_set_dir(&backups, "20261126T120301Z").unwrap();

@@ -15,6 +15,7 @@ use x509_parser::extensions::ParsedExtension;
 use super::key::{KeyDescription, PublicKeyId};
 use super::pem::{KeyMaterial, encrypted_key_fix, encrypted_key_message};
 use crate::error::input_error;
+use crate::timestamp::rfc3339;
 
 /// What the chain is judged against.
 #[derive(Debug, Clone)]
@@ -232,20 +233,6 @@ fn key_usage_names(cert: &X509Certificate<'_>) -> Vec<String> {
 /// `sep`-separated upper-case hex.
 pub fn hex(bytes: &[u8], sep: &str) -> String {
     bytes.iter().map(|b| format!("{b:02X}")).collect::<Vec<_>>().join(sep)
-}
-
-/// RFC 3339 in UTC, without pulling in time's formatting feature.
-pub fn rfc3339(t: OffsetDateTime) -> String {
-    let t = t.to_offset(time::UtcOffset::UTC);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
 }
 
 fn label(index: usize, info: &CertInfo) -> String {

@@ -11,10 +11,10 @@ use anyhow::Result;
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use super::inspect::rfc3339;
 use crate::error::input_error;
 use crate::paths::{CERTD_CERTS_DIR, CONFIG_TOML};
 use crate::root::DeviceRoot;
+use crate::timestamp::rfc3339;
 
 /// Exit code: the quickstart CA is in use (or nothing is configured): not production-ready.
 pub const EXIT_QUICKSTART: i32 = 3;
