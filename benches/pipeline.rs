@@ -46,7 +46,7 @@ fn main() {
         );
     });
 
-    support::report("apply (backup + 4 atomic writes + audit)", 50, || {
+    support::report("apply (backup, 5 atomic writes, audit line)", 50, || {
         let Ok(dir) = tempfile::tempdir() else { return };
         let root = DeviceRoot::new(dir.path());
         let _ = std::fs::create_dir_all(root.path("/etc/aziot"));

@@ -14,6 +14,7 @@
 //! - [`certs`]: inspecting, generating and requesting Edge CA certificates.
 //! - [`cli`] and [`commands`]: the command-line front-end.
 #![forbid(unsafe_code)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod answers;
 pub mod apply;

@@ -1,4 +1,6 @@
 //! The `edgeprep` binary: parse the command line, run the command, map errors to exit codes.
+#![forbid(unsafe_code)]
+#![deny(clippy::unwrap_used, clippy::expect_used)]
 
 use std::process::ExitCode;
 

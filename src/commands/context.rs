@@ -17,7 +17,7 @@ pub struct Context {
     pub root: DeviceRoot,
     run_commands: bool,
     /// Keeps the demo device's temporary directory alive until the command ends.
-    _demo_dir: Option<tempfile::TempDir>,
+    demo_dir: Option<tempfile::TempDir>,
 }
 
 impl Context {
@@ -25,7 +25,7 @@ impl Context {
         if global.demo {
             let dir = demo::install().context("setting up the demo device")?;
             eprintln!("Demo device: a temporary copy in {} (removed on exit).", dir.path().display());
-            return Ok(Self { root: DeviceRoot::new(dir.path()), run_commands: false, _demo_dir: Some(dir) });
+            return Ok(Self { root: DeviceRoot::new(dir.path()), run_commands: false, demo_dir: Some(dir) });
         }
         if !global.root.is_dir() {
             return Err(input_error(format!(
@@ -33,11 +33,11 @@ impl Context {
                 global.root.display()
             )));
         }
-        Ok(Self { root: DeviceRoot::new(&global.root), run_commands: global.run_commands, _demo_dir: None })
+        Ok(Self { root: DeviceRoot::new(&global.root), run_commands: global.run_commands, demo_dir: None })
     }
 
     pub fn is_demo(&self) -> bool {
-        self._demo_dir.is_some()
+        self.demo_dir.is_some()
     }
 
     /// Real processes on the device itself (or with --run-commands); otherwise only listed.
