@@ -88,3 +88,17 @@ fn missing_root_is_bad_input() {
         .code(2)
         .stderr(predicate::str::contains("--root"));
 }
+
+#[test]
+fn answers_check_prints_warnings_without_failing() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("answers.toml");
+    std::fs::write(&file, "[agent]\nimage = \"mcr.microsoft.com/azureiotedge-agent:1.4\"\n").unwrap();
+    edgeprep()
+        .args(["answers", "check"])
+        .arg(&file)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("with warnings"))
+        .stdout(predicate::str::contains("rolling tag"));
+}

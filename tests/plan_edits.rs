@@ -251,3 +251,17 @@ fn edits_land_in_the_existing_tables_of_iot_edges_super_config() {
     let again = build_plan(&applied(state, &plan), &answers, &inputs()).unwrap();
     assert!(again.is_empty());
 }
+
+#[test]
+fn warnings_about_the_answers_are_notes_of_the_plan() {
+    let answers = Answers {
+        proxy: Some(Proxy { url: "https://proxy.local:443".into(), no_proxy: None }),
+        ..Answers::default()
+    };
+    let plan = build_plan(&DeviceState::default(), &answers, &inputs()).unwrap();
+    assert!(
+        plan.notes.iter().any(|n| n.contains("[proxy] url") && n.contains("http://")),
+        "{:?}",
+        plan.notes
+    );
+}

@@ -5,14 +5,24 @@ use std::io::Write;
 use anyhow::Result;
 
 use crate::answers::read_answers;
+use crate::answers::validate::validate;
 use crate::cli::AnswersCommand;
 use crate::error::EXIT_OK;
 
 pub fn run(cmd: &AnswersCommand, out: &mut dyn Write) -> Result<i32> {
     match cmd {
         AnswersCommand::Check { file } => {
-            read_answers(file)?;
-            writeln!(out, "{}: valid.", file.display())?;
+            let answers = read_answers(file)?;
+            let warnings = validate(&answers).warnings;
+            writeln!(
+                out,
+                "{}: valid{}",
+                file.display(),
+                if warnings.is_empty() { "." } else { ", with warnings:" }
+            )?;
+            for warning in warnings {
+                writeln!(out, "  - {warning}")?;
+            }
             Ok(EXIT_OK)
         }
     }

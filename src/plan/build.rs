@@ -10,6 +10,7 @@ use super::edge_ca::plan_edge_ca;
 use super::inputs::Inputs;
 use super::proxy::plan_proxy_dropins;
 use crate::answers::Answers;
+use crate::answers::validate::validate;
 use crate::device::DeviceState;
 
 /// The plan that brings the device in `state` to `answers`. Pure: it reads nothing but its
@@ -17,6 +18,8 @@ use crate::device::DeviceState;
 /// then planning again gives an empty one.
 pub fn build_plan(state: &DeviceState, answers: &Answers, inputs: &Inputs) -> Result<Plan> {
     let mut plan = Plan { secrets: secrets_of(answers), ..Plan::default() };
+    // Warnings about the answers themselves (an https:// proxy, an unpinned image) come first.
+    plan.notes.extend(validate(answers).warnings.iter().map(|w| w.message.clone()));
     let edge_ca = plan_edge_ca(state, answers, inputs, &mut plan)?;
     let extra = edge_ca.config.as_ref().map(|c| c as &dyn ConfigEdit);
     let config = plan_config(state, answers, extra, &mut plan)?;
