@@ -340,3 +340,26 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+#[test]
+fn commands_that_ran_before_a_failure_run_again_on_the_restored_files() {
+    let device = device_from_template();
+    device.write("/etc/aziot/config.toml", "hostname = \"old\"\n");
+    // docker restarts fine, config apply works, but removing edgeAgent fails for real.
+    device.fake("docker", "echo 'Cannot connect to the Docker daemon' >&2; exit 1");
+    let answers = device.answers("[upstream]\nprotocol = \"AmqpWs\"\n");
+    device
+        .edgeprep(&["apply", "--yes", "--answers", answers.to_str().unwrap()])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("Ran again on the restored files: iotedge config apply"));
+    assert_eq!(device.read("/etc/aziot/config.toml"), "hostname = \"old\"\n");
+    assert_eq!(
+        device.calls(),
+        [
+            "iotedge config apply -c /etc/aziot/config.toml",
+            "docker rm -f edgeAgent",
+            "iotedge config apply -c /etc/aziot/config.toml"
+        ]
+    );
+}

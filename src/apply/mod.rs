@@ -87,6 +87,10 @@ pub struct StepFailed {
     pub command: PlannedCommand,
     pub output: CommandOutput,
     pub backup: String,
+    /// The commands that had already succeeded, run again after the files were restored so
+    /// the services read the restored files (e.g. `iotedge config apply` with the old
+    /// config.toml). A device is never left running a configuration its files no longer say.
+    pub reapplied: Vec<CommandRecord>,
 }
 
 impl std::fmt::Display for StepFailed {
@@ -152,14 +156,11 @@ pub fn apply(
 
     let mut records = Vec::with_capacity(plan.commands.len());
     let executes = runner.executes();
-    for command in &plan.commands {
-        let output = runner.run(command).unwrap_or_else(|spawn_err| CommandOutput {
-            code: None,
-            stdout: String::new(),
-            stderr: format!("{spawn_err:#}"),
-        });
+    for (index, command) in plan.commands.iter().enumerate() {
+        let output = run(runner, command);
         if !command.succeeded(&output) {
-            return Err(command_failed(plan, root, &set, command, output, &log));
+            let done = &plan.commands[..index];
+            return Err(command_failed(plan, root, &set, (command, output), done, runner, &log));
         }
         records.push(CommandRecord {
             command: mask(&command.display(), secrets),
@@ -201,13 +202,25 @@ impl ApplyLog<'_> {
     }
 }
 
-/// A command failed: restore, log, and build the [`StepFailed`] error with masked output.
+/// Run one command; a command that cannot start counts as failed, with the reason as output.
+fn run(runner: &mut dyn CommandRunner, command: &PlannedCommand) -> CommandOutput {
+    runner.run(command).unwrap_or_else(|spawn_err| CommandOutput {
+        code: None,
+        stdout: String::new(),
+        stderr: format!("{spawn_err:#}"),
+    })
+}
+
+/// A command failed: restore, run the commands that had already succeeded again (so the
+/// services read the restored files), log, and build the [`StepFailed`] error with masked
+/// output.
 fn command_failed(
     plan: &Plan,
     root: &DeviceRoot,
     set: &BackupSet,
-    command: &PlannedCommand,
-    output: CommandOutput,
+    (command, output): (&PlannedCommand, CommandOutput),
+    done: &[PlannedCommand],
+    runner: &mut dyn CommandRunner,
     log: &ApplyLog<'_>,
 ) -> anyhow::Error {
     let secrets = &plan.secrets;
@@ -231,13 +244,33 @@ fn command_failed(
     }
 
     let rollback = roll_back(root, set);
+    let mut reapplied = Vec::new();
+    if rollback.is_ok() {
+        for earlier in done {
+            let again = run(runner, earlier);
+            let ok = earlier.succeeded(&again);
+            reapplied.push(CommandRecord {
+                command: mask(&earlier.display(), secrets),
+                reason: if ok { "ok" } else { "failed" }.to_string(),
+                ran: runner.executes(),
+                exit_code: again.code,
+            });
+            if !ok {
+                summary.push_str(&format!(
+                    "; running `{}` again on the restored files failed too",
+                    earlier.display()
+                ));
+            }
+        }
+    }
     let (result, summary) = match &rollback {
         Ok(()) => ("rolled back", summary),
         Err(e) => ("rollback failed", format!("{summary}; rolling back also failed: {e:#}")),
     };
     let logged = audit::append(root, &log.entry(result, Some(&set.id), Some(limit(&summary))));
 
-    let err = anyhow::Error::new(StepFailed { command: masked_command, output, backup: set.id.clone() });
+    let err =
+        anyhow::Error::new(StepFailed { command: masked_command, output, backup: set.id.clone(), reapplied });
     let err = match rollback {
         Ok(()) => err,
         Err(e) => err.context(format!(
@@ -711,8 +744,10 @@ mod tests {
         assert_eq!(step.output.code, Some(3));
         assert_eq!(step.output.stderr, "docker: unit not found");
         assert_eq!(crate::error::exit_code_for(&err), crate::error::EXIT_FAILED);
-        // Commands stop at the failure and are not re-run.
-        assert_eq!(runner.calls, vec!["iotedge config apply", "systemctl restart docker"]);
+        // Commands stop at the failure; the one that had succeeded runs again on the restored files.
+        assert_eq!(runner.calls, vec!["iotedge config apply", "systemctl restart docker", "iotedge config apply"]);
+        assert_eq!(step.reapplied.len(), 1);
+        assert_eq!(step.reapplied[0].reason, "ok");
 
         let config = root.path("/etc/aziot/config.toml");
         assert_eq!(fs::read(&config).unwrap(), b"original\n");

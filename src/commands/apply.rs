@@ -47,6 +47,7 @@ pub fn run(ctx: &Context, args: &ApplyArgs, out: &mut dyn Write) -> Result<i32> 
                         "exit_code": failed.output.code,
                         "output": format!("{}{}", failed.output.stdout, failed.output.stderr),
                         "backup": failed.backup,
+                        "reapplied": failed.reapplied,
                     });
                     writeln!(out, "{}", serde_json::to_string_pretty(&value)?)?;
                 } else {
@@ -98,11 +99,11 @@ fn write_failure(failed: &StepFailed, out: &mut dyn Write) -> Result<()> {
     for line in failed.output.stdout.lines().chain(failed.output.stderr.lines()) {
         writeln!(out, "  | {line}")?;
     }
-    writeln!(
-        out,
-        "Every file was restored from backup {}; the device is as it was before. Fix the cause above and run apply again.",
-        failed.backup
-    )?;
+    writeln!(out, "Every file was restored from backup {}.", failed.backup)?;
+    for record in &failed.reapplied {
+        writeln!(out, "Ran again on the restored files: {} ({})", record.command, record.reason)?;
+    }
+    writeln!(out, "Fix the cause above and run apply again.")?;
     Ok(())
 }
 
