@@ -745,7 +745,10 @@ mod tests {
         assert_eq!(step.output.stderr, "docker: unit not found");
         assert_eq!(crate::error::exit_code_for(&err), crate::error::EXIT_FAILED);
         // Commands stop at the failure; the one that had succeeded runs again on the restored files.
-        assert_eq!(runner.calls, vec!["iotedge config apply", "systemctl restart docker", "iotedge config apply"]);
+        assert_eq!(
+            runner.calls,
+            vec!["iotedge config apply", "systemctl restart docker", "iotedge config apply"]
+        );
         assert_eq!(step.reapplied.len(), 1);
         assert_eq!(step.reapplied[0].reason, "ok");
 
