@@ -17,6 +17,7 @@
 pub mod atomic;
 pub mod audit;
 pub mod backup;
+pub mod lock;
 
 use std::fs;
 use std::io::ErrorKind;
@@ -122,6 +123,8 @@ pub fn apply(
         return Ok(ApplyReport { changed: false, files: Vec::new(), commands: Vec::new(), backup: None });
     }
 
+    // Held to the end; preflight then proves nobody changed the files since the plan was made.
+    let _lock = lock::DeviceLock::acquire(root)?;
     let me = Process::current();
     preflight(plan, root, me)?;
 

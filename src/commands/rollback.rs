@@ -6,6 +6,7 @@ use anyhow::Result;
 
 use super::context::{Context, confirm, interactive};
 use crate::apply::audit::{self, AuditEntry};
+use crate::apply::lock::DeviceLock;
 use crate::apply::{Actor, backup};
 use crate::cli::RollbackArgs;
 use crate::error::{EXIT_FAILED, EXIT_OK, input_error};
@@ -37,6 +38,7 @@ pub fn run(ctx: &Context, args: &RollbackArgs, out: &mut dyn Write) -> Result<i3
             return Ok(EXIT_OK);
         }
     }
+    let _lock = DeviceLock::acquire(&ctx.root)?;
     let report = backup::restore(&ctx.root, Some(&id))?;
     let commands = commands_for(&Changes::from_paths(&report.files));
     for path in &report.files {

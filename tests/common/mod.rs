@@ -105,6 +105,17 @@ impl Device {
         cmd
     }
 
+    /// [`Device::snapshot`] without edgeprep's own state (backups, audit log, lock) and the
+    /// bare directories that hold it: what the user's device looks like.
+    pub fn device_snapshot(&self) -> Vec<(String, Vec<u8>, u32, u32, u32)> {
+        const OWN: &[&str] = &["var/lib/edgeprep", "var/log/edgeprep.log", "run/"];
+        const HOLDERS: &[&str] = &["var/", "var/lib/", "var/log/"];
+        self.snapshot()
+            .into_iter()
+            .filter(|(p, ..)| !OWN.iter().any(|own| p.starts_with(own)) && !HOLDERS.contains(&p.as_str()))
+            .collect()
+    }
+
     /// Every file under the root with its bytes, mode, uid and gid: compare before/after to
     /// prove nothing changed.
     pub fn snapshot(&self) -> Vec<(String, Vec<u8>, u32, u32, u32)> {
