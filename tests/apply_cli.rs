@@ -365,3 +365,17 @@ fn commands_that_ran_before_a_failure_run_again_on_the_restored_files() {
 fn backup_count(device: &Device) -> usize {
     std::fs::read_dir(device.path("/var/lib/edgeprep/backups")).map(|d| d.count()).unwrap_or(0)
 }
+
+#[test]
+fn json_callers_get_bad_input_as_json_too() {
+    let device = device_from_template();
+    let answers = device.answers("[dns]\nservers = [\"not-an-ip\"]\n");
+    let output = device
+        .edgeprep(&["apply", "--yes", "--json", "--answers", answers.to_str().unwrap()])
+        .assert()
+        .code(2);
+    let value: serde_json::Value =
+        serde_json::from_slice(&output.get_output().stdout).expect("JSON on stdout");
+    assert_eq!(value["changed"], false);
+    assert!(value["error"].as_str().unwrap().contains("[dns] servers"), "{value}");
+}

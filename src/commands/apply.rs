@@ -13,7 +13,11 @@ use crate::error::{EXIT_FAILED, EXIT_OK, input_error};
 use crate::plan::{NO_CHANGES, render_text};
 
 pub fn run(ctx: &Context, args: &ApplyArgs, out: &mut dyn Write) -> Result<i32> {
-    let plan = make_plan(ctx, args.answers.as_deref())?;
+    let plan = match make_plan(ctx, args.answers.as_deref()) {
+        Ok(plan) => plan,
+        Err(err) if args.json => return json_error(err, out),
+        Err(err) => return Err(err),
+    };
     if !args.yes && !plan.is_empty() && !interactive() {
         return Err(input_error(
             "refusing to apply without --yes when no one is at a terminal; review with `edgeprep plan` first",
@@ -58,6 +62,13 @@ pub fn run(ctx: &Context, args: &ApplyArgs, out: &mut dyn Write) -> Result<i32> 
             None => Err(err),
         },
     }
+}
+
+/// For `--json` callers, bad input is JSON on stdout too (and the message on stderr).
+pub fn json_error(err: anyhow::Error, out: &mut dyn Write) -> Result<i32> {
+    let value = json!({ "changed": false, "error": format!("{err:#}") });
+    writeln!(out, "{}", serde_json::to_string_pretty(&value)?)?;
+    Err(err)
 }
 
 fn report_json(report: &ApplyReport) -> serde_json::Value {

@@ -19,7 +19,11 @@ pub fn make_plan(ctx: &Context, answers: Option<&std::path::Path>) -> Result<Pla
 }
 
 pub fn run(ctx: &Context, args: &PlanArgs, out: &mut dyn Write) -> Result<i32> {
-    let plan = make_plan(ctx, args.answers.as_deref())?;
+    let plan = match make_plan(ctx, args.answers.as_deref()) {
+        Ok(plan) => plan,
+        Err(err) if args.json => return super::apply::json_error(err, out),
+        Err(err) => return Err(err),
+    };
     if args.json {
         writeln!(out, "{}", serde_json::to_string_pretty(&render_json(&plan))?)?;
     } else {
