@@ -379,3 +379,26 @@ fn json_callers_get_bad_input_as_json_too() {
     assert_eq!(value["changed"], false);
     assert!(value["error"].as_str().unwrap().contains("[dns] servers"), "{value}");
 }
+
+#[test]
+fn interrupt_during_apply_rolls_back_instead_of_stopping_halfway() {
+    for signal in ["INT", "HUP", "TERM"] {
+        let device = device_from_template();
+        device.write("/etc/aziot/config.toml", "hostname = \"old\"\n");
+        let before = device.device_snapshot();
+        // The technician presses Ctrl-C (or the SSH link drops) while docker restarts.
+        device.fake("systemctl", &format!("kill -{signal} $PPID"));
+        let answers = device.answers("hostname = \"edge-01\"\n[dns]\nservers = [\"10.0.0.2\"]\n");
+        device
+            .edgeprep(&["apply", "--yes", "--answers", answers.to_str().unwrap()])
+            .assert()
+            .code(1)
+            .stdout(predicate::str::contains("interrupted"));
+        assert_eq!(device.device_snapshot(), before, "SIG{signal}: files not restored");
+        assert!(
+            !device.calls().iter().any(|c| c.starts_with("iotedge")),
+            "SIG{signal}: kept going after the interrupt: {:?}",
+            device.calls()
+        );
+    }
+}

@@ -17,6 +17,7 @@
 pub mod atomic;
 pub mod audit;
 pub mod backup;
+pub mod interrupt;
 pub mod lock;
 
 use std::fs;
@@ -160,7 +161,11 @@ pub fn apply(
     let mut records = Vec::with_capacity(plan.commands.len());
     let executes = runner.executes();
     for (index, command) in plan.commands.iter().enumerate() {
-        let output = run(runner, command);
+        let output = if interrupt::requested() {
+            CommandOutput { code: None, stdout: String::new(), stderr: INTERRUPTED.to_string() }
+        } else {
+            run(runner, command)
+        };
         if !command.succeeded(&output) {
             let done = &plan.commands[..index];
             return Err(command_failed(plan, root, &set, (command, output), done, runner, &log));
@@ -204,6 +209,10 @@ impl ApplyLog<'_> {
         .masked(self.secrets)
     }
 }
+
+/// What a step that was not started because of Ctrl-C, a hang-up or SIGTERM reports.
+pub const INTERRUPTED: &str =
+    "not started: edgeprep was interrupted (Ctrl-C, hang-up or termination), so it rolled back";
 
 /// Run one command; a command that cannot start counts as failed, with the reason as output.
 fn run(runner: &mut dyn CommandRunner, command: &PlannedCommand) -> CommandOutput {

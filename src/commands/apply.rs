@@ -7,7 +7,8 @@ use serde_json::json;
 
 use super::context::{Context, confirm, interactive};
 use super::plan::make_plan;
-use crate::apply::{Actor, ApplyReport, StepFailed, apply};
+use crate::apply::interrupt::Shield;
+use crate::apply::{Actor, ApplyReport, INTERRUPTED, StepFailed, apply};
 use crate::cli::ApplyArgs;
 use crate::error::{EXIT_FAILED, EXIT_OK, input_error};
 use crate::plan::{NO_CHANGES, render_text};
@@ -33,7 +34,10 @@ pub fn run(ctx: &Context, args: &ApplyArgs, out: &mut dyn Write) -> Result<i32> 
         return Ok(EXIT_OK);
     }
     let mut runner = ctx.runner();
-    match apply(&plan, &ctx.root, runner.as_mut(), &Actor::from_env()) {
+    let shield = Shield::raise()?;
+    let outcome = apply(&plan, &ctx.root, runner.as_mut(), &Actor::from_env());
+    drop(shield);
+    match outcome {
         Ok(report) => {
             if args.json {
                 writeln!(out, "{}", serde_json::to_string_pretty(&report_json(&report))?)?;
@@ -106,15 +110,29 @@ fn write_report(report: &ApplyReport, out: &mut dyn Write) -> Result<()> {
 }
 
 fn write_failure(failed: &StepFailed, out: &mut dyn Write) -> Result<()> {
-    writeln!(out, "FAILED: `{}` exited with {}.", failed.command.display(), exit_text(failed.output.code))?;
-    for line in failed.output.stdout.lines().chain(failed.output.stderr.lines()) {
-        writeln!(out, "  | {line}")?;
+    if failed.output.stderr == INTERRUPTED {
+        writeln!(out, "STOPPED before `{}`: edgeprep was interrupted.", failed.command.display())?;
+    } else {
+        writeln!(
+            out,
+            "FAILED: `{}` exited with {}.",
+            failed.command.display(),
+            exit_text(failed.output.code)
+        )?;
+        for line in failed.output.stdout.lines().chain(failed.output.stderr.lines()) {
+            writeln!(out, "  | {line}")?;
+        }
     }
     writeln!(out, "Every file was restored from backup {}.", failed.backup)?;
     for record in &failed.reapplied {
         writeln!(out, "Ran again on the restored files: {} ({})", record.command, record.reason)?;
     }
-    writeln!(out, "Fix the cause above and run apply again.")?;
+    let next = if failed.output.stderr == INTERRUPTED {
+        "Run apply again when ready."
+    } else {
+        "Fix the cause above and run apply again."
+    };
+    writeln!(out, "{next}")?;
     Ok(())
 }
 

@@ -6,6 +6,7 @@ use anyhow::Result;
 
 use super::context::{Context, confirm, interactive};
 use crate::apply::audit::{self, AuditEntry};
+use crate::apply::interrupt::Shield;
 use crate::apply::lock::DeviceLock;
 use crate::apply::{Actor, backup};
 use crate::cli::RollbackArgs;
@@ -39,7 +40,10 @@ pub fn run(ctx: &Context, args: &RollbackArgs, out: &mut dyn Write) -> Result<i3
         }
     }
     let _lock = DeviceLock::acquire(&ctx.root)?;
-    let report = backup::restore(&ctx.root, Some(&id))?;
+    let shield = Shield::raise()?;
+    let report = backup::restore(&ctx.root, Some(&id));
+    drop(shield);
+    let report = report?;
     let commands = commands_for(&Changes::from_paths(&report.files));
     for path in &report.files {
         writeln!(out, "Restored {path}")?;
