@@ -265,3 +265,14 @@ fn warnings_about_the_answers_are_notes_of_the_plan() {
         plan.notes
     );
 }
+
+#[test]
+fn hostname_other_than_the_os_hostname_gets_a_note() {
+    let mut state = DeviceState::default().with_file(CONFIG, BENCH_CONFIG);
+    state.os_hostname = Some("edge-01".into());
+    let fqdn = Answers { hostname: Some("edge-01.plant.contoso.com".into()), ..Answers::default() };
+    assert!(!build_plan(&state, &fqdn, &inputs()).unwrap().notes.iter().any(|n| n.contains("hostnamectl")));
+    let other = Answers { hostname: Some("edge-02".into()), ..Answers::default() };
+    let plan = build_plan(&state, &other, &inputs()).unwrap();
+    assert!(plan.notes.iter().any(|n| n.contains("hostnamectl set-hostname edge-02")), "{:?}", plan.notes);
+}

@@ -69,6 +69,15 @@ pub fn plan_config(
              `iotedge config apply` refuses until they are removed (it prints the command)."
         ));
     }
+    if let (Some(wanted), Some(os)) = (answers.hostname.as_deref(), state.os_hostname.as_deref())
+        && !hostname_matches_os(wanted, os)
+    {
+        plan.notes.push(format!(
+            "hostname \"{wanted}\" is not the OS hostname \"{os}\" (nor an FQDN starting with it): `iotedge check` \
+             reports this. Set the OS hostname too: sudo hostnamectl set-hostname {}",
+            wanted.split('.').next().unwrap_or(wanted)
+        ));
+    }
     plan.files.push(FileChange {
         path: paths::CONFIG_TOML.to_string(),
         before: existing.map(|t| t.as_bytes().to_vec()),
@@ -88,6 +97,13 @@ pub fn plan_config(
         },
     });
     Ok(ConfigOutcome { changed: true, agent_changed })
+}
+
+/// IoT Edge accepts the OS hostname itself, or an FQDN whose first label is the OS hostname,
+/// or an IP address.
+fn hostname_matches_os(wanted: &str, os: &str) -> bool {
+    wanted.parse::<std::net::IpAddr>().is_ok()
+        || wanted.split('.').next().is_some_and(|first| first.eq_ignore_ascii_case(os))
 }
 
 /// What config.toml sections the answers touch, in words for the review.
