@@ -50,13 +50,10 @@ impl Context {
     }
 
     /// The answers for a command: the file given, or the demo's built-in answers.
-    pub fn answers(&self, file: Option<&Path>) -> Result<(Answers, String)> {
+    pub fn answers(&self, file: Option<&Path>) -> Result<Answers> {
         match file {
-            Some(path) => Ok((read_answers(path)?, path.display().to_string())),
-            None if self.is_demo() => {
-                let path = self.root.path(demo::ANSWERS_PATH);
-                Ok((read_answers(&path)?, "the demo answers".to_string()))
-            }
+            Some(path) => read_answers(path),
+            None if self.is_demo() => read_answers(&self.root.path(demo::ANSWERS_PATH)),
             None => Err(input_error("--answers FILE is required (or use --demo to try the built-in demo)")),
         }
     }

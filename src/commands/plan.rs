@@ -12,7 +12,7 @@ use crate::plan::{Inputs, Plan, build_plan, render_json, render_text};
 
 /// Read the device and answers and build the plan; shared by plan and apply.
 pub fn make_plan(ctx: &Context, answers: Option<&std::path::Path>) -> Result<Plan> {
-    let (answers, _) = ctx.answers(answers)?;
+    let answers = ctx.answers(answers)?;
     let state = DeviceState::read(&ctx.root)?;
     let inputs = Inputs::gather(&answers, time::OffsetDateTime::now_utc())?;
     build_plan(&state, &answers, &inputs)
