@@ -981,7 +981,8 @@ auto_generated_edge_ca_expiry_days = 90
         let parsed = reparse(&config);
         assert_eq!(parsed["provisioning"]["attestation"]["method"].as_str(), Some("symmetric_key"));
         assert!(parsed["provisioning"].get("connection_string").is_none());
-        insta::assert_snapshot!(config.render());
+        // Snapshots never hold key material, not even made-up keys.
+        insta::assert_snapshot!(crate::secrets::mask_known_secrets(&config.render()));
     }
 
     #[test]
@@ -1038,7 +1039,7 @@ auto_generated_edge_ca_expiry_days = 90
         // Running the same plan again changes nothing.
         production_edits(&mut config);
         assert_eq!(config.render(), out);
-        insta::assert_snapshot!(out[text.len()..]);
+        insta::assert_snapshot!(crate::secrets::mask_known_secrets(&out[text.len()..]));
     }
 
     #[test]
@@ -1087,7 +1088,9 @@ auto_generated_edge_ca_expiry_days = 90
         assert_eq!(parsed["hostname"].as_str(), Some("edge-01"));
         assert_eq!(parsed["agent"]["env"]["https_proxy"].as_str(), Some("http://proxy:3128"));
         assert!(parsed["edge_ca"].get("auto_generated_edge_ca_expiry_days").is_none());
-        insta::assert_snapshot!(similar::TextDiff::from_lines(&text, &out).unified_diff().to_string());
+        insta::assert_snapshot!(crate::secrets::mask_known_secrets(
+            &similar::TextDiff::from_lines(&text, &out).unified_diff().to_string()
+        ));
     }
 
     const COMMENTED: &str = "# top comment\nhostname = \"a\" # name\n\n# about agent\n[agent]\nname = \"edgeAgent\" # agent\n\n# env\n[agent.env]\n\"RuntimeLogLevel\" = \"info\"\n\n# end\n";

@@ -25,7 +25,7 @@ pub fn build_plan(state: &DeviceState, answers: &Answers, inputs: &Inputs) -> Re
     let config = plan_config(state, answers, extra, &mut plan)?;
     let daemon_json = plan_daemon_json(state, answers, &mut plan)?;
     let dropins = plan_proxy_dropins(state, answers, &mut plan);
-    plan.commands = commands_for(&Changes {
+    let changes = Changes {
         config_toml: config.changed,
         agent: config.agent_changed,
         daemon_json,
@@ -33,7 +33,15 @@ pub fn build_plan(state: &DeviceState, answers: &Answers, inputs: &Inputs) -> Re
         aziot_dropins: dropins.aziot,
         edge_ca: edge_ca.ca_changed,
         os_trust_store: edge_ca.os_store_changed,
-    });
+    };
+    if changes.restarts_docker() {
+        plan.notes.push(
+            "Restarting docker stops the running modules; IoT Edge starts them again within about a minute. \
+             New log settings apply only to containers created from now on."
+                .to_string(),
+        );
+    }
+    plan.commands = commands_for(&changes);
     Ok(plan)
 }
 

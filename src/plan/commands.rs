@@ -18,6 +18,11 @@ pub struct Changes {
 }
 
 impl Changes {
+    /// docker must restart to read daemon.json or its proxy drop-in.
+    pub fn restarts_docker(&self) -> bool {
+        self.daemon_json || self.docker_dropin
+    }
+
     /// The changes a set of restored device files amounts to (for rollback). The agent is
     /// recreated whenever config.toml changes, since what changed in it is not known.
     pub fn from_paths(paths: &[String]) -> Self {
@@ -54,7 +59,7 @@ pub fn commands_for(changes: &Changes) -> Vec<PlannedCommand> {
             "systemd must re-read the changed drop-ins.",
         ));
     }
-    if changes.daemon_json || changes.docker_dropin {
+    if changes.restarts_docker() {
         commands.push(PlannedCommand::new(
             "systemctl",
             &["restart", "docker"],

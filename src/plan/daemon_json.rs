@@ -65,10 +65,5 @@ pub fn plan_daemon_json(state: &DeviceState, answers: &Answers, plan: &mut Plan)
         visibility: Visibility::Diff,
         reason: format!("The container engine's settings: {}.", topics.join(", ")),
     });
-    plan.notes.push(
-        "Restarting docker stops the running modules; IoT Edge starts them again within about a minute. \
-         New log settings apply only to containers created from now on."
-            .to_string(),
-    );
     Ok(true)
 }
