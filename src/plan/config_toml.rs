@@ -51,6 +51,7 @@ pub fn plan_config(
         },
     };
     let mut doc = ConfigToml::parse(&base, base_name)?;
+    let old_hostname = existing.and(doc.get_str(&[], "hostname"));
     edit(&mut doc, answers)?;
     if let Some(extra) = extra {
         extra.edit(&mut doc)?;
@@ -60,8 +61,7 @@ pub fn plan_config(
         return Ok(ConfigOutcome::default());
     }
     let agent_changed = agent_table(&base) != agent_table(&after);
-    if let (Some(old), Some(new)) =
-        (state.text(paths::CONFIG_TOML)?.and_then(|t| top_str(t, "hostname")), answers.hostname.as_deref())
+    if let (Some(old), Some(new)) = (old_hostname, answers.hostname.as_deref())
         && old != new
     {
         plan.notes.push(format!(
@@ -204,12 +204,17 @@ fn ensure_agent(doc: &mut ConfigToml, image: Option<&str>) {
 /// common parse error ("data did not match any variant of untagged enum").
 fn set_provisioning(doc: &mut ConfigToml, provisioning: &Provisioning) {
     let desired = provisioning_entries(provisioning);
-    if current_provisioning(doc) == Some(entries_as_table(&desired)) {
+    let entries: Vec<(&[&str], &str, Value)> =
+        desired.iter().map(|(sub, key, value)| (sub.as_slice(), *key, value.clone())).collect();
+    // Compared as data, so an equal table written in another style is left alone.
+    let mut wanted = ConfigToml::parse("", "the desired provisioning").ok();
+    if let Some(wanted) = wanted.as_mut() {
+        wanted.replace_table(&["provisioning"], &entries);
+    }
+    if wanted.as_ref().and_then(current_provisioning).is_some_and(|w| current_provisioning(doc) == Some(w)) {
         return;
     }
-    let borrowed: Vec<(&[&str], &str, Value)> =
-        desired.iter().map(|(sub, key, value)| (sub.as_slice(), *key, value.clone())).collect();
-    doc.replace_table(&["provisioning"], &borrowed);
+    doc.replace_table(&["provisioning"], &entries);
 }
 
 type Entry = (Vec<&'static str>, &'static str, Value);
@@ -259,20 +264,6 @@ pub fn file_uri(path: Option<&str>) -> String {
     if path.contains("://") { path.to_string() } else { format!("file://{path}") }
 }
 
-fn entries_as_table(entries: &[Entry]) -> toml::Table {
-    let mut doc = ConfigToml::parse("", "").ok();
-    if let Some(doc) = doc.as_mut() {
-        for (sub, key, value) in entries {
-            let mut path = vec!["provisioning"];
-            path.extend(sub.iter().copied());
-            doc.set(&path, key, value.clone());
-        }
-    }
-    doc.and_then(|d| parse_table(&d.render()))
-        .and_then(|t| t.get("provisioning").and_then(|p| p.as_table()).cloned())
-        .unwrap_or_default()
-}
-
 fn current_provisioning(doc: &ConfigToml) -> Option<toml::Table> {
     parse_table(&doc.render())?.get("provisioning")?.as_table().cloned()
 }
@@ -283,8 +274,4 @@ fn parse_table(text: &str) -> Option<toml::Table> {
 
 fn agent_table(text: &str) -> Option<toml::Value> {
     parse_table(text)?.get("agent").cloned()
-}
-
-fn top_str(text: &str, key: &str) -> Option<String> {
-    parse_table(text)?.get(key)?.as_str().map(str::to_string)
 }
