@@ -5,6 +5,7 @@
 //! commands, rollback)`. Read the modules in that order:
 //!
 //! - [`root`] and [`paths`]: where device files live, always under one `--root` prefix.
+//! - [`input_file`]: reading a file someone else controls (regular files only, bounded size).
 //! - [`device`]: what is on the device now (config.toml, daemon.json, drop-ins, users).
 //! - [`answers`]: what the technician chose, parsed and validated like IoT Edge would.
 //! - [`plan`]: the pure function from state + answers to file edits and commands.
@@ -25,6 +26,7 @@ pub mod demo;
 pub mod device;
 pub mod edit;
 pub mod error;
+pub mod input_file;
 pub mod manpage;
 pub mod paths;
 pub mod plan;
