@@ -43,10 +43,19 @@ fn watched_files() -> Vec<String> {
     .iter()
     .map(|p| p.to_string())
     .collect();
-    for unit in [paths::DOCKER_UNIT, paths::EDGED_UNIT, paths::IDENTITYD_UNIT] {
+    for unit in paths::PROXY_UNITS {
         files.push(paths::proxy_dropin(unit));
+        files.push(paths::proxy_env_file(unit));
+        // Everything that decides the unit's environment (see plan::unit_env).
+        files.extend(crate::plan::unit_env::unit_file_candidates(unit));
     }
+    files.push(paths::DEFAULT_DOCKER.to_string());
     files
+}
+
+/// Directories whose files the proxy plan evaluates: every drop-in directory of the proxy units.
+fn unit_dropin_dirs() -> Vec<String> {
+    paths::PROXY_UNITS.iter().flat_map(|unit| crate::plan::unit_env::dropin_dirs(unit)).collect()
 }
 
 /// Directories whose listing the plan needs (stale quickstart certificates and keys).
@@ -71,12 +80,18 @@ impl DeviceState {
         for path in watched_files() {
             state.read_file(root, &path)?;
         }
-        for dir in WATCHED_DIRS {
-            let names = list_dir(root, dir)?;
+        for dir in WATCHED_DIRS.iter().map(|d| d.to_string()).chain(unit_dropin_dirs()) {
+            let names = list_dir(root, &dir)?;
             for name in &names {
                 state.read_file(root, &format!("{dir}/{name}"))?;
             }
-            state.dirs.insert(dir.to_string(), names);
+            state.dirs.insert(dir, names);
+        }
+        // Environment files the units name, known only once their drop-ins are read.
+        for path in crate::plan::unit_env::referenced_env_files(&state) {
+            if state.file(&path).is_none() {
+                state.read_file(root, &path)?;
+            }
         }
         for dir in OWNED_DIRS {
             if let Some(meta) = metadata(root, dir)? {

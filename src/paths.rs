@@ -31,6 +31,30 @@ pub fn proxy_dropin(unit: &str) -> String {
     format!("/etc/systemd/system/{unit}.service.d/{PROXY_DROPIN_NAME}")
 }
 
+/// The root-only file that carries `unit`'s proxy variables when the proxy URL holds a
+/// password: `Environment=` values are shown to every local user by `systemctl show`.
+pub fn proxy_env_file(unit: &str) -> String {
+    format!("/etc/edgeprep/{unit}-proxy.env")
+}
+
+/// Where systemd looks for system units and their drop-in directories, highest priority first
+/// (a file in an earlier directory masks a same-named one in a later directory). `/lib` is
+/// listed for distributions without a merged `/usr`.
+pub const UNIT_DIRS: &[&str] = &[
+    "/etc/systemd/system",
+    "/run/systemd/system",
+    "/usr/local/lib/systemd/system",
+    "/usr/lib/systemd/system",
+    "/lib/systemd/system",
+];
+
+/// The units whose environment carries the proxy.
+pub const PROXY_UNITS: [&str; 3] = [DOCKER_UNIT, EDGED_UNIT, IDENTITYD_UNIT];
+
+/// The shell-style defaults file some distributions' docker service reads
+/// (`EnvironmentFile=-/etc/default/docker`, or sourced by the sysvinit script).
+pub const DEFAULT_DOCKER: &str = "/etc/default/docker";
+
 /// Where an Edge CA installed by edgeprep lives on the device.
 pub const EDGE_CA_CERT: &str = "/var/aziot/certs/edge-ca.pem";
 pub const EDGE_CA_KEY: &str = "/var/aziot/secrets/edge-ca.key.pem";

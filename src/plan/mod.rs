@@ -10,6 +10,7 @@ pub mod edge_ca;
 pub mod inputs;
 mod proxy;
 mod render;
+pub mod unit_env;
 
 pub use build::build_plan;
 pub use inputs::Inputs;
