@@ -57,7 +57,12 @@ pub fn plan_config(
         extra.edit(&mut doc)?;
     }
     let after = doc.render();
-    if existing == Some(after.as_str()) {
+    // A file holding a secret is at most 0600 even when its contents are already right.
+    let tightened = super::secret_files::config_holds_secret(&after)
+        .then(|| super::secret_files::tightened(state, paths::CONFIG_TOML, "a secret", &mut plan.notes))
+        .flatten();
+    let content_changed = existing != Some(after.as_str());
+    if !content_changed && tightened.is_none() {
         return Ok(ConfigOutcome::default());
     }
     let agent_changed = agent_table(&base) != agent_table(&after);
@@ -82,10 +87,14 @@ pub fn plan_config(
         path: paths::CONFIG_TOML.to_string(),
         before: existing.map(|t| t.as_bytes().to_vec()),
         action: FileAction::Write(after.into_bytes()),
-        ownership: existing.is_none().then_some(Ownership { mode: 0o600, uid: 0, gid: 0 }),
+        ownership: existing.is_none().then_some(Ownership { mode: 0o600, uid: 0, gid: 0 }).or(tightened),
         holds_secrets: true,
         visibility: Visibility::Diff,
         reason: match existing {
+            Some(_) if !content_changed => {
+                "IoT Edge's configuration holds a secret and was readable beyond its owner: only its mode changes."
+                    .to_string()
+            }
             Some(_) => format!("IoT Edge's configuration: {}.", topics.join(", ")),
             None if base_name == paths::CONFIG_TEMPLATE => {
                 format!(
@@ -96,7 +105,7 @@ pub fn plan_config(
             None => format!("IoT Edge's configuration (new file): {}.", topics.join(", ")),
         },
     });
-    Ok(ConfigOutcome { changed: true, agent_changed })
+    Ok(ConfigOutcome { changed: content_changed, agent_changed: content_changed && agent_changed })
 }
 
 /// IoT Edge accepts the OS hostname itself, or an FQDN whose first label is the OS hostname,

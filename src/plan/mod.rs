@@ -10,6 +10,7 @@ pub mod edge_ca;
 pub mod inputs;
 mod proxy;
 mod render;
+pub mod secret_files;
 pub mod unit_env;
 
 pub use build::build_plan;
