@@ -8,7 +8,7 @@ use super::config_toml::{ConfigEdit, plan_config};
 use super::daemon_json::plan_daemon_json;
 use super::edge_ca::plan_edge_ca;
 use super::inputs::Inputs;
-use super::proxy::plan_proxy_dropins;
+use super::proxy::plan_proxy;
 use crate::answers::Answers;
 use crate::answers::validate::validate;
 use crate::device::DeviceState;
@@ -24,13 +24,15 @@ pub fn build_plan(state: &DeviceState, answers: &Answers, inputs: &Inputs) -> Re
     let extra = edge_ca.config.as_ref().map(|c| c as &dyn ConfigEdit);
     let config = plan_config(state, answers, extra, &mut plan)?;
     let daemon_json = plan_daemon_json(state, answers, &mut plan)?;
-    let dropins = plan_proxy_dropins(state, answers, &mut plan);
+    let proxy = plan_proxy(state, answers, &mut plan)?;
     let changes = Changes {
         config_toml: config.changed,
         agent: config.agent_changed,
         daemon_json,
-        docker_dropin: dropins.docker,
-        aziot_dropins: dropins.aziot,
+        docker_dropin: proxy.docker_units,
+        docker_env: proxy.docker_env,
+        aziot_dropins: proxy.aziot_units,
+        aziot_env: proxy.aziot_env,
         edge_ca: edge_ca.ca_changed,
         os_trust_store: edge_ca.os_store_changed,
     };

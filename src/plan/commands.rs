@@ -9,8 +9,13 @@ pub struct Changes {
     pub config_toml: bool,
     pub agent: bool,
     pub daemon_json: bool,
+    /// docker's unit file or a drop-in of it changed (systemd must reload).
     pub docker_dropin: bool,
+    /// An environment file docker reads changed (no reload needed, a restart is).
+    pub docker_env: bool,
     pub aziot_dropins: bool,
+    /// An environment file of aziot-edged or aziot-identityd changed.
+    pub aziot_env: bool,
     /// The Edge CA files changed: modules need server certificates from the new CA.
     pub edge_ca: bool,
     /// The trust bundle's copy in the OS trust store changed.
@@ -18,23 +23,31 @@ pub struct Changes {
 }
 
 impl Changes {
-    /// docker must restart to read daemon.json or its proxy drop-in.
+    /// docker must restart to read daemon.json or its proxy drop-in or environment files.
     pub fn restarts_docker(&self) -> bool {
-        self.daemon_json || self.docker_dropin
+        self.daemon_json || self.docker_dropin || self.docker_env
     }
 
     /// The changes a set of restored device files amounts to (for rollback). The agent is
     /// recreated whenever config.toml changes, since what changed in it is not known.
     pub fn from_paths(paths: &[String]) -> Self {
         let has = |p: &str| paths.iter().any(|q| q == p);
+        // Any unit file or drop-in of a unit (edgeprep's own, or one it took a setting out of).
+        let unit_file = |unit: &str| {
+            let dir = format!("/{unit}.service.d/");
+            let main = format!("/{unit}.service");
+            paths.iter().any(|p| p.contains(&dir) || p.ends_with(&main))
+        };
         let config_toml = has(paths::CONFIG_TOML);
         Changes {
             config_toml,
             agent: config_toml,
             daemon_json: has(paths::DAEMON_JSON),
-            docker_dropin: has(&paths::proxy_dropin(paths::DOCKER_UNIT)),
-            aziot_dropins: has(&paths::proxy_dropin(paths::EDGED_UNIT))
-                || has(&paths::proxy_dropin(paths::IDENTITYD_UNIT)),
+            docker_dropin: unit_file(paths::DOCKER_UNIT),
+            docker_env: has(&paths::proxy_env_file(paths::DOCKER_UNIT)) || has(paths::DEFAULT_DOCKER),
+            aziot_dropins: unit_file(paths::EDGED_UNIT) || unit_file(paths::IDENTITYD_UNIT),
+            aziot_env: has(&paths::proxy_env_file(paths::EDGED_UNIT))
+                || has(&paths::proxy_env_file(paths::IDENTITYD_UNIT)),
             edge_ca: has(paths::EDGE_CA_CERT) || has(paths::EDGE_CA_KEY) || has(paths::TRUST_BUNDLE),
             os_trust_store: has(paths::OS_TRUST_STORE_CERT),
         }
@@ -79,7 +92,7 @@ pub fn commands_for(changes: &Changes) -> Vec<PlannedCommand> {
             &["system", "restart"],
             "Modules get server certificates from the new Edge CA when IoT Edge restarts.",
         ));
-    } else if changes.aziot_dropins && !changes.config_toml {
+    } else if (changes.aziot_dropins || changes.aziot_env) && !changes.config_toml {
         commands.push(PlannedCommand::new(
             "iotedge",
             &["system", "restart"],
@@ -137,6 +150,30 @@ mod tests {
     fn proxy_drop_ins_alone_restart_iot_edge() {
         let changes = Changes { aziot_dropins: true, ..Changes::default() };
         assert_eq!(lines(changes), ["systemctl daemon-reload", "iotedge system restart"]);
+    }
+
+    #[test]
+    fn environment_files_restart_without_a_daemon_reload() {
+        let docker = Changes { docker_env: true, ..Changes::default() };
+        assert_eq!(lines(docker), ["systemctl restart docker"]);
+        let aziot = Changes { aziot_env: true, ..Changes::default() };
+        assert_eq!(lines(aziot), ["iotedge system restart"]);
+    }
+
+    #[test]
+    fn restored_files_of_any_drop_in_or_env_file_give_their_commands() {
+        let paths: Vec<String> = [
+            "/etc/systemd/system/docker.service.d/http-proxy.conf",
+            "/etc/edgeprep/aziot-identityd-proxy.env",
+        ]
+        .iter()
+        .map(|p| p.to_string())
+        .collect();
+        let changes = Changes::from_paths(&paths);
+        assert!(changes.docker_dropin && changes.aziot_env && !changes.aziot_dropins && !changes.docker_env);
+        assert_eq!(lines(changes), ["systemctl daemon-reload", "systemctl restart docker", "iotedge system restart"]);
+        let default_docker = Changes::from_paths(&["/etc/default/docker".to_string()]);
+        assert_eq!(lines(default_docker), ["systemctl restart docker"]);
     }
 
     #[test]
