@@ -161,15 +161,25 @@ mod tests {
     }
 
     fn setting(name: &str, lines: (usize, usize), assigned: Assigned) -> Setting {
-        Setting { name: name.into(), value: String::new(), path: "/x".into(), lines, assigned, editable: true }
+        Setting {
+            name: name.into(),
+            value: String::new(),
+            path: "/x".into(),
+            lines,
+            assigned,
+            editable: true,
+        }
     }
 
     #[test]
     fn removing_one_environment_word_keeps_the_others_and_the_rest_of_the_file() {
-        let text = "# mine\n[Service]\nEnvironment=\"HTTPS_PROXY=http://old:1\" 'NO_PROXY=a b'\r\nExecStart=\n";
-        let out = remove_assignment(text, &setting("HTTPS_PROXY", (3, 3), Assigned::Environment { word: 0 })).unwrap();
+        let text =
+            "# mine\n[Service]\nEnvironment=\"HTTPS_PROXY=http://old:1\" 'NO_PROXY=a b'\r\nExecStart=\n";
+        let out = remove_assignment(text, &setting("HTTPS_PROXY", (3, 3), Assigned::Environment { word: 0 }))
+            .unwrap();
         assert_eq!(out, "# mine\n[Service]\nEnvironment='NO_PROXY=a b'\r\nExecStart=\n");
-        let out = remove_assignment(&out, &setting("NO_PROXY", (3, 3), Assigned::Environment { word: 0 })).unwrap();
+        let out =
+            remove_assignment(&out, &setting("NO_PROXY", (3, 3), Assigned::Environment { word: 0 })).unwrap();
         assert_eq!(out, "# mine\n[Service]\nExecStart=\n", "the line goes, never an empty Environment=");
     }
 

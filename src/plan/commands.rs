@@ -171,7 +171,10 @@ mod tests {
         .collect();
         let changes = Changes::from_paths(&paths);
         assert!(changes.docker_dropin && changes.aziot_env && !changes.aziot_dropins && !changes.docker_env);
-        assert_eq!(lines(changes), ["systemctl daemon-reload", "systemctl restart docker", "iotedge system restart"]);
+        assert_eq!(
+            lines(changes),
+            ["systemctl daemon-reload", "systemctl restart docker", "iotedge system restart"]
+        );
         let default_docker = Changes::from_paths(&["/etc/default/docker".to_string()]);
         assert_eq!(lines(default_docker), ["systemctl restart docker"]);
     }

@@ -13,7 +13,8 @@ use crate::paths;
 use crate::plan::secret_files::url_passwords;
 
 /// daemon.json's proxy keys and the environment variable each stands for.
-const PROXY_KEYS: [(&str, &str); 3] = [("http-proxy", "http_proxy"), ("https-proxy", "https_proxy"), ("no-proxy", "no_proxy")];
+const PROXY_KEYS: [(&str, &str); 3] =
+    [("http-proxy", "http_proxy"), ("https-proxy", "https_proxy"), ("no-proxy", "no_proxy")];
 
 /// Rotation defaults written when the answers name a driver but no sizes: `iotedge check`
 /// warns unless both are explicit, even for `local` which rotates on its own.
@@ -71,7 +72,7 @@ pub fn plan_daemon_json(state: &DeviceState, answers: &Answers, plan: &mut Plan)
     if let Some(proxy) = &answers.proxy {
         let removed = remove_conflicting_proxies(&mut doc, proxy, plan);
         if !removed.is_empty() {
-            topics.push("no \"proxies\" entry overriding the answered proxy");
+            topics.push("a \"proxies\" entry that overrides the answered proxy is taken out");
             plan.notes.push(format!(
                 "{} set {} to something other than the answered proxy, and dockerd prefers it to the environment; \
                  edgeprep takes it out so docker uses the proxy of its drop-in.",
@@ -116,7 +117,9 @@ fn remove_conflicting_proxies(doc: &mut DaemonJson, proxy: &Proxy, plan: &mut Pl
         doc.remove(&["proxies", key]);
         removed.push(key);
     }
-    if !removed.is_empty() && doc.get(&["proxies"]).is_some_and(|p| p.as_object().is_some_and(|o| o.is_empty())) {
+    if !removed.is_empty()
+        && doc.get(&["proxies"]).is_some_and(|p| p.as_object().is_some_and(|o| o.is_empty()))
+    {
         doc.remove(&["proxies"]);
     }
     removed

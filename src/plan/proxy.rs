@@ -39,7 +39,9 @@ pub struct ProxyOutcome {
 pub fn expected<'a>(unit: &str, name: &str, proxy: &'a Proxy) -> Option<&'a str> {
     match name {
         "https_proxy" | "HTTPS_PROXY" | "http_proxy" | "HTTP_PROXY" => Some(proxy.url.as_str()),
-        "no_proxy" | "NO_PROXY" if unit == paths::DOCKER_UNIT => proxy.no_proxy.as_deref().filter(|n| !n.is_empty()),
+        "no_proxy" | "NO_PROXY" if unit == paths::DOCKER_UNIT => {
+            proxy.no_proxy.as_deref().filter(|n| !n.is_empty())
+        }
         _ => None,
     }
 }
@@ -128,8 +130,9 @@ pub fn plan_proxy(state: &DeviceState, answers: &Answers, plan: &mut Plan) -> Re
     fix_default_docker(&mut overlay, proxy, &mut fixes)?;
     fix_unit_environments(&mut overlay, proxy, &own, &mut fixes)?;
 
-    // Old passwords in the files being changed would otherwise show in the diff's removed lines.
-    for path in overlay.writes.keys() {
+    // Old passwords in the files being changed would otherwise show in the diff's removed lines
+    // (config.toml's [agent.env] too, which the config part of the plan rewrites).
+    for path in overlay.writes.keys().map(String::as_str).chain([paths::CONFIG_TOML]) {
         if let Some(before) = state.file(path) {
             plan.secrets.extend(secret_files::url_passwords(&String::from_utf8_lossy(before)));
         }
@@ -182,7 +185,8 @@ pub fn plan_proxy(state: &DeviceState, answers: &Answers, plan: &mut Plan) -> Re
         }
     }
     if !fixes.is_empty() {
-        let places: Vec<String> = dedup(fixes.iter().map(|f| f.path.as_str())).into_iter().map(str::to_string).collect();
+        let places: Vec<String> =
+            dedup(fixes.iter().map(|f| f.path.as_str())).into_iter().map(str::to_string).collect();
         plan.notes.push(format!(
             "Proxy settings edgeprep does not own overrode the answered proxy; they are taken out of {} so that \
              edgeprep's drop-ins are the one place the proxy is set. The backup keeps the old files.",
@@ -234,7 +238,13 @@ fn push_own_dropin(
 
 /// Add the root-only environment file of `unit` to the plan when it is created, changes,
 /// has a looser mode than 0600 root:root, or must go because the proxy has no credentials now.
-fn push_own_env_file(state: &DeviceState, overlay: &Overlay<'_>, unit: &str, path: &str, plan: &mut Plan) -> bool {
+fn push_own_env_file(
+    state: &DeviceState,
+    overlay: &Overlay<'_>,
+    unit: &str,
+    path: &str,
+    plan: &mut Plan,
+) -> bool {
     let before = state.file(path);
     let Some(after) = overlay.file(path) else {
         if before.is_none() {
@@ -311,7 +321,12 @@ fn fix_default_docker(overlay: &mut Overlay<'_>, proxy: &Proxy, fixes: &mut Vec<
                 paths::PROXY_DROPIN_NAME
             )));
         }
-        fixes.push(Fix { unit: paths::DOCKER_UNIT, path: path.to_string(), line: index + 1, name: name.to_string() });
+        fixes.push(Fix {
+            unit: paths::DOCKER_UNIT,
+            path: path.to_string(),
+            line: index + 1,
+            name: name.to_string(),
+        });
         changed = true;
     }
     if changed {
@@ -389,7 +404,12 @@ fn fix_unit_environments(
             return Err(cannot_fix(unit, &setting, "edgeprep could not read that line back"));
         };
         overlay.write(&setting.path, Some(after.into_bytes()));
-        fixes.push(Fix { unit, path: setting.path.clone(), line: setting.lines.0, name: setting.name.clone() });
+        fixes.push(Fix {
+            unit,
+            path: setting.path.clone(),
+            line: setting.lines.0,
+            name: setting.name.clone(),
+        });
     }
     anyhow::bail!("too many proxy settings to take out; remove the old proxy settings by hand")
 }

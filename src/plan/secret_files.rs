@@ -42,12 +42,13 @@ pub fn config_holds_secret(text: &str) -> bool {
         table.get(*last)
     };
     let non_empty = |v: Option<&toml::Value>| v.and_then(toml::Value::as_str).is_some_and(|s| !s.is_empty());
-    let sas_key = at(&["provisioning", "connection_string"])
-        .and_then(toml::Value::as_str)
-        .is_some_and(|cs| cs.split(';').any(|part| part.trim().to_ascii_lowercase().starts_with("sharedaccesskey=")));
-    let agent_env_password = at(&["agent", "env"])
-        .and_then(toml::Value::as_table)
-        .is_some_and(|env| env.values().filter_map(toml::Value::as_str).any(|v| !url_passwords(v).is_empty()));
+    let sas_key =
+        at(&["provisioning", "connection_string"]).and_then(toml::Value::as_str).is_some_and(|cs| {
+            cs.split(';').any(|part| part.trim().to_ascii_lowercase().starts_with("sharedaccesskey="))
+        });
+    let agent_env_password = at(&["agent", "env"]).and_then(toml::Value::as_table).is_some_and(|env| {
+        env.values().filter_map(toml::Value::as_str).any(|v| !url_passwords(v).is_empty())
+    });
     let tpm_auth = at(&["tpm", "hierarchy_authorization"])
         .and_then(toml::Value::as_table)
         .is_some_and(|t| t.values().any(|v| v.as_str().is_some_and(|s| !s.is_empty())));
@@ -92,7 +93,9 @@ mod tests {
     #[test]
     fn loose_modes_are_tightened_to_at_most_0600_keeping_the_owner() {
         let own = |mode| Ownership { mode, uid: 7, gid: 8 };
-        for (before, after) in [(0o644, Some(0o600)), (0o640, Some(0o600)), (0o755, Some(0o600)), (0o444, Some(0o400))] {
+        for (before, after) in
+            [(0o644, Some(0o600)), (0o640, Some(0o600)), (0o755, Some(0o600)), (0o444, Some(0o400))]
+        {
             let state = DeviceState::default().with_ownership(CONFIG, own(before));
             let mut notes = Vec::new();
             let got = tightened(&state, CONFIG, "a password", &mut notes);
@@ -105,7 +108,11 @@ mod tests {
             assert_eq!(tightened(&state, CONFIG, "a password", &mut notes), None);
             assert!(notes.is_empty());
         }
-        assert_eq!(tightened(&DeviceState::default(), CONFIG, "x", &mut Vec::new()), None, "new files are 0600");
+        assert_eq!(
+            tightened(&DeviceState::default(), CONFIG, "x", &mut Vec::new()),
+            None,
+            "new files are 0600"
+        );
     }
 
     #[test]

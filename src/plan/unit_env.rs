@@ -25,7 +25,8 @@ use crate::paths;
 /// The variable names that carry a proxy, in both spellings: dockerd prefers the uppercase
 /// ones, aziot-identityd reads `HTTPS_PROXY` before `https_proxy`, `iotedge check` sees only
 /// the lowercase `https_proxy`.
-pub const PROXY_VARS: [&str; 6] = ["https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY", "no_proxy", "NO_PROXY"];
+pub const PROXY_VARS: [&str; 6] =
+    ["https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY", "no_proxy", "NO_PROXY"];
 
 /// Read access to device files and directory listings.
 pub trait UnitFiles {
@@ -500,7 +501,10 @@ mod tests {
                 "/etc/systemd/system/docker.service.d/edgeprep-proxy.conf",
                 "[Service]\nEnvironment=\"https_proxy=http://new:3128\"\n",
             ),
-            ("/etc/systemd/system/docker.service.d/http-proxy.conf", "[Service]\nEnvironment=https_proxy=http://old:1\n"),
+            (
+                "/etc/systemd/system/docker.service.d/http-proxy.conf",
+                "[Service]\nEnvironment=https_proxy=http://old:1\n",
+            ),
         ]);
         let env = evaluate(&s, "docker");
         assert_eq!(env.get("https_proxy"), Some("http://old:1"));
@@ -512,7 +516,10 @@ mod tests {
     fn drop_ins_sort_by_name_across_directories_and_etc_masks_lib() {
         let s = state(&[
             ("/usr/lib/systemd/system/docker.service", "[Service]\nEnvironment=A=unit\n"),
-            ("/usr/lib/systemd/system/docker.service.d/10-x.conf", "[Service]\nEnvironment=A=lib10 B=lib10\n"),
+            (
+                "/usr/lib/systemd/system/docker.service.d/10-x.conf",
+                "[Service]\nEnvironment=A=lib10 B=lib10\n",
+            ),
             ("/run/systemd/system/docker.service.d/20-y.conf", "[Service]\nEnvironment=B=run20\n"),
             ("/etc/systemd/system/docker.service.d/10-x.conf", "[Service]\nEnvironment=C=etc10\n"),
             ("/lib/systemd/system/docker.service.d/30-z.conf", "[Service]\nEnvironment=C=lib30\n"),
@@ -537,9 +544,18 @@ mod tests {
     #[test]
     fn environment_files_override_environment_assignments_whatever_the_order() {
         let s = state(&[
-            ("/etc/systemd/system/docker.service.d/a.conf", "[Service]\nEnvironmentFile=-/etc/default/docker\n"),
-            ("/etc/systemd/system/docker.service.d/z.conf", "[Service]\nEnvironment=HTTP_PROXY=http://env:1\n"),
-            ("/etc/default/docker", "# comment\nexport http_proxy=http://ignored:1\nHTTP_PROXY=\"http://file:2\"\n"),
+            (
+                "/etc/systemd/system/docker.service.d/a.conf",
+                "[Service]\nEnvironmentFile=-/etc/default/docker\n",
+            ),
+            (
+                "/etc/systemd/system/docker.service.d/z.conf",
+                "[Service]\nEnvironment=HTTP_PROXY=http://env:1\n",
+            ),
+            (
+                "/etc/default/docker",
+                "# comment\nexport http_proxy=http://ignored:1\nHTTP_PROXY=\"http://file:2\"\n",
+            ),
         ]);
         let env = evaluate(&s, "docker");
         assert_eq!(env.get("HTTP_PROXY"), Some("http://file:2"));
@@ -553,8 +569,14 @@ mod tests {
     #[test]
     fn empty_assignments_reset_the_lists() {
         let s = state(&[
-            ("/etc/systemd/system/aziot-edged.service.d/a.conf", "[Service]\nEnvironment=X=1\nEnvironmentFile=/e\n"),
-            ("/etc/systemd/system/aziot-edged.service.d/b.conf", "[Service]\nEnvironment=\nEnvironmentFile=\n"),
+            (
+                "/etc/systemd/system/aziot-edged.service.d/a.conf",
+                "[Service]\nEnvironment=X=1\nEnvironmentFile=/e\n",
+            ),
+            (
+                "/etc/systemd/system/aziot-edged.service.d/b.conf",
+                "[Service]\nEnvironment=\nEnvironmentFile=\n",
+            ),
         ]);
         let env = evaluate(&s, "aziot-edged");
         assert!(env.vars.is_empty());
@@ -590,7 +612,10 @@ mod tests {
 
     #[test]
     fn a_required_environment_file_that_is_missing_is_reported() {
-        let s = state(&[("/etc/systemd/system/docker.service.d/x.conf", "[Service]\nEnvironmentFile=/etc/nope\n")]);
+        let s = state(&[(
+            "/etc/systemd/system/docker.service.d/x.conf",
+            "[Service]\nEnvironmentFile=/etc/nope\n",
+        )]);
         assert_eq!(evaluate(&s, "docker").missing_env_files, ["/etc/nope"]);
     }
 
