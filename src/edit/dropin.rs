@@ -58,16 +58,21 @@ pub fn proxy_env_file(unit: &str, proxy: &Proxy) -> String {
         "# Written by edgeprep: the proxy for the {unit} service. Root only: it holds the proxy password.\n"
     );
     for (name, value) in proxy_variables(unit, proxy) {
-        let quoted: String = value
-            .chars()
-            .flat_map(|c| match c {
-                '"' | '\\' | '`' | '$' => vec!['\\', c],
-                c => vec![c],
-            })
-            .collect();
-        text.push_str(&format!("{name}=\"{quoted}\"\n"));
+        text.push_str(&format!("{name}=\"{}\"\n", env_file_escape(value)));
     }
     text
+}
+
+/// A value as written inside double quotes in an environment file (the form a secret takes
+/// there, so the review can mask it too).
+pub fn env_file_escape(value: &str) -> String {
+    value
+        .chars()
+        .flat_map(|c| match c {
+            '"' | '\\' | '`' | '$' => vec!['\\', c],
+            c => vec![c],
+        })
+        .collect()
 }
 
 /// `text` without the assignment `setting` (found by [`crate::plan::unit_env`] in that text):

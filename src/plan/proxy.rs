@@ -17,7 +17,9 @@ use super::unit_env::{self, PROXY_VARS, Setting, UnitFiles};
 use super::{FileAction, FileChange, Ownership, Plan, Visibility, secret_files};
 use crate::answers::{Answers, Proxy};
 use crate::device::DeviceState;
-use crate::edit::dropin::{proxy_dropin, proxy_dropin_with_env_file, proxy_env_file, remove_assignment};
+use crate::edit::dropin::{
+    env_file_escape, proxy_dropin, proxy_dropin_with_env_file, proxy_env_file, remove_assignment,
+};
 use crate::error::input_error;
 use crate::paths;
 
@@ -109,6 +111,12 @@ pub fn plan_proxy(state: &DeviceState, answers: &Answers, plan: &mut Plan) -> Re
         return Ok(ProxyOutcome::default());
     };
     let credentials = has_credentials(proxy);
+    if credentials {
+        // The environment file escapes `$`, `"`, `\` and backquotes: mask that form as well.
+        let escaped: Vec<String> =
+            secret_files::url_passwords(&proxy.url).iter().map(|p| env_file_escape(p)).collect();
+        plan.secrets.extend(escaped);
+    }
     let mut overlay = Overlay { state, writes: BTreeMap::new() };
     let mut own = Vec::new();
     for unit in paths::PROXY_UNITS {
@@ -469,4 +477,65 @@ fn dedup<'a>(items: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::render_text;
+
+    fn answers(url: &str) -> Answers {
+        Answers { proxy: Some(Proxy { url: url.into(), no_proxy: None }), ..Answers::default() }
+    }
+
+    fn with_dropin(state: DeviceState, unit: &str, name: &str, text: &str) -> DeviceState {
+        let dir = format!("/etc/systemd/system/{unit}.service.d");
+        state.with_file(&format!("{dir}/{name}"), text).with_dir(&dir, &[name])
+    }
+
+    #[test]
+    fn a_password_is_masked_in_its_env_file_form_too() {
+        let mut plan = Plan::default();
+        plan.secrets.push("pa$$word".into());
+        plan_proxy(&DeviceState::default(), &answers("http://u:pa$$word@p:3128"), &mut plan).unwrap();
+        let text = render_text(&plan);
+        assert!(text.contains("/etc/edgeprep/docker-proxy.env"), "{text}");
+        assert!(!text.contains("pa$$word") && !text.contains("pa\\$\\$word"), "{text}");
+    }
+
+    #[test]
+    fn an_empty_environment_line_after_edgeprep_is_refused_naming_the_file() {
+        let state =
+            with_dropin(DeviceState::default(), "aziot-edged", "zz-reset.conf", "[Service]\nEnvironment=\n");
+        let err = plan_proxy(&state, &answers("http://p:3128"), &mut Plan::default()).unwrap_err();
+        assert_eq!(crate::error::exit_code_for(&err), crate::error::EXIT_BAD_INPUT);
+        let message = err.to_string();
+        assert!(message.contains("aziot-edged") && message.contains("zz-reset.conf"), "{message}");
+    }
+
+    #[test]
+    fn a_matching_foreign_setting_is_not_touched() {
+        let state = with_dropin(
+            DeviceState::default(),
+            "docker",
+            "http-proxy.conf",
+            "[Service]\nEnvironment=\"HTTPS_PROXY=http://p:3128\"\n",
+        );
+        let mut plan = Plan::default();
+        plan_proxy(&state, &answers("http://p:3128"), &mut plan).unwrap();
+        assert!(plan.files.iter().all(|f| !f.path.ends_with("http-proxy.conf")));
+        assert!(plan.notes.is_empty(), "{:?}", plan.notes);
+    }
+
+    #[test]
+    fn shell_values_are_understood_only_without_expansion() {
+        assert_eq!(shell_unquote("\"http://p:1\""), Some("http://p:1"));
+        assert_eq!(shell_unquote("'http://p:1'"), Some("http://p:1"));
+        assert_eq!(shell_unquote("http://p:1"), Some("http://p:1"));
+        assert_eq!(shell_unquote("\"$http_proxy\""), None);
+        assert_eq!(shell_unquote("http://p:1 # comment"), None);
+        assert_eq!(shell_assignment("  export HTTPS_PROXY=x"), Some(("HTTPS_PROXY", "x")));
+        assert_eq!(shell_assignment("exporthttp_proxy=x"), None);
+        assert_eq!(shell_assignment("DOCKER_OPTS=x"), None);
+    }
 }
