@@ -67,6 +67,64 @@ pub fn write_in_root(
     write_at(dir.as_fd(), name, device_path, contents, mode, owner)
 }
 
+/// Like [`write_in_root`], but whatever is at `device_path` itself (a symlink too) is replaced
+/// by the regular file: for putting a file back exactly as it was recorded.
+pub fn write_in_root_replacing(
+    root: &DeviceRoot,
+    device_path: &str,
+    contents: &[u8],
+    mode: u32,
+    owner: Option<(u32, u32)>,
+) -> Result<()> {
+    let (parent, name) = split(Path::new(device_path))?;
+    let (dir, _) = create_dir_all_in_root(root, &parent, PARENT_DIR_MODE)?;
+    write_at(dir.as_fd(), name, device_path, contents, mode, owner)
+}
+
+/// Make `device_path` the symlink `link_text` (atomically replacing what is there), with the
+/// symlink created under a temporary name and renamed relative to the parent's descriptor.
+pub fn symlink_in_root(root: &DeviceRoot, device_path: &str, link_text: &Path) -> Result<()> {
+    let (parent, name) = split(Path::new(device_path))?;
+    let (dir, _) = create_dir_all_in_root(root, &parent, PARENT_DIR_MODE)?;
+    let mut last = Errno::EXIST;
+    for attempt in 0..64u64 {
+        let temp = temp_name(attempt);
+        match rustix::fs::symlinkat(link_text, &dir, temp.as_str()) {
+            Ok(()) => {
+                if let Err(e) = rustix::fs::renameat(&dir, temp.as_str(), &dir, name) {
+                    let _ = rustix::fs::unlinkat(&dir, temp.as_str(), AtFlags::empty());
+                    return Err(e).with_context(|| format!("could not put the symlink {device_path} back"));
+                }
+                return rustix::fs::fsync(&dir)
+                    .with_context(|| format!("could not flush the directory of {device_path} to disk"));
+            }
+            Err(Errno::EXIST) => last = Errno::EXIST,
+            Err(e) => return Err(e).with_context(|| format!("could not create the symlink {device_path}")),
+        }
+    }
+    Err(last).with_context(|| format!("could not create the symlink {device_path}"))
+}
+
+/// Remove the empty device directory `device_path` (resolved in the root, the directory
+/// itself never through a final symlink). Missing or not empty: left alone, `Ok(false)`.
+pub fn remove_dir_in_root(root: &DeviceRoot, device_path: &str) -> Result<bool> {
+    let (parent, name) = split(Path::new(device_path))?;
+    let dir = match root.open_optional(&parent, OFlags::RDONLY | OFlags::DIRECTORY) {
+        Ok(Some(dir)) => dir,
+        Ok(None) => return Ok(false),
+        Err(e) => return Err(root.failure(device_path, &e)),
+    };
+    match rustix::fs::unlinkat(&dir, name, AtFlags::REMOVEDIR) {
+        Ok(()) => {
+            rustix::fs::fsync(&dir)
+                .with_context(|| format!("could not flush the directory above {device_path}"))?;
+            Ok(true)
+        }
+        Err(Errno::NOENT | Errno::NOTEMPTY | Errno::EXIST) => Ok(false),
+        Err(e) => Err(e).with_context(|| format!("could not remove directory {device_path}")),
+    }
+}
+
 /// Remove the device file `device_path` (the name itself, not a symlink's target) and make
 /// the removal durable. A file that is already gone is not an error.
 pub fn remove_in_root(root: &DeviceRoot, device_path: &str) -> Result<()> {
@@ -250,20 +308,10 @@ fn write_at(
 
 /// Create `.edgeprep-tmp-XXXXXX` in `dir`, exclusively and 0600 from the start.
 fn create_temp(dir: BorrowedFd<'_>) -> std::io::Result<(String, OwnedFd)> {
-    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
     let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
     let mut last = Errno::EXIST;
     for attempt in 0..64u64 {
-        // RandomState is seeded from the OS; hashing the attempt number gives a fresh value
-        // per try without a random-number dependency.
-        let mut hasher = RandomState::new().build_hasher();
-        hasher.write_u64(attempt);
-        let mut bits = hasher.finish();
-        let mut name = String::from(TEMP_PREFIX);
-        for _ in 0..6 {
-            name.push(char::from(ALPHABET[(bits % ALPHABET.len() as u64) as usize]));
-            bits /= ALPHABET.len() as u64;
-        }
+        let name = temp_name(attempt);
         match rustix::fs::openat(dir, name.as_str(), flags, Mode::from_raw_mode(TEMP_MODE)) {
             Ok(fd) => return Ok((name, fd)),
             Err(Errno::EXIST) => last = Errno::EXIST,
@@ -271,6 +319,22 @@ fn create_temp(dir: BorrowedFd<'_>) -> std::io::Result<(String, OwnedFd)> {
         }
     }
     Err(last.into())
+}
+
+/// `.edgeprep-tmp-` and six random letters or digits.
+fn temp_name(attempt: u64) -> String {
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    // RandomState is seeded from the OS; hashing the attempt number gives a fresh value per
+    // try without a random-number dependency.
+    let mut hasher = RandomState::new().build_hasher();
+    hasher.write_u64(attempt);
+    let mut bits = hasher.finish();
+    let mut name = String::from(TEMP_PREFIX);
+    for _ in 0..6 {
+        name.push(char::from(ALPHABET[(bits % ALPHABET.len() as u64) as usize]));
+        bits /= ALPHABET.len() as u64;
+    }
+    name
 }
 
 /// `path`'s parent and file name (a device or host path with both).
