@@ -457,6 +457,19 @@ mod tests {
     }
 
     #[test]
+    fn temp_files_are_named_for_edgeprep_and_created_0600_before_any_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let fd = rustix::fs::open(dir.path(), OFlags::RDONLY | OFlags::DIRECTORY, Mode::empty()).unwrap();
+        let (name, temp) = create_temp(fd.as_fd()).unwrap();
+        assert!(name.starts_with(TEMP_PREFIX) && name.len() == TEMP_PREFIX.len() + 6, "{name}");
+        let st = rustix::fs::fstat(&temp).unwrap();
+        assert_eq!(st.st_mode & 0o7777, 0o600);
+        assert_eq!(st.st_size, 0);
+        let (other, _) = create_temp(fd.as_fd()).unwrap();
+        assert_ne!(name, other);
+    }
+
+    #[test]
     fn remove_file_of_a_missing_file_is_fine() {
         let dir = tempfile::tempdir().unwrap();
         remove_file(&dir.path().join("nope")).unwrap();

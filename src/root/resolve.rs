@@ -200,3 +200,71 @@ fn relative(device_path: &Path) -> PathBuf {
         PathBuf::from(std::ffi::OsStr::from_bytes(&bytes[start..]))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    fn root_fd(dir: &Path) -> OwnedFd {
+        rustix::fs::open(dir, OFlags::PATH | OFlags::DIRECTORY, Mode::empty()).unwrap()
+    }
+
+    #[test]
+    fn the_walk_resolves_absolute_and_relative_links_in_the_root() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("etc/aziot")).unwrap();
+        std::fs::write(dir.path().join("etc/aziot/real.toml"), "x").unwrap();
+        symlink("/etc/aziot/real.toml", dir.path().join("etc/aziot/abs.toml")).unwrap();
+        symlink("../../../etc/./aziot/abs.toml", dir.path().join("etc/aziot/rel.toml")).unwrap();
+        let root = root_fd(dir.path());
+        let fd = walk(root.as_fd(), Path::new("/etc/aziot/rel.toml"), OFlags::RDONLY, Links::InRoot).unwrap();
+        let real = std::fs::metadata(dir.path().join("etc/aziot/real.toml")).unwrap();
+        assert_eq!(rustix::fs::fstat(&fd).unwrap().st_ino, std::os::unix::fs::MetadataExt::ino(&real));
+        assert_eq!(
+            canonical(root.as_fd(), Path::new("/etc/aziot/rel.toml"), Links::InRoot).unwrap(),
+            PathBuf::from("/etc/aziot/real.toml")
+        );
+        // O_NOFOLLOW on the final component opens the link itself (with O_PATH).
+        let link = walk(
+            root.as_fd(),
+            Path::new("/etc/aziot/abs.toml"),
+            OFlags::PATH | OFlags::NOFOLLOW,
+            Links::InRoot,
+        )
+        .unwrap();
+        assert_eq!(FileType::from_raw_mode(rustix::fs::fstat(&link).unwrap().st_mode), FileType::Symlink);
+        assert_eq!(
+            walk(root.as_fd(), Path::new("/etc/aziot/abs.toml"), OFlags::RDONLY, Links::Refused).unwrap_err(),
+            Errno::LOOP
+        );
+    }
+
+    #[test]
+    fn canonical_keeps_missing_components_and_clamps_dotdot_at_the_root() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("etc")).unwrap();
+        symlink("/../../opt", dir.path().join("etc/aziot")).unwrap();
+        let root = root_fd(dir.path());
+        assert_eq!(
+            canonical(root.as_fd(), Path::new("/etc/aziot/new/config.toml"), Links::InRoot).unwrap(),
+            PathBuf::from("/opt/new/config.toml")
+        );
+        assert_eq!(canonical(root.as_fd(), Path::new("/../.."), Links::InRoot).unwrap(), PathBuf::from("/"));
+    }
+
+    #[test]
+    fn too_many_link_hops_is_eloop() {
+        let dir = tempfile::tempdir().unwrap();
+        for i in 0..=MAX_LINK_HOPS {
+            symlink(format!("l{}", i + 1), dir.path().join(format!("l{i}"))).unwrap();
+        }
+        std::fs::write(dir.path().join(format!("l{}", MAX_LINK_HOPS + 1)), "end").unwrap();
+        let root = root_fd(dir.path());
+        assert_eq!(
+            walk(root.as_fd(), Path::new("/l0"), OFlags::RDONLY, Links::InRoot).unwrap_err(),
+            Errno::LOOP
+        );
+        assert!(walk(root.as_fd(), Path::new("/l2"), OFlags::RDONLY, Links::InRoot).is_ok());
+    }
+}
