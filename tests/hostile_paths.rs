@@ -358,3 +358,17 @@ fn only_certificates_of_the_previous_ca_leave_certds_directory() {
     assert!(device.exists("/var/lib/aziot/certd/certs/other.cer"));
     assert!(device.exists("/var/lib/aziot/keyd/keys/device-id.key"));
 }
+
+#[test]
+fn an_apply_removes_a_killed_runs_temp_file_beside_what_it_writes() {
+    let device = Device::new();
+    device.write("/etc/aziot/config.toml", "hostname = \"edge-01\"\n");
+    device.write("/etc/aziot/.edgeprep-tmp-k1LLed", "hostname = \"half");
+    let answers = device.answers("hostname = \"edge-02\"\n");
+    device.edgeprep(&["apply", "--yes", "--answers", answers.to_str().unwrap()]).assert().success();
+    assert!(!device.exists("/etc/aziot/.edgeprep-tmp-k1LLed"));
+    assert_eq!(device.read("/etc/aziot/config.toml"), "hostname = \"edge-02\"\n");
+    let names: Vec<_> =
+        std::fs::read_dir(device.path("/etc/aziot")).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(names, vec![std::ffi::OsString::from("config.toml")]);
+}

@@ -64,6 +64,8 @@ pub fn write_in_root(
     let target = root.canonical(device_path).map_err(|e| root.failure(device_path, &e))?;
     let (parent, name) = split(&target)?;
     let (dir, _) = create_dir_all_in_root(root, &parent, PARENT_DIR_MODE)?;
+    // Apply and rollback hold the device lock: a temporary file here is a killed run's.
+    remove_stale_at(dir.as_fd(), &parent.display().to_string())?;
     write_at(dir.as_fd(), name, device_path, contents, mode, owner)
 }
 
@@ -78,6 +80,8 @@ pub fn write_in_root_replacing(
 ) -> Result<()> {
     let (parent, name) = split(Path::new(device_path))?;
     let (dir, _) = create_dir_all_in_root(root, &parent, PARENT_DIR_MODE)?;
+    // Apply and rollback hold the device lock: a temporary file here is a killed run's.
+    remove_stale_at(dir.as_fd(), &parent.display().to_string())?;
     write_at(dir.as_fd(), name, device_path, contents, mode, owner)
 }
 
@@ -219,27 +223,42 @@ pub fn remove_stale_temp_files(root: &DeviceRoot, dirs: &[&str]) -> Result<Vec<S
             Ok(None) => continue,
             Err(e) => return Err(root.failure(dir, &e)),
         };
-        let Some(entries) = root.list_dir(dir).map_err(|e| root.failure(dir, &e))? else { continue };
-        let mut any = false;
-        for (name, kind) in entries {
-            if !name.starts_with(TEMP_PREFIX) || kind != FileType::RegularFile {
-                continue;
-            }
-            let path = format!("{}/{name}", dir.trim_end_matches('/'));
-            match rustix::fs::unlinkat(&fd, name.as_str(), AtFlags::empty()) {
-                Ok(()) | Err(Errno::NOENT) => {}
-                Err(e) => {
-                    return Err(e)
-                        .with_context(|| format!("could not remove the stale temporary file {path}"));
-                }
-            }
-            any = true;
-            removed.push(path);
+        removed.extend(remove_stale_at(fd.as_fd(), dir)?);
+    }
+    Ok(removed)
+}
+
+/// [`remove_stale_temp_files`] for one open directory (`shown` names it in messages).
+fn remove_stale_at(dir: BorrowedFd<'_>, shown: &str) -> Result<Vec<String>> {
+    let mut removed = Vec::new();
+    let entries = rustix::fs::Dir::read_from(dir).with_context(|| format!("could not list {shown}"))?;
+    for entry in entries {
+        let entry = entry.with_context(|| format!("could not list {shown}"))?;
+        if !entry.file_name().to_bytes().starts_with(TEMP_PREFIX.as_bytes()) {
+            continue;
         }
-        if any {
-            rustix::fs::fsync(&fd).with_context(|| format!("could not flush directory {dir}"))?;
+        // Only regular files: a directory or link with that name is not ours.
+        let st = rustix::fs::statat(dir, entry.file_name(), AtFlags::SYMLINK_NOFOLLOW)
+            .with_context(|| format!("could not inspect a file in {shown}"))?;
+        if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
+            continue;
+        }
+        let path = format!(
+            "{}/{}",
+            shown.trim_end_matches('/'),
+            String::from_utf8_lossy(entry.file_name().to_bytes())
+        );
+        match rustix::fs::unlinkat(dir, entry.file_name(), AtFlags::empty()) {
+            Ok(()) | Err(Errno::NOENT) => removed.push(path),
+            Err(e) => {
+                return Err(e).with_context(|| format!("could not remove the stale temporary file {path}"));
+            }
         }
     }
+    if !removed.is_empty() {
+        rustix::fs::fsync(dir).with_context(|| format!("could not flush directory {shown}"))?;
+    }
+    removed.sort();
     Ok(removed)
 }
 
