@@ -230,7 +230,7 @@ fn writes_through_a_planted_parent_link_stay_inside_the_root() {
         assert_eq!(std::fs::read(&inside).unwrap(), b"{}\n", "{how}");
         // Parents the writer created are 0755.
         assert_eq!(std::fs::metadata(inside.parent().unwrap()).unwrap().mode() & 0o7777, 0o755, "{how}");
-        std::fs::remove_file(inside).unwrap();
+        std::fs::remove_file(&inside).unwrap();
     }
 }
 
@@ -371,4 +371,25 @@ fn an_apply_removes_a_killed_runs_temp_file_beside_what_it_writes() {
     let names: Vec<_> =
         std::fs::read_dir(device.path("/etc/aziot")).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(names, vec![std::ffi::OsString::from("config.toml")]);
+}
+
+#[test]
+fn creating_through_a_planted_dangling_link_creates_inside_the_root() {
+    let outside = tempfile::tempdir().unwrap();
+    let target = outside.path().join("edgeprep.log");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("var/log")).unwrap();
+    link(dir.path(), "/var/log/edgeprep.log", target.to_str().unwrap());
+    let inside = dir.path().join(target.strip_prefix("/").unwrap());
+    std::fs::create_dir_all(inside.parent().unwrap()).unwrap();
+    for (how, root) in both(dir.path()) {
+        let flags = rustix::fs::OFlags::WRONLY | rustix::fs::OFlags::APPEND | rustix::fs::OFlags::CREATE;
+        let fd = root
+            .open_with_mode("/var/log/edgeprep.log", flags, rustix::fs::Mode::from_raw_mode(0o600))
+            .unwrap();
+        rustix::io::write(&fd, b"line\n").unwrap();
+        assert!(!target.exists(), "{how}: appended outside the root");
+        assert_eq!(std::fs::read(&inside).unwrap(), b"line\n", "{how}");
+        std::fs::remove_file(&inside).unwrap();
+    }
 }

@@ -135,13 +135,25 @@ impl DeviceRoot {
     /// Open `device_path` inside the root with `oflags` (add `O_NOFOLLOW` to open a final
     /// symlink itself, with `O_PATH`).
     pub fn open(&self, device_path: impl AsRef<Path>, oflags: OFlags) -> io::Result<OwnedFd> {
+        self.open_with_mode(device_path, oflags, rustix::fs::Mode::empty())
+    }
+
+    /// [`Self::open`] with the mode a file created by `O_CREAT` gets (before the umask): for
+    /// edgeprep's own files under the root (the lock, the audit log), so a link planted at
+    /// their path cannot send an append or a create to the host.
+    pub fn open_with_mode(
+        &self,
+        device_path: impl AsRef<Path>,
+        oflags: OFlags,
+        mode: rustix::fs::Mode,
+    ) -> io::Result<OwnedFd> {
         let device_path = device_path.as_ref();
         let root = self.root_fd()?;
         let links = Self::links_for(device_path);
         let fd = if self.walk_only {
-            resolve::walk(rustix::fd::AsFd::as_fd(&root), device_path, oflags, links)?
+            resolve::walk(rustix::fd::AsFd::as_fd(&root), device_path, oflags, mode, links)?
         } else {
-            resolve::open(rustix::fd::AsFd::as_fd(&root), device_path, oflags, links)?
+            resolve::open(rustix::fd::AsFd::as_fd(&root), device_path, oflags, mode, links)?
         };
         Ok(fd)
     }

@@ -35,6 +35,7 @@ pub fn open(
     root: BorrowedFd<'_>,
     device_path: &Path,
     oflags: OFlags,
+    mode: Mode,
     links: Links,
 ) -> rustix::io::Result<OwnedFd> {
     let mut resolve = ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS;
@@ -44,9 +45,9 @@ pub fn open(
     let relative = relative(device_path);
     // EAGAIN: a rename elsewhere raced the lookup; the kernel asks to try again.
     for _ in 0..8 {
-        match rustix::fs::openat2(root, &relative, oflags | OFlags::CLOEXEC, Mode::empty(), resolve) {
+        match rustix::fs::openat2(root, &relative, oflags | OFlags::CLOEXEC, mode, resolve) {
             Err(Errno::AGAIN) => continue,
-            Err(Errno::NOSYS | Errno::PERM) => return walk(root, device_path, oflags, links),
+            Err(Errno::NOSYS | Errno::PERM) => return walk(root, device_path, oflags, mode, links),
             other => return other,
         }
     }
@@ -60,9 +61,13 @@ pub fn walk(
     root: BorrowedFd<'_>,
     device_path: &Path,
     oflags: OFlags,
+    mode: Mode,
     links: Links,
 ) -> rustix::io::Result<OwnedFd> {
-    match resolve_walk(root, device_path, links, !oflags.contains(OFlags::NOFOLLOW), Some(oflags))? {
+    // As open(2): O_CREAT|O_EXCL does not follow a final symlink (it fails with EEXIST).
+    let exclusive = oflags.contains(OFlags::CREATE | OFlags::EXCL);
+    let follow_last = !oflags.contains(OFlags::NOFOLLOW) && !exclusive;
+    match resolve_walk(root, device_path, links, follow_last, Some((oflags, mode)))? {
         (Some(fd), _) => Ok(fd),
         (None, _) => Err(Errno::NOENT),
     }
@@ -85,7 +90,7 @@ fn resolve_walk(
     device_path: &Path,
     links: Links,
     follow_last: bool,
-    open: Option<OFlags>,
+    open: Option<(OFlags, Mode)>,
 ) -> rustix::io::Result<(Option<OwnedFd>, Vec<OsString>)> {
     let mut queue = components(device_path);
     // Descriptors (O_PATH) of the directories below the root reached so far, and their names.
@@ -123,6 +128,20 @@ fn resolve_walk(
                 names.push(name);
                 continue;
             }
+            Err(Errno::NOENT) if last => match open {
+                // Created by name with O_NOFOLLOW|O_EXCL semantics left to the caller's flags.
+                Some((oflags, mode)) if oflags.contains(OFlags::CREATE) => {
+                    let fd = rustix::fs::openat(
+                        current,
+                        name.as_os_str(),
+                        oflags | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                        mode,
+                    )?;
+                    names.push(name);
+                    return Ok((Some(fd), names));
+                }
+                _ => return Err(Errno::NOENT),
+            },
             Err(e) => return Err(e),
         };
         let kind = FileType::from_raw_mode(rustix::fs::fstat(&probe)?.st_mode);
@@ -156,11 +175,11 @@ fn resolve_walk(
         let fd = match open {
             // Opened again by name with O_NOFOLLOW: if a symlink was swapped in since the
             // probe, this fails (ELOOP) instead of following it.
-            Some(oflags) => Some(rustix::fs::openat(
+            Some((oflags, mode)) => Some(rustix::fs::openat(
                 current,
                 name.as_os_str(),
                 oflags | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-                Mode::empty(),
+                mode,
             )?),
             None => None,
         };
@@ -169,9 +188,9 @@ fn resolve_walk(
     }
     // The path ends at a directory reached by `..` or is the root itself.
     let fd = match open {
-        Some(oflags) if !missing => {
+        Some((oflags, mode)) if !missing => {
             let current = dirs.last().map_or(root, |d| d.as_fd());
-            Some(rustix::fs::openat(current, ".", oflags | OFlags::CLOEXEC, Mode::empty())?)
+            Some(rustix::fs::openat(current, ".", oflags | OFlags::CLOEXEC, mode)?)
         }
         _ => None,
     };
@@ -218,7 +237,14 @@ mod tests {
         symlink("/etc/aziot/real.toml", dir.path().join("etc/aziot/abs.toml")).unwrap();
         symlink("../../../etc/./aziot/abs.toml", dir.path().join("etc/aziot/rel.toml")).unwrap();
         let root = root_fd(dir.path());
-        let fd = walk(root.as_fd(), Path::new("/etc/aziot/rel.toml"), OFlags::RDONLY, Links::InRoot).unwrap();
+        let fd = walk(
+            root.as_fd(),
+            Path::new("/etc/aziot/rel.toml"),
+            OFlags::RDONLY,
+            Mode::empty(),
+            Links::InRoot,
+        )
+        .unwrap();
         let real = std::fs::metadata(dir.path().join("etc/aziot/real.toml")).unwrap();
         assert_eq!(rustix::fs::fstat(&fd).unwrap().st_ino, std::os::unix::fs::MetadataExt::ino(&real));
         assert_eq!(
@@ -230,12 +256,20 @@ mod tests {
             root.as_fd(),
             Path::new("/etc/aziot/abs.toml"),
             OFlags::PATH | OFlags::NOFOLLOW,
+            Mode::empty(),
             Links::InRoot,
         )
         .unwrap();
         assert_eq!(FileType::from_raw_mode(rustix::fs::fstat(&link).unwrap().st_mode), FileType::Symlink);
         assert_eq!(
-            walk(root.as_fd(), Path::new("/etc/aziot/abs.toml"), OFlags::RDONLY, Links::Refused).unwrap_err(),
+            walk(
+                root.as_fd(),
+                Path::new("/etc/aziot/abs.toml"),
+                OFlags::RDONLY,
+                Mode::empty(),
+                Links::Refused
+            )
+            .unwrap_err(),
             Errno::LOOP
         );
     }
@@ -262,9 +296,9 @@ mod tests {
         std::fs::write(dir.path().join(format!("l{}", MAX_LINK_HOPS + 1)), "end").unwrap();
         let root = root_fd(dir.path());
         assert_eq!(
-            walk(root.as_fd(), Path::new("/l0"), OFlags::RDONLY, Links::InRoot).unwrap_err(),
+            walk(root.as_fd(), Path::new("/l0"), OFlags::RDONLY, Mode::empty(), Links::InRoot).unwrap_err(),
             Errno::LOOP
         );
-        assert!(walk(root.as_fd(), Path::new("/l2"), OFlags::RDONLY, Links::InRoot).is_ok());
+        assert!(walk(root.as_fd(), Path::new("/l2"), OFlags::RDONLY, Mode::empty(), Links::InRoot).is_ok());
     }
 }
