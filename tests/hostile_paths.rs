@@ -272,12 +272,11 @@ fn stale_temp_files_are_removed_and_nothing_else() {
     put(dir.path(), "/etc/aziot/config.toml", "keep");
     put(dir.path(), "/etc/aziot/.edgeprep-tmp-notes/keep", "a directory is not ours");
     let root = DeviceRoot::new(dir.path());
-    let removed = atomic::remove_stale_temp_files(&root, &["/etc/aziot", "/etc/docker"]).unwrap();
+    let removed = atomic::remove_stale_temp_files(&root, &atomic::written_dirs()).unwrap();
     assert_eq!(removed, vec!["/etc/aziot/.edgeprep-tmp-Ab12Cd".to_string()]);
     assert!(!dir.path().join("etc/aziot/.edgeprep-tmp-Ab12Cd").exists());
     assert!(dir.path().join("etc/aziot/config.toml").exists());
     assert!(dir.path().join("etc/aziot/.edgeprep-tmp-notes/keep").exists());
-    assert!(atomic::written_dirs().contains(&"/etc/aziot".to_string()));
 }
 
 const CERTS_UID: u32 = 993;
@@ -392,4 +391,22 @@ fn creating_through_a_planted_dangling_link_creates_inside_the_root() {
         assert_eq!(std::fs::read(&inside).unwrap(), b"line\n", "{how}");
         std::fs::remove_file(&inside).unwrap();
     }
+}
+
+#[test]
+fn a_symlinked_daemon_json_is_edited_at_its_target_and_stays_a_link() {
+    let device = Device::new();
+    device.write("/etc/aziot/config.toml", "hostname = \"edge-01\"\n");
+    device.write("/data/docker/daemon.json", "{\n    \"storage-driver\": \"overlay2\"\n}\n");
+    std::fs::create_dir_all(device.path("/etc/docker")).unwrap();
+    symlink("/data/docker/daemon.json", device.path("/etc/docker/daemon.json")).unwrap();
+    let answers = device.answers("[logging]\ndriver = \"local\"\nmax_size = \"10m\"\nmax_files = 3\n");
+    device.edgeprep(&["apply", "--yes", "--answers", answers.to_str().unwrap()]).assert().success();
+    let link = device.path("/etc/docker/daemon.json");
+    assert_eq!(std::fs::read_link(&link).unwrap(), PathBuf::from("/data/docker/daemon.json"));
+    let edited = device.read("/data/docker/daemon.json");
+    assert!(edited.contains("\"log-driver\": \"local\"") && edited.contains("overlay2"), "{edited}");
+    device.edgeprep(&["rollback", "--yes"]).assert().success();
+    assert_eq!(std::fs::read_link(&link).unwrap(), PathBuf::from("/data/docker/daemon.json"));
+    assert_eq!(device.read("/data/docker/daemon.json"), "{\n    \"storage-driver\": \"overlay2\"\n}\n");
 }

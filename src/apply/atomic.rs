@@ -215,9 +215,10 @@ pub fn set_owner_mode(fd: BorrowedFd<'_>, mode: u32, uid: u32, gid: u32) -> std:
 /// Remove the temporary files a killed run left in the device directories `dirs` (only
 /// regular files named with [`TEMP_PREFIX`]). Returns their device paths. Call it at the start
 /// of an apply or rollback, with the lock held, before anything is written.
-pub fn remove_stale_temp_files(root: &DeviceRoot, dirs: &[&str]) -> Result<Vec<String>> {
+pub fn remove_stale_temp_files<S: AsRef<str>>(root: &DeviceRoot, dirs: &[S]) -> Result<Vec<String>> {
     let mut removed = Vec::new();
     for dir in dirs {
+        let dir = dir.as_ref();
         let fd = match root.open_optional(dir, OFlags::RDONLY | OFlags::DIRECTORY) {
             Ok(Some(fd)) => fd,
             Ok(None) => continue,
