@@ -269,7 +269,7 @@ impl DeviceRoot {
             (Some(rustix::io::Errno::NOTDIR), _) => {
                 "has a component that is not a directory; check the directories on the way to it".to_string()
             }
-            _ => ReadError::Io(io::Error::from_raw_os_error(err.raw_os_error().unwrap_or(0))).to_string(),
+            _ => ReadError::Io(io::Error::new(err.kind(), err.to_string())).to_string(),
         };
         format!("{device_path} (under {}): {why}", self.base.display())
     }
