@@ -2,12 +2,11 @@
 //! users that own certificates, and the OS hostname.
 
 use std::collections::BTreeMap;
-use std::io::ErrorKind;
-use std::os::unix::fs::MetadataExt;
 
 use anyhow::Result;
 
 use crate::error::input_error;
+use crate::input_file;
 use crate::paths;
 use crate::root::DeviceRoot;
 use crate::users::UserDb;
@@ -108,11 +107,9 @@ impl DeviceState {
     }
 
     fn read_file(&mut self, root: &DeviceRoot, path: &str) -> Result<()> {
-        if let Some(bytes) = read_optional(root, path)? {
+        if let Some((bytes, meta)) = read_with_meta(root, path)? {
             self.files.insert(path.to_string(), bytes);
-            if let Some(meta) = metadata(root, path)? {
-                self.meta.insert(path.to_string(), meta);
-            }
+            self.meta.insert(path.to_string(), meta);
         }
         Ok(())
     }
@@ -164,45 +161,49 @@ impl DeviceState {
     }
 }
 
-fn read_optional(root: &DeviceRoot, device_path: &str) -> Result<Option<Vec<u8>>> {
-    let path = root.path(device_path);
-    match std::fs::read(&path) {
-        Ok(bytes) => Ok(Some(bytes)),
-        Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
-        Err(e) if e.kind() == ErrorKind::PermissionDenied => Err(input_error(format!(
-            "cannot read {}: permission denied; run edgeprep with sudo",
-            path.display()
-        ))),
-        Err(e) => Err(input_error(format!("cannot read {}: {e}", path.display()))),
+/// The size limit for a device file: certificates and keys are smaller than configuration.
+fn limit_for(device_path: &str) -> u64 {
+    if crate::root::SERVICE_DIRS.iter().any(|dir| std::path::Path::new(device_path).starts_with(dir))
+        || device_path == paths::GENERATED_ROOT_KEY
+    {
+        input_file::MAX_CERT_BYTES
+    } else {
+        input_file::MAX_CONFIG_BYTES
     }
+}
+
+/// Read a device file inside the root (symlinks resolved there, none under the service
+/// accounts' directories), as a regular file within its size limit, with its mode and owner.
+fn read_with_meta(root: &DeviceRoot, device_path: &str) -> Result<Option<(Vec<u8>, Ownership)>> {
+    match root.read(device_path, limit_for(device_path)) {
+        Ok(Some((bytes, meta))) => {
+            Ok(Some((bytes, Ownership { mode: meta.mode, uid: meta.uid, gid: meta.gid })))
+        }
+        Ok(None) => Ok(None),
+        Err(e) => Err(root.read_refusal(device_path, &e)),
+    }
+}
+
+fn read_optional(root: &DeviceRoot, device_path: &str) -> Result<Option<Vec<u8>>> {
+    Ok(read_with_meta(root, device_path)?.map(|(bytes, _)| bytes))
 }
 
 fn metadata(root: &DeviceRoot, device_path: &str) -> Result<Option<Ownership>> {
-    match std::fs::metadata(root.path(device_path)) {
-        Ok(meta) => Ok(Some(Ownership { mode: meta.mode() & 0o7777, uid: meta.uid(), gid: meta.gid() })),
-        Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(input_error(format!("cannot inspect {device_path}: {e}"))),
+    match root.metadata(device_path) {
+        Ok(meta) => Ok(meta.map(|m| Ownership { mode: m.mode, uid: m.uid, gid: m.gid })),
+        Err(e) => Err(root.refusal(device_path, &e)),
     }
 }
 
+/// The regular files in a device directory; anything else there (links, FIFOs, directories)
+/// is not what certd or keyd wrote and is left out.
 fn list_dir(root: &DeviceRoot, device_dir: &str) -> Result<Vec<String>> {
-    let path = root.path(device_dir);
-    let entries = match std::fs::read_dir(&path) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => {
-            return Err(input_error(format!("cannot list {}: {e}; run edgeprep with sudo", path.display())));
-        }
-    };
-    let mut names = Vec::new();
-    for entry in entries {
-        let entry = entry.map_err(|e| input_error(format!("cannot list {}: {e}", path.display())))?;
-        if entry.file_type().is_ok_and(|t| t.is_file()) {
-            names.push(entry.file_name().to_string_lossy().into_owned());
-        }
-    }
-    names.sort();
-    Ok(names)
+    let entries = root.list_dir(device_dir).map_err(|e| root.refusal(device_dir, &e))?.unwrap_or_default();
+    Ok(entries
+        .into_iter()
+        .filter(|(_, kind)| *kind == rustix::fs::FileType::RegularFile)
+        .map(|(name, _)| name)
+        .collect())
 }
 
 #[cfg(test)]

@@ -24,7 +24,17 @@ fn chain(cn: &str) -> GeneratedChain {
     .unwrap()
 }
 
-/// A device on the quickstart CA: config.toml with quickstart keys, certd's issued certs.
+/// A certificate for `cn` signed by the CA `ca_cert_pem` / `ca_key_pem`, as certd issues them.
+fn issued_by(ca_cert_pem: &str, ca_key_pem: &str, cn: &str) -> String {
+    let issuer =
+        rcgen::Issuer::from_ca_cert_pem(ca_cert_pem, rcgen::KeyPair::from_pem(ca_key_pem).unwrap()).unwrap();
+    let mut params = rcgen::CertificateParams::new(vec![cn.to_string()]).unwrap();
+    params.distinguished_name.push(rcgen::DnType::CommonName, cn);
+    params.signed_by(&rcgen::KeyPair::generate().unwrap(), &issuer).unwrap().pem()
+}
+
+/// A device on the quickstart CA: config.toml with quickstart keys, certd's quickstart CA and
+/// the server certificate it issued, keyd's keys.
 fn quickstart_device() -> Device {
     let device = Device::new();
     device.write("/etc/passwd", format!("root:x:0:0::/root:/bin/sh\naziotks:x:{KEYS_UID}:{KEYS_UID}::/:/bin/false\naziotcs:x:{CERTS_UID}:{CERTS_UID}::/:/bin/false\n"));
@@ -33,8 +43,12 @@ fn quickstart_device() -> Device {
         "/etc/aziot/config.toml",
         "hostname = \"edge-01\"\n\n[provisioning]\nsource = \"manual\"\nconnection_string = \"HostName=h.azure-devices.net;DeviceId=edge-01;SharedAccessKey=YWJj\"\n\n# Quickstart CA for the bench\n[edge_ca]\nauto_generated_edge_ca_expiry_days = 90\n\n[edge_ca.auto_renew]\nrotate_key = true\nthreshold = \"80%\"\nretry = \"4%\"\n",
     );
-    device.write("/var/lib/aziot/certd/certs/aziot-edged-ca-3f2a.cer", "quickstart ca");
-    device.write("/var/lib/aziot/certd/certs/edgehub-server-77aa.cer", "edgehub server cert");
+    let quickstart = chain("iotedged workload ca");
+    device.write("/var/lib/aziot/certd/certs/aziot-edged-ca-3f2a.cer", &quickstart.edge_cert_pem);
+    device.write(
+        "/var/lib/aziot/certd/certs/edgehub-server-77aa.cer",
+        issued_by(&quickstart.edge_cert_pem, &quickstart.edge_key_pem, "edge-01"),
+    );
     device.write("/var/lib/aziot/keyd/keys/aziot-edged-ca-3f2a.key", "quickstart ca key");
     device.write("/var/lib/aziot/keyd/keys/device-id.key", "device identity key");
     device
@@ -136,7 +150,10 @@ fn rotation_backs_up_the_old_ca_and_rollback_restores_it() {
     let first = chain("contoso edge ca");
     apply(&device, &answers_for(&device, &usb(&device, &first, "usb1"))).success();
     let second = chain("contoso edge ca 2027");
-    device.write("/var/lib/aziot/certd/certs/edgehub-server-new.cer", "issued by the first CA");
+    device.write(
+        "/var/lib/aziot/certd/certs/edgehub-server-new.cer",
+        issued_by(&first.edge_cert_pem, &first.edge_key_pem, "edge-01"),
+    );
     apply(&device, &answers_for(&device, &usb(&device, &second, "usb2"))).success();
     assert_eq!(device.read("/var/aziot/certs/edge-ca.pem"), second.edge_chain_pem);
     assert!(!device.exists("/var/lib/aziot/certd/certs/edgehub-server-new.cer"));

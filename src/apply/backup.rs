@@ -62,6 +62,20 @@ pub struct FileRecord {
     pub stored: Option<String>,
     /// Lowercase hex SHA-256 of the original bytes; checked before restoring.
     pub sha256: Option<String>,
+    /// When the device path was a symlink: the link itself. The other fields then describe
+    /// its target inside the root, which is what the change edits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<LinkRecord>,
+}
+
+/// A symlink recorded in a backup set (see [`FileRecord::link`]).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct LinkRecord {
+    /// The link's text, as `readlink` gives it (relative or absolute; absolute means inside
+    /// the root).
+    pub text: String,
+    /// The device path it resolved to inside the root.
+    pub target: String,
 }
 
 /// One directory as it was before the change.
@@ -170,38 +184,47 @@ fn fill_set(
 }
 
 fn record_file(root: &DeviceRoot, device_path: &str, index: usize, set_dir: &Path) -> Result<FileRecord> {
-    let host = root.path(device_path);
-    let meta = match fs::metadata(&host) {
-        Ok(meta) => meta,
-        Err(e) if e.kind() == ErrorKind::NotFound => {
-            return Ok(FileRecord {
-                path: device_path.to_string(),
-                existed: false,
-                mode: None,
-                uid: None,
-                gid: None,
-                stored: None,
-                sha256: None,
-            });
-        }
-        Err(e) => return Err(e).with_context(|| format!("could not inspect {}", host.display())),
+    let missing = || FileRecord {
+        path: device_path.to_string(),
+        existed: false,
+        mode: None,
+        uid: None,
+        gid: None,
+        stored: None,
+        sha256: None,
+        link: None,
     };
-    if !meta.is_file() {
-        bail!("{} is not a regular file; edgeprep only backs up files", host.display());
-    }
-    let bytes =
-        fs::read(&host).with_context(|| format!("could not read {} to back it up", host.display()))?;
+    let link = match root.read_link(device_path).map_err(|e| root.failure(device_path, &e))? {
+        Some(text) => {
+            let target = root.canonical(device_path).map_err(|e| root.failure(device_path, &e))?;
+            let (Some(text), Some(target)) = (text.to_str(), target.to_str()) else {
+                bail!(
+                    "the symlink {device_path} or its target is not valid UTF-8; edgeprep cannot record it"
+                );
+            };
+            Some(LinkRecord { text: text.to_string(), target: target.to_string() })
+        }
+        None => None,
+    };
+    // The bytes, mode and owner come from one descriptor, resolved inside the root.
+    let found = root
+        .read(device_path, crate::input_file::MAX_CONFIG_BYTES)
+        .map_err(|e| anyhow!("could not back up {device_path}: {}", root.read_refusal(device_path, &e)))?;
+    let Some((bytes, meta)) = found else {
+        return Ok(FileRecord { link, ..missing() });
+    };
     let stored = stored_name(index, device_path);
     atomic::write_file(&set_dir.join(&stored), &bytes, STORED_FILE_MODE, None)
         .with_context(|| format!("could not back up {device_path}"))?;
     Ok(FileRecord {
         path: device_path.to_string(),
         existed: true,
-        mode: Some(meta.mode() & 0o7777),
-        uid: Some(meta.uid()),
-        gid: Some(meta.gid()),
+        mode: Some(meta.mode),
+        uid: Some(meta.uid),
+        gid: Some(meta.gid),
         stored: Some(stored),
         sha256: Some(sha256_hex(&bytes)),
+        link,
     })
 }
 
@@ -399,7 +422,7 @@ pub(crate) fn missing_device_dirs(root: &DeviceRoot, device_dir: &str) -> Vec<St
     let mut missing: Vec<String> = Path::new(device_dir)
         .ancestors()
         .filter(|p| !p.as_os_str().is_empty() && *p != Path::new("/"))
-        .take_while(|p| fs::symlink_metadata(root.path(p)).is_err())
+        .take_while(|p| !matches!(root.symlink_metadata(p), Ok(Some(_))))
         .filter_map(|p| p.to_str().map(str::to_string))
         .collect();
     missing.reverse();
@@ -460,68 +483,59 @@ pub(crate) fn restore_contents(
         note(restore_dir(root, dir));
     }
     for (record, bytes) in manifest.files.iter().zip(contents) {
-        let host = root.path(&record.path);
-        let result = match bytes {
-            Some(bytes) => restore_file(&host, record, bytes),
-            None => atomic::remove_file(&host),
-        };
+        let result = restore_file(root, record, bytes.as_deref());
         note(result.with_context(|| format!("could not restore {}", record.path)));
     }
     // Directories the change created: deepest first, and only when nothing else lives there.
     let mut created: Vec<&DirRecord> = manifest.dirs.iter().filter(|d| !d.existed).collect();
     created.sort_by_key(|d| std::cmp::Reverse(Path::new(&d.path).components().count()));
     for dir in created {
-        let host = root.path(&dir.path);
-        match fs::remove_dir(&host) {
-            Ok(()) => note(host.parent().map_or(Ok(()), atomic::sync_dir)),
-            Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::DirectoryNotEmpty) => {}
-            Err(e) => note(Err(e).with_context(|| format!("could not remove directory {}", host.display()))),
-        }
+        note(atomic::remove_dir_in_root(root, &dir.path).map(|_| ()));
     }
 
     if failures.is_empty() { Ok(()) } else { Err(anyhow!(failures.join("; "))) }
 }
 
-fn restore_file(host: &Path, record: &FileRecord, bytes: &[u8]) -> Result<()> {
+/// Put one recorded file back: `bytes` with its mode and owner, or its absence (`None`). A
+/// recorded symlink is put back as that symlink and its target gets the bytes; a file
+/// recorded as a regular file replaces whatever is at its path now (a symlink too).
+fn restore_file(root: &DeviceRoot, record: &FileRecord, bytes: Option<&[u8]>) -> Result<()> {
+    let path = match &record.link {
+        Some(link) => {
+            let current = root.read_link(&record.path).map_err(|e| root.failure(&record.path, &e))?;
+            if current.as_deref() != Some(Path::new(&link.text)) {
+                atomic::symlink_in_root(root, &record.path, Path::new(&link.text))?;
+            }
+            link.target.as_str()
+        }
+        None => record.path.as_str(),
+    };
+    let Some(bytes) = bytes else {
+        return atomic::remove_in_root(root, path);
+    };
     let (Some(mode), Some(uid), Some(gid)) = (record.mode, record.uid, record.gid) else {
         bail!("the manifest lacks the mode or owner of {}", record.path);
     };
-    let unchanged = fs::symlink_metadata(host).is_ok_and(|m| {
-        m.is_file()
-            && m.mode() & 0o7777 == mode
-            && m.uid() == uid
-            && m.gid() == gid
-            && m.len() == bytes.len() as u64
-    }) && fs::read(host).is_ok_and(|current| current == bytes);
+    let unchanged = matches!(root.symlink_metadata(path), Ok(Some(m)) if m.is_file()
+            && m.mode == mode
+            && m.uid == uid
+            && m.gid == gid
+            && m.len == bytes.len() as u64)
+        && matches!(root.read(path, crate::input_file::MAX_CONFIG_BYTES), Ok(Some((current, _))) if current == bytes);
     if unchanged {
         return Ok(());
     }
-    atomic::write_file(host, bytes, mode, Some((uid, gid)))
+    atomic::write_in_root_replacing(root, path, bytes, mode, Some((uid, gid)))
 }
 
 fn restore_dir(root: &DeviceRoot, dir: &DirRecord) -> Result<()> {
-    let host = root.path(&dir.path);
     let (Some(mode), Some(uid), Some(gid)) = (dir.mode, dir.uid, dir.gid) else {
         bail!("the manifest lacks the mode or owner of directory {}", dir.path);
     };
-    atomic::create_dir_all(&host, atomic::PARENT_DIR_MODE)?;
-    set_dir_owner_mode(&host, mode, uid, gid)
-}
-
-/// chown (only when the owner differs, so a non-root run can fix modes of its own dirs) and
-/// then chmod, since chown may clear set-id bits.
-pub(crate) fn set_dir_owner_mode(host: &Path, mode: u32, uid: u32, gid: u32) -> Result<()> {
-    let meta = fs::metadata(host).with_context(|| format!("could not inspect {}", host.display()))?;
-    if meta.uid() != uid || meta.gid() != gid {
-        std::os::unix::fs::chown(host, Some(uid), Some(gid))
-            .with_context(|| format!("could not give {} owner {uid}:{gid}", host.display()))?;
-    }
-    let meta = fs::metadata(host).with_context(|| format!("could not inspect {}", host.display()))?;
-    if meta.mode() & 0o7777 != mode {
-        fs::set_permissions(host, Permissions::from_mode(mode))
-            .with_context(|| format!("could not set mode {mode:04o} on {}", host.display()))?;
-    }
-    Ok(())
+    let (fd, _) = atomic::create_dir_all_in_root(root, Path::new(&dir.path), atomic::PARENT_DIR_MODE)?;
+    atomic::set_owner_mode(std::os::fd::AsFd::as_fd(&fd), mode, uid, gid).with_context(|| {
+        format!("could not give directory {} mode {mode:04o} and owner {uid}:{gid}", dir.path)
+    })
 }
 
 /// Modes as octal strings (`"0640"`) in the manifest: that is how people read them.

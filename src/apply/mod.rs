@@ -20,10 +20,6 @@ pub mod backup;
 pub mod interrupt;
 pub mod lock;
 
-use std::fs;
-use std::io::ErrorKind;
-use std::os::unix::fs::MetadataExt;
-
 use anyhow::{Context, Result};
 
 use crate::error::input_error;
@@ -346,12 +342,12 @@ impl Process {
 /// process cannot carry out for lack of privileges.
 fn preflight(plan: &Plan, root: &DeviceRoot, me: Process) -> Result<()> {
     for change in &plan.files {
-        let host = root.path(&change.path);
-        let current = match fs::read(&host) {
-            Ok(bytes) => Some(bytes),
-            Err(e) if e.kind() == ErrorKind::NotFound => None,
-            Err(e) => return Err(e).with_context(|| format!("could not read {}", host.display())),
+        let current = match root.read(&change.path, crate::input_file::MAX_CONFIG_BYTES) {
+            Ok(found) => found,
+            Err(e) => return Err(root.read_refusal(&change.path, &e)),
         };
+        let current_owner = current.as_ref().map(|(_, meta)| (meta.uid, meta.gid));
+        let current = current.map(|(bytes, _)| bytes);
         match (&change.before, &current) {
             (Some(before), Some(now)) if before == now => {}
             (None, None) => {}
@@ -362,12 +358,7 @@ fn preflight(plan: &Plan, root: &DeviceRoot, me: Process) -> Result<()> {
         if let FileAction::Write(_) = change.action {
             let owner = match (change.ownership, current.is_some()) {
                 (Some(o), _) => Some((o.uid, o.gid)),
-                (None, true) => {
-                    let meta = fs::metadata(&host)
-                        .with_context(|| format!("could not inspect {}", host.display()))?;
-                    Some((meta.uid(), meta.gid()))
-                }
-                (None, false) => None,
+                (None, _) => current_owner,
             };
             if let Some((uid, gid)) = owner.filter(|&(uid, gid)| !me.can_own_as(uid, gid)) {
                 return Err(needs_root(&change.path, uid, gid));
@@ -375,16 +366,15 @@ fn preflight(plan: &Plan, root: &DeviceRoot, me: Process) -> Result<()> {
         }
     }
     for dir in &plan.dirs {
-        let host = root.path(&dir.path);
         let (uid, gid) = (dir.ownership.uid, dir.ownership.gid);
-        match fs::metadata(&host) {
-            Ok(meta) if !meta.is_dir() => {
+        match root.metadata(&dir.path).map_err(|e| root.refusal(&dir.path, &e))? {
+            Some(meta) if !meta.is_dir() => {
                 return Err(input_error(format!(
                     "{} exists but is not a directory; move it away and re-run edgeprep",
                     dir.path
                 )));
             }
-            Ok(meta) if (meta.uid(), meta.gid()) == (uid, gid) => {}
+            Some(meta) if (meta.uid, meta.gid) == (uid, gid) => {}
             _ if !me.can_own_as(uid, gid) => return Err(needs_root(&dir.path, uid, gid)),
             _ => {}
         }
@@ -423,35 +413,22 @@ fn dirs_to_record(plan: &Plan, root: &DeviceRoot) -> Vec<String> {
 /// Directories, then files, in plan order.
 fn change_files(plan: &Plan, root: &DeviceRoot, set: &BackupSet, me: Process) -> Result<()> {
     for dir in &plan.dirs {
-        let host = root.path(&dir.path);
-        if let Some(parent) = host.parent() {
-            atomic::create_dir_all(parent, atomic::PARENT_DIR_MODE)?;
-        }
-        match fs::create_dir(&host) {
-            Ok(()) => {
-                if let Some(parent) = host.parent() {
-                    atomic::sync_dir(parent)?;
-                }
-            }
-            Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
-            Err(e) => {
-                return Err(e).with_context(|| format!("could not create directory {}", dir.path));
-            }
-        }
+        // Resolved inside the root, created with mkdirat, owner and mode set on the descriptor.
+        let (fd, _) =
+            atomic::create_dir_all_in_root(root, std::path::Path::new(&dir.path), atomic::PARENT_DIR_MODE)?;
         let o = dir.ownership;
-        backup::set_dir_owner_mode(&host, o.mode, o.uid, o.gid)
+        atomic::set_owner_mode(std::os::fd::AsFd::as_fd(&fd), o.mode, o.uid, o.gid)
             .with_context(|| format!("could not set up directory {}", dir.path))?;
     }
     for (change, record) in plan.files.iter().zip(&set.manifest.files) {
-        let host = root.path(&change.path);
         match &change.action {
             FileAction::Write(bytes) => {
                 let (mode, owner) = target_mode_owner(change, record, me);
-                atomic::write_file(&host, bytes, mode, Some(owner))
+                atomic::write_in_root(root, &change.path, bytes, mode, Some(owner))
                     .with_context(|| format!("could not write {}", change.path))?;
             }
             // The copy is already in the backup set: taking the file away is all that is left.
-            FileAction::MoveToBackup => atomic::remove_file(&host)
+            FileAction::MoveToBackup => atomic::remove_in_root(root, &change.path)
                 .with_context(|| format!("could not move {} to the backup", change.path))?,
         }
     }
@@ -477,6 +454,8 @@ mod tests {
     use crate::paths::{AUDIT_LOG, BACKUPS_DIR};
     use crate::plan::{DirChange, Ownership, Visibility};
     use crate::runner::ListingRunner;
+    use std::fs;
+    use std::os::unix::fs::MetadataExt;
     use std::path::Path;
     use tempfile::TempDir;
 

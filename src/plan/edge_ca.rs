@@ -341,15 +341,36 @@ fn put(
 /// Certificates certd issued from the previous Edge CA (the quickstart CA, or the CA being
 /// rotated out) and their keys go into the backup, so IoT Edge issues fresh ones from the new
 /// CA. Other keys (the device identity) stay.
+///
+/// certd's directory belongs to aziotcs, so it may hold anything: only regular files (the
+/// device state lists nothing else) that parse as certificates and are either the quickstart
+/// CA itself (certd's `aziot-edged-ca` naming) or issued by the previous CA (their issuer is
+/// the installed Edge CA's or the quickstart CA's subject) are moved; anything else stays.
 fn move_issued_certs(state: &DeviceState, plan: &mut Plan) {
-    let certs = state.dir_entries(paths::CERTD_CERTS_DIR);
-    let stems: Vec<&str> =
-        certs.iter().map(|name| name.rsplit_once('.').map_or(name.as_str(), |(s, _)| s)).collect();
-    let keys = state.dir_entries(paths::KEYD_KEYS_DIR).iter().filter(|name| {
-        let stem = name.rsplit_once('.').map_or(name.as_str(), |(s, _)| s);
-        stems.contains(&stem) || name.starts_with("aziot-edged-ca") || name.starts_with("aziot_edged_ca")
-    });
-    let moves = certs
+    let certs: Vec<(&str, Names)> = state
+        .dir_entries(paths::CERTD_CERTS_DIR)
+        .iter()
+        .filter_map(|name| {
+            let bytes = state.file(&format!("{}/{name}", paths::CERTD_CERTS_DIR))?;
+            Some((name.as_str(), names_of(bytes)?))
+        })
+        .collect();
+    let is_quickstart = |name: &str| name.starts_with(QUICKSTART_CA) || name.starts_with("aziot_edged_ca");
+    let mut previous_cas: Vec<Vec<u8>> =
+        state.file(paths::EDGE_CA_CERT).and_then(names_of).map(|n| n.subject).into_iter().collect();
+    previous_cas.extend(certs.iter().filter(|(name, _)| is_quickstart(name)).map(|(_, n)| n.subject.clone()));
+    let moved: Vec<&str> = certs
+        .iter()
+        .filter(|(name, n)| is_quickstart(name) || previous_cas.contains(&n.issuer))
+        .map(|(name, _)| *name)
+        .collect();
+    let stem = |name: &str| name.rsplit_once('.').map_or(name, |(s, _)| s).to_string();
+    let stems: Vec<String> = moved.iter().map(|name| stem(name)).collect();
+    let keys = state
+        .dir_entries(paths::KEYD_KEYS_DIR)
+        .iter()
+        .filter(|name| stems.contains(&stem(name)) || is_quickstart(name));
+    let moves = moved
         .iter()
         .map(|name| format!("{}/{name}", paths::CERTD_CERTS_DIR))
         .chain(keys.map(|name| format!("{}/{name}", paths::KEYD_KEYS_DIR)));
@@ -366,4 +387,19 @@ fn move_issued_certs(state: &DeviceState, plan: &mut Plan) {
                 .to_string(),
         });
     }
+}
+
+/// The file name prefix certd gives the quickstart Edge CA.
+const QUICKSTART_CA: &str = "aziot-edged-ca";
+
+/// Subject and issuer (DER) of the first certificate in a PEM file.
+struct Names {
+    subject: Vec<u8>,
+    issuer: Vec<u8>,
+}
+
+fn names_of(pem: &[u8]) -> Option<Names> {
+    let ders = load_certificates(pem, "certd certificate").ok()?;
+    let (_, cert) = x509_parser::parse_x509_certificate(ders.first()?).ok()?;
+    Some(Names { subject: cert.subject().as_raw().to_vec(), issuer: cert.issuer().as_raw().to_vec() })
 }

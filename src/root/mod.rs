@@ -1,0 +1,324 @@
+//! The `--root` prefix and every access to a device path under it.
+//!
+//! Every device path is read and written under one root, so tests and offline images never
+//! touch this machine's real /etc or /var. The tree under the root is hostile: on a device
+//! aziotcs, aziotks, syslog or any user own directories, and an offline image holds absolute
+//! symlinks meant for that image. So a device path is never joined to the root and handed to
+//! `std::fs`: it is resolved inside the root like a chroot would ([`resolve`]), and under the
+//! directories service accounts own no symlink is followed at all.
+
+pub mod resolve;
+
+use std::fs::File;
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use rustix::fd::OwnedFd;
+use rustix::fs::{FileType, OFlags};
+
+use crate::error::input_error;
+use crate::input_file::{self, ReadError};
+use crate::paths;
+pub use resolve::Links;
+
+/// Directories owned by IoT Edge's service accounts. A symlink anywhere on the way to them or
+/// inside them is refused: whoever owns the directory could point it at `/etc`.
+pub const SERVICE_DIRS: &[&str] =
+    &[paths::CERTD_CERTS_DIR, paths::KEYD_KEYS_DIR, paths::CERTS_DIR, paths::SECRETS_DIR];
+
+/// The directory that stands for the device's `/`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceRoot {
+    base: PathBuf,
+    /// Resolve with the user-space walk even where openat2 works (tests of the fallback).
+    walk_only: bool,
+}
+
+/// Type, mode and owner of a device file, from `fstat` on a descriptor resolved in the root.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Meta {
+    pub kind: FileType,
+    /// Permission bits (`0o7777`).
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub len: u64,
+    pub dev: u64,
+    pub ino: u64,
+}
+
+impl Meta {
+    pub fn of(fd: impl rustix::fd::AsFd) -> io::Result<Self> {
+        let st = rustix::fs::fstat(fd)?;
+        Ok(Meta {
+            kind: FileType::from_raw_mode(st.st_mode),
+            mode: st.st_mode & 0o7777,
+            uid: st.st_uid,
+            gid: st.st_gid,
+            len: u64::try_from(st.st_size).unwrap_or(0),
+            dev: st.st_dev,
+            ino: st.st_ino,
+        })
+    }
+
+    pub fn is_file(&self) -> bool {
+        self.kind == FileType::RegularFile
+    }
+
+    pub fn is_dir(&self) -> bool {
+        self.kind == FileType::Directory
+    }
+
+    pub fn is_symlink(&self) -> bool {
+        self.kind == FileType::Symlink
+    }
+}
+
+impl DeviceRoot {
+    /// The root at `base`, canonicalized so that `/` spelled any other way (`/etc/..`, `//`,
+    /// a symlink to `/`) is recognised as the live device. A base that does not exist is
+    /// kept as given (every access under it then fails with "not found").
+    pub fn new(base: impl Into<PathBuf>) -> Self {
+        let base = base.into();
+        let base = std::fs::canonicalize(&base).unwrap_or(base);
+        Self { base, walk_only: false }
+    }
+
+    /// The root at `base` exactly as given, for tests that need a path that does not exist.
+    pub fn unchecked(base: impl Into<PathBuf>) -> Self {
+        Self { base: base.into(), walk_only: false }
+    }
+
+    /// Resolve paths with the user-space walk instead of openat2, as on a kernel or in a
+    /// container without openat2: lets tests cover the fallback on any machine.
+    pub fn resolving_by_walk(mut self) -> Self {
+        self.walk_only = true;
+        self
+    }
+
+    /// The real device (`/`): only then are external commands run by default.
+    pub fn is_host(&self) -> bool {
+        self.base == Path::new("/")
+    }
+
+    pub fn base(&self) -> &Path {
+        &self.base
+    }
+
+    /// The host path the device path `device_path` would have without any symlinks, for
+    /// messages. Never open it: use the methods below, which resolve inside the root.
+    pub fn path(&self, device_path: impl AsRef<Path>) -> PathBuf {
+        let device_path = device_path.as_ref();
+        let relative = device_path.strip_prefix("/").unwrap_or(device_path);
+        self.base.join(relative)
+    }
+
+    /// Whether links are followed on the way to `device_path` (see [`SERVICE_DIRS`]).
+    pub fn links_for(device_path: &Path) -> Links {
+        if SERVICE_DIRS.iter().any(|dir| device_path.starts_with(dir)) {
+            Links::Refused
+        } else {
+            Links::InRoot
+        }
+    }
+
+    /// A descriptor of the root directory itself.
+    pub fn root_fd(&self) -> io::Result<OwnedFd> {
+        Ok(rustix::fs::open(
+            &self.base,
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+        )?)
+    }
+
+    /// Open `device_path` inside the root with `oflags` (add `O_NOFOLLOW` to open a final
+    /// symlink itself, with `O_PATH`).
+    pub fn open(&self, device_path: impl AsRef<Path>, oflags: OFlags) -> io::Result<OwnedFd> {
+        self.open_with_mode(device_path, oflags, rustix::fs::Mode::empty())
+    }
+
+    /// [`Self::open`] with the mode a file created by `O_CREAT` gets (before the umask): for
+    /// edgeprep's own files under the root (the lock, the audit log), so a link planted at
+    /// their path cannot send an append or a create to the host.
+    pub fn open_with_mode(
+        &self,
+        device_path: impl AsRef<Path>,
+        oflags: OFlags,
+        mode: rustix::fs::Mode,
+    ) -> io::Result<OwnedFd> {
+        let device_path = device_path.as_ref();
+        let root = self.root_fd()?;
+        let links = Self::links_for(device_path);
+        let fd = if self.walk_only {
+            resolve::walk(rustix::fd::AsFd::as_fd(&root), device_path, oflags, mode, links)?
+        } else {
+            resolve::open(rustix::fd::AsFd::as_fd(&root), device_path, oflags, mode, links)?
+        };
+        Ok(fd)
+    }
+
+    /// Like [`Self::open`], `None` when the path does not exist.
+    pub fn open_optional(
+        &self,
+        device_path: impl AsRef<Path>,
+        oflags: OFlags,
+    ) -> io::Result<Option<OwnedFd>> {
+        match self.open(device_path, oflags) {
+            Ok(fd) => Ok(Some(fd)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Read a device file with [`input_file`]'s checks (a regular file of at most `limit`
+    /// bytes; a FIFO cannot block the open), with its mode and owner from the same descriptor.
+    /// `Ok(None)` when it does not exist.
+    pub fn read(
+        &self,
+        device_path: impl AsRef<Path>,
+        limit: u64,
+    ) -> Result<Option<(Vec<u8>, Meta)>, ReadError> {
+        let oflags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY;
+        let Some(fd) = self.open_optional(device_path, oflags).map_err(ReadError::Io)? else {
+            return Ok(None);
+        };
+        let meta = Meta::of(&fd)?;
+        let bytes = input_file::read_opened(File::from(fd), limit)?;
+        Ok(Some((bytes, meta)))
+    }
+
+    /// Type, mode and owner of what `device_path` resolves to (links followed in the root).
+    pub fn metadata(&self, device_path: impl AsRef<Path>) -> io::Result<Option<Meta>> {
+        self.open_optional(device_path, OFlags::PATH)?.map(Meta::of).transpose()
+    }
+
+    /// Like [`Self::metadata`], but a final symlink is described itself.
+    pub fn symlink_metadata(&self, device_path: impl AsRef<Path>) -> io::Result<Option<Meta>> {
+        self.open_optional(device_path, OFlags::PATH | OFlags::NOFOLLOW)?.map(Meta::of).transpose()
+    }
+
+    /// The text of the symlink at `device_path`, `None` when it is not a symlink or missing.
+    pub fn read_link(&self, device_path: impl AsRef<Path>) -> io::Result<Option<PathBuf>> {
+        let Some(fd) = self.open_optional(device_path, OFlags::PATH | OFlags::NOFOLLOW)? else {
+            return Ok(None);
+        };
+        if !Meta::of(&fd)?.is_symlink() {
+            return Ok(None);
+        }
+        let target = rustix::fs::readlinkat(&fd, "", Vec::new())?;
+        Ok(Some(PathBuf::from(std::ffi::OsStr::from_bytes(target.as_bytes()))))
+    }
+
+    /// The device path `device_path` names once its symlinks are resolved inside the root
+    /// (the final components may not exist yet).
+    pub fn canonical(&self, device_path: impl AsRef<Path>) -> io::Result<PathBuf> {
+        let device_path = device_path.as_ref();
+        let root = self.root_fd()?;
+        Ok(resolve::canonical(rustix::fd::AsFd::as_fd(&root), device_path, Self::links_for(device_path))?)
+    }
+
+    /// Entries of the directory `device_path` with their types (as the directory reports
+    /// them, links not followed), sorted by name; `None` when it does not exist.
+    pub fn list_dir(&self, device_path: impl AsRef<Path>) -> io::Result<Option<Vec<(String, FileType)>>> {
+        let Some(fd) = self.open_optional(device_path, OFlags::RDONLY | OFlags::DIRECTORY)? else {
+            return Ok(None);
+        };
+        let mut entries = Vec::new();
+        for entry in rustix::fs::Dir::read_from(&fd)? {
+            let entry = entry?;
+            let name = entry.file_name().to_bytes();
+            if name == b"." || name == b".." {
+                continue;
+            }
+            let mut kind = entry.file_type();
+            if kind == FileType::Unknown {
+                let st = rustix::fs::statat(&fd, entry.file_name(), rustix::fs::AtFlags::SYMLINK_NOFOLLOW)?;
+                kind = FileType::from_raw_mode(st.st_mode);
+            }
+            entries.push((String::from_utf8_lossy(name).into_owned(), kind));
+        }
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(Some(entries))
+    }
+
+    /// The input error for a device path that could not be resolved or read: names the
+    /// device path, says why and what to do.
+    pub fn refusal(&self, device_path: &str, err: &io::Error) -> anyhow::Error {
+        input_error(self.describe(device_path, err))
+    }
+
+    /// What [`Self::refusal`] says, for errors that are not the input's fault (a write that
+    /// failed midway).
+    pub fn describe(&self, device_path: &str, err: &io::Error) -> String {
+        let host = self.path(device_path);
+        let why = match (
+            err.raw_os_error().map(rustix::io::Errno::from_raw_os_error),
+            Self::links_for(Path::new(device_path)),
+        ) {
+            (Some(rustix::io::Errno::LOOP), Links::Refused) => format!(
+                "is a symbolic link or is reached through one; its directory belongs to an IoT Edge service account, \
+                 so edgeprep never follows links there. Replace the link with the real directory or file (see `ls -l {}`) and re-run",
+                host.display()
+            ),
+            (Some(rustix::io::Errno::LOOP), Links::InRoot) => format!(
+                "passes through more than {} symbolic links (a loop?); fix the links under {}",
+                resolve::MAX_LINK_HOPS,
+                self.base.display()
+            ),
+            (Some(rustix::io::Errno::NOTDIR), _) => {
+                "has a component that is not a directory; check the directories on the way to it".to_string()
+            }
+            _ => ReadError::Io(io::Error::new(err.kind(), err.to_string())).to_string(),
+        };
+        format!("{device_path} (under {}): {why}", self.base.display())
+    }
+
+    /// A plain error (exit 1) saying what [`Self::describe`] says.
+    pub fn failure(&self, device_path: &str, err: &io::Error) -> anyhow::Error {
+        anyhow::anyhow!(self.describe(device_path, err))
+    }
+
+    /// The input error for a device file [`Self::read`] refused.
+    pub fn read_refusal(&self, device_path: &str, err: &ReadError) -> anyhow::Error {
+        match err {
+            ReadError::Io(io) => self.refusal(device_path, io),
+            other => input_error(format!("{device_path} (under {}): {other}", self.base.display())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn device_paths_land_under_the_root() {
+        let root = DeviceRoot::unchecked("/tmp/dev");
+        assert_eq!(root.path("/etc/aziot/config.toml"), PathBuf::from("/tmp/dev/etc/aziot/config.toml"));
+        assert!(!root.is_host());
+        assert!(DeviceRoot::new("/").is_host());
+        assert_eq!(DeviceRoot::new("/").path("/etc/x"), PathBuf::from("/etc/x"));
+    }
+
+    #[test]
+    fn the_host_root_spelled_another_way_is_the_host() {
+        assert!(DeviceRoot::new("/etc/..").is_host());
+        assert!(DeviceRoot::new("//").is_host());
+        let dir = tempfile::tempdir().unwrap();
+        let link = dir.path().join("slash");
+        std::os::unix::fs::symlink("/", &link).unwrap();
+        assert!(DeviceRoot::new(&link).is_host());
+        assert!(!DeviceRoot::new(dir.path()).is_host());
+        assert!(!DeviceRoot::unchecked(&link).is_host());
+    }
+
+    #[test]
+    fn service_dirs_refuse_links_and_others_follow_them() {
+        assert_eq!(DeviceRoot::links_for(Path::new("/var/aziot/certs/edge-ca.pem")), Links::Refused);
+        assert_eq!(DeviceRoot::links_for(Path::new(paths::CERTD_CERTS_DIR)), Links::Refused);
+        assert_eq!(DeviceRoot::links_for(Path::new("/var/aziot")), Links::InRoot);
+        assert_eq!(DeviceRoot::links_for(Path::new("/etc/aziot/config.toml")), Links::InRoot);
+        assert_eq!(DeviceRoot::links_for(Path::new("/var/aziot/certsx")), Links::InRoot);
+    }
+}
