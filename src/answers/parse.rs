@@ -121,12 +121,13 @@ pub fn parse_answers(text: &str, source: &str) -> Result<Answers> {
 
     let findings = validate::validate(&answers);
     if !findings.is_valid() {
-        let mut located: Vec<(Option<usize>, &str)> = findings
+        let mut located: Vec<(Option<usize>, String)> = findings
             .errors
             .iter()
             .map(|finding| {
-                let line = key_position(doc.get_ref(), &finding.key).map(|offset| line_col(text, offset).0);
-                (line, finding.message.as_str())
+                let line = key_position(doc.get_ref(), &finding.key, finding.item)
+                    .map(|offset| line_col(text, offset).0);
+                (line, finding.message())
             })
             .collect();
         // In file order, so the technician can work down the file; stable, so findings on one
@@ -136,7 +137,7 @@ pub fn parse_answers(text: &str, source: &str) -> Result<Answers> {
             .into_iter()
             .map(|(line, message)| match line {
                 Some(line) => format!("line {line}: {message}"),
-                None => message.to_string(),
+                None => message,
             })
             .collect();
         return Err(report(source, problems));
@@ -315,8 +316,9 @@ fn key_at(table: &DeTable<'_>, path: &str, offset: usize) -> Option<String> {
     found
 }
 
-/// Byte offset of a dotted key (or, when the key is absent, of its nearest table) in the file.
-fn key_position(doc: &DeTable<'_>, path: &str) -> Option<usize> {
+/// Byte offset of a dotted key (or, when the key is absent, of its nearest table) in the file;
+/// with `item`, of that element of the key's list, which may be lines below the key.
+fn key_position(doc: &DeTable<'_>, path: &str, item: Option<usize>) -> Option<usize> {
     let mut table = doc;
     let mut best = None;
     for part in path.split('.') {
@@ -326,6 +328,12 @@ fn key_position(doc: &DeTable<'_>, path: &str) -> Option<usize> {
         best = Some(key.span().start);
         match value.get_ref() {
             DeValue::Table(inner) => table = inner,
+            DeValue::Array(items) => {
+                if let Some(element) = item.and_then(|i| items.get(i)) {
+                    best = Some(element.span().start);
+                }
+                break;
+            }
             _ => break,
         }
     }

@@ -19,7 +19,7 @@ use crate::device::DeviceState;
 pub fn build_plan(state: &DeviceState, answers: &Answers, inputs: &Inputs) -> Result<Plan> {
     let mut plan = Plan { secrets: secrets_of(answers), ..Plan::default() };
     // Warnings about the answers themselves (an https:// proxy, an unpinned image) come first.
-    plan.notes.extend(validate(answers).warnings.iter().map(|w| w.message.clone()));
+    plan.notes.extend(validate(answers).warnings.iter().map(|w| w.message()));
     let edge_ca = plan_edge_ca(state, answers, inputs, &mut plan)?;
     let extra = edge_ca.config.as_ref().map(|c| c as &dyn ConfigEdit);
     let config = plan_config(state, answers, extra, &mut plan)?;
