@@ -24,9 +24,7 @@ fn check_image_gc(f: &mut Findings, gc: &ImageGarbageCollection) {
             Err(e) => f.error(KEY, Some(&shown), format!("is not a duration ({e}); {RULE}")),
             // IoT Edge checks the multiple of a day in nanoseconds; "0d" passes its check but
             // then breaks its scheduling arithmetic, so it is refused here.
-            Ok(d) if d < DAY || d.as_nanos() % DAY.as_nanos() != 0 => {
-                f.error(KEY, Some(&shown), RULE)
-            }
+            Ok(d) if d < DAY || d.as_nanos() % DAY.as_nanos() != 0 => f.error(KEY, Some(&shown), RULE),
             Ok(_) => {}
         }
     }

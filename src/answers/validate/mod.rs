@@ -15,6 +15,7 @@ use std::fmt;
 use super::Answers;
 
 mod agent;
+mod control;
 mod dns;
 mod edge_ca;
 mod gc;
@@ -24,13 +25,16 @@ mod provisioning;
 mod proxy;
 
 pub use agent::{ImageRef, parse_image_ref, validate_agent};
+pub use control::{control_character_problem, validate_control_characters};
 pub use dns::validate_dns;
 pub use edge_ca::validate_edge_ca;
 pub use gc::validate_image_gc;
 pub use hostname::validate_hostname;
 pub use logging::validate_logging;
 pub use provisioning::validate_provisioning;
-pub use proxy::validate_proxy;
+pub use proxy::{validate_proxy, validate_proxy_protocol};
+
+use proxy::mask_proxy_url;
 
 /// One problem or note about one answers key, with its parts kept apart so a front-end can
 /// place them (the wizard shows the problem under the field, the CLI prints [`Display`]).
@@ -135,34 +139,43 @@ pub(crate) fn quoted(value: &str) -> String {
     format!("\"{}\"", value.escape_debug())
 }
 
-/// Check every rule on `answers`: each section's validator, in file order. Pure: the same
-/// answers always give the same findings.
+/// Check every rule on `answers`: control characters in any string first, then each section's
+/// validator in file order. Pure: the same answers always give the same findings.
 pub fn validate(answers: &Answers) -> Findings {
-    let mut f = Findings::default();
+    let (mut f, broken_keys) = validate_control_characters(answers);
+    let mut sections = Findings::default();
     if let Some(hostname) = &answers.hostname {
-        f.extend(validate_hostname(hostname));
+        sections.extend(validate_hostname(hostname));
     }
     if let Some(p) = &answers.provisioning {
-        f.extend(validate_provisioning(p));
+        sections.extend(validate_provisioning(p));
     }
     if let Some(proxy) = &answers.proxy {
-        f.extend(validate_proxy(proxy));
+        sections.extend(validate_proxy(proxy));
+        if let Some(upstream) = &answers.upstream {
+            sections.extend(validate_proxy_protocol(upstream.protocol));
+        }
     }
     if let Some(agent) = &answers.agent {
-        f.extend(validate_agent(agent));
+        sections.extend(validate_agent(agent));
     }
     if let Some(gc) = &answers.image_garbage_collection {
-        f.extend(validate_image_gc(gc));
+        sections.extend(validate_image_gc(gc));
     }
     if let Some(logging) = &answers.logging {
-        f.extend(validate_logging(logging));
+        sections.extend(validate_logging(logging));
     }
     if let Some(dns) = &answers.dns {
-        f.extend(validate_dns(dns));
+        sections.extend(validate_dns(dns));
     }
     if let Some(ca) = &answers.edge_ca {
-        f.extend(validate_edge_ca(ca));
+        sections.extend(validate_edge_ca(ca));
     }
+    // A value with a control character is wrong whatever else is said about it; one finding
+    // per key reads better than the same value refused three ways.
+    sections.errors.retain(|finding| !broken_keys.contains(&finding.key));
+    sections.warnings.retain(|finding| !broken_keys.contains(&finding.key));
+    f.extend(sections);
     f
 }
 

@@ -276,7 +276,18 @@ fn check_device_path(f: &mut Findings, key: &str, value: Option<&str>, example: 
         Some(path) if !path.starts_with('/') => f.error(
             key,
             Some(&quoted(path)),
-            format!("must be an absolute path on the device, e.g. \"{example}\""),
+            format!(
+                "must be an absolute path on the device, e.g. \"{example}\"; unlike the [edge_ca] files it is not taken from the answers file's directory, because edgeprep does not copy it: IoT Edge reads it on the device"
+            ),
+        ),
+        // config.toml gets `file://` + the path; in a URI these would start an escape, a query
+        // or a fragment, and IoT Edge would open another file than the one named here.
+        Some(path) if path.contains(['%', '?', '#']) => f.error(
+            key,
+            Some(&quoted(path)),
+            format!(
+                "contains %, ? or #, which change the meaning of the file:// URI written to config.toml; rename the file on the device, e.g. \"{example}\""
+            ),
         ),
         Some(_) => {}
     }
@@ -436,6 +447,23 @@ mod tests {
         assert_eq!(e.len(), 2, "{e:#?}");
         assert!(e[0].contains("plain absolute path"));
         assert!(e[1].contains("symmetric_key: does not apply to attestation = \"x509\""));
+    }
+
+    #[test]
+    fn dps_identity_paths_must_survive_the_file_uri() {
+        for bad in ["/var/aziot/certs/id%41.pem", "/var/aziot/certs/id?.pem", "/var/aziot/certs/id#1.pem"] {
+            let mut p = dps(Attestation::X509);
+            p.identity_cert = Some(bad.into());
+            p.identity_pk = Some("/var/aziot/secrets/device-id.key.pem".into());
+            assert_one_error(&with_provisioning(p), &["[provisioning] identity_cert", "file:// URI"]);
+        }
+        let mut p = dps(Attestation::X509);
+        p.identity_cert = Some("certs/device-id.pem".into());
+        p.identity_pk = Some("/var/aziot/secrets/device-id.key.pem".into());
+        assert_one_error(
+            &with_provisioning(p),
+            &["absolute path on the device", "not taken from the answers file's directory"],
+        );
     }
 
     #[test]

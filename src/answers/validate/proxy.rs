@@ -2,7 +2,7 @@
 //! text that is written into config.toml and the systemd drop-ins.
 
 use super::{Findings, quoted};
-use crate::answers::Proxy;
+use crate::answers::{Proxy, UpstreamProtocol};
 use crate::secrets::MASK;
 
 /// Check `[proxy]` alone, as a wizard step does; [`super::validate`] calls this for the file.
@@ -13,7 +13,7 @@ pub fn validate_proxy(proxy: &Proxy) -> Findings {
 }
 
 /// The proxy URL with any password replaced by the mask, for messages.
-fn mask_proxy_url(raw: &str) -> String {
+pub(super) fn mask_proxy_url(raw: &str) -> String {
     let (prefix, rest) = match raw.find("://") {
         Some(at) => raw.split_at(at + 3),
         None => ("", raw),
@@ -27,6 +27,44 @@ fn mask_proxy_url(raw: &str) -> String {
         },
         None => raw.to_string(),
     }
+}
+
+/// The user name and password as written in the URL (still percent-encoded), named for
+/// messages. Split like [`mask_proxy_url`]: at the last `@`, then the first `:`.
+fn userinfo_parts(raw: &str) -> Vec<(&'static str, &str)> {
+    let rest = raw.find("://").map_or(raw, |at| &raw[at + 3..]);
+    let Some((userinfo, _)) = rest.rsplit_once('@') else {
+        return Vec::new();
+    };
+    match userinfo.split_once(':') {
+        Some((user, password)) => vec![("user name", user), ("password", password)],
+        None => vec![("user name", userinfo)],
+    }
+}
+
+/// The class of the first character of `text` that may not appear raw in a URL's user name or
+/// password (RFC 3986 userinfo), or `None`. Only a class, never the character itself, because
+/// the text may be a password. Control characters are left to [`super::control`].
+fn needs_percent_encoding(text: &str) -> Option<&'static str> {
+    let bytes = text.as_bytes();
+    for (i, c) in text.char_indices() {
+        let class = match c {
+            ' ' => "a space",
+            '@' | '/' | '?' | '#' | '[' | ']' => "a character that has a meaning in URLs (@ / ? # [ ])",
+            '"' | '\\' | '<' | '>' | '`' | '{' | '}' | '|' | '^' => {
+                "a quote, a backslash or another character URLs do not allow (\" \\ < > ` { } | ^)"
+            }
+            '%' if !(bytes.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                && bytes.get(i + 2).is_some_and(u8::is_ascii_hexdigit)) =>
+            {
+                "a % that does not start a %XX escape"
+            }
+            c if !c.is_ascii() && !super::control::is_forbidden(c) => "a non-ASCII character",
+            _ => continue,
+        };
+        return Some(class);
+    }
+    None
 }
 
 /// True when the URL's authority ends in an explicit `:port`. `url` hides a port equal to the
@@ -52,8 +90,24 @@ fn check_proxy(f: &mut Findings, proxy: &Proxy) {
         "e.g. \"http://proxy.example.com:3128\" or \"http://user:password@proxy.example.com:3128\"";
     let raw = proxy.url.as_str();
     let shown = quoted(&mask_proxy_url(raw));
+    // A raw space, quote or backslash in the credentials makes URL parsers stop or guess; say
+    // what to encode instead of what the parser made of it.
+    let credentials: Vec<(&str, &str)> = userinfo_parts(raw)
+        .into_iter()
+        .filter_map(|(part, text)| needs_percent_encoding(text).map(|class| (part, class)))
+        .collect();
     if !raw.contains("://") {
         f.error(KEY, Some(&shown), format!("must be a URL starting with http://, {EXAMPLE}"));
+    } else if !credentials.is_empty() {
+        for (part, class) in credentials {
+            f.error(
+                KEY,
+                Some(&shown),
+                format!(
+                    "the {part} contains {class}; write it percent-encoded, as every program that reads https_proxy expects (a space is %20, @ is %40, : is %3A, / is %2F, # is %23, % is %25), e.g. \"http://bob:p%40ss%20word@proxy.example.com:3128\""
+                ),
+            );
+        }
     } else {
         match url::Url::parse(raw) {
             Err(e) => f.error(KEY, Some(&shown), format!("is not a valid URL ({e}); {EXAMPLE}")),
@@ -95,6 +149,27 @@ fn check_proxy(f: &mut Findings, proxy: &Proxy) {
     if let Some(no_proxy) = &proxy.no_proxy {
         check_no_proxy(f, no_proxy);
     }
+}
+
+/// edgeAgent and edgeHub reach IoT Hub through the proxy only over HTTPS (443): AMQP (5671) and
+/// MQTT (8883) cannot pass a proxy, so with a proxy they must be spelled as their WebSocket forms.
+pub fn validate_proxy_protocol(protocol: UpstreamProtocol) -> Findings {
+    let mut f = Findings::default();
+    let websocket = match protocol {
+        UpstreamProtocol::Amqp => UpstreamProtocol::AmqpWs,
+        UpstreamProtocol::Mqtt => UpstreamProtocol::MqttWs,
+        UpstreamProtocol::AmqpWs | UpstreamProtocol::MqttWs => return f,
+    };
+    f.warning(
+        "upstream.protocol",
+        Some(&quoted(protocol.as_str())),
+        format!(
+            "a proxy carries only HTTPS and WebSocket traffic, so edgeAgent and edgeHub cannot reach IoT Hub over {} through it; use protocol = \"{}\" with a proxy",
+            protocol.as_str(),
+            websocket.as_str()
+        ),
+    );
+    f
 }
 
 fn check_no_proxy(f: &mut Findings, no_proxy: &str) {
@@ -186,5 +261,61 @@ mod tests {
         assert_one_error(&with_proxy("http://p:1", Some("localhost,,x")), &["empty entry"]);
         assert_one_error(&with_proxy("http://p:1", Some("localhost,")), &["empty entry"]);
         assert_one_error(&with_proxy("http://p:1", Some("")), &["is empty"]);
+    }
+
+    #[test]
+    fn proxy_credentials_needing_percent_encoding_are_refused_by_class_never_shown() {
+        let cases = [
+            ("http://bob:pass word@proxy:3128", "the password contains a space"),
+            ("http://bob:p@ss@proxy:3128", "the password contains a character that has a meaning in URLs"),
+            ("http://bob:pa\"ss@proxy:3128", "the password contains a quote, a backslash"),
+            ("http://bob:pa\\ss@proxy:3128", "the password contains a quote, a backslash"),
+            ("http://bob:100%@proxy:3128", "the password contains a % that does not start a %XX escape"),
+            ("http://bob:pässe@proxy:3128", "the password contains a non-ASCII character"),
+            ("http://bob smith:pw@proxy:3128", "the user name contains a space"),
+        ];
+        for (url, expected) in cases {
+            let e = errors(&with_proxy(url, None));
+            assert_eq!(e.len(), 1, "{url}: {e:#?}");
+            assert!(e[0].contains(expected) && e[0].contains("percent-encoded"), "{url}: {}", e[0]);
+            for secret in ["pass word", "p@ss", "pa\"ss", "pa\\ss", "100%", "pässe"] {
+                assert!(!e[0].contains(secret), "{secret} leaked: {}", e[0]);
+            }
+        }
+    }
+
+    #[test]
+    fn percent_encoded_and_sub_delimiter_credentials_are_accepted() {
+        for url in ["http://bob:p%40ss%20w%3Ard@proxy:3128", "http://b.o-b_~:a!$&'()*+,;=:b@proxy:3128"] {
+            let a = with_proxy(url, None);
+            assert_valid(&a);
+        }
+    }
+
+    #[test]
+    fn amqp_or_mqtt_through_a_proxy_is_a_warning_pointing_at_websockets() {
+        for (protocol, websocket) in [(UpstreamProtocol::Amqp, "AmqpWs"), (UpstreamProtocol::Mqtt, "MqttWs")]
+        {
+            let mut a = with_proxy("http://proxy:3128", None);
+            a.upstream = Some(Upstream { protocol });
+            assert_valid(&a);
+            let w = warnings(&a);
+            assert_eq!(w.len(), 1, "{w:#?}");
+            assert!(
+                w[0].starts_with(&format!("[upstream] protocol = \"{}\"", protocol.as_str())),
+                "{}",
+                w[0]
+            );
+            assert!(w[0].contains(&format!("use protocol = \"{websocket}\"")), "{}", w[0]);
+        }
+        for protocol in [UpstreamProtocol::AmqpWs, UpstreamProtocol::MqttWs] {
+            let mut a = with_proxy("http://proxy:3128", None);
+            a.upstream = Some(Upstream { protocol });
+            assert!(warnings(&a).is_empty());
+        }
+        // Without a proxy, Amqp is fine.
+        let a =
+            Answers { upstream: Some(Upstream { protocol: UpstreamProtocol::Amqp }), ..Answers::default() };
+        assert!(warnings(&a).is_empty());
     }
 }
