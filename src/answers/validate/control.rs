@@ -77,7 +77,7 @@ pub fn control_character_problem(text: &str) -> Option<String> {
     let position = text[..index].chars().count() + 1;
     Some(format!(
         "contains {} at character {position}; remove it (answers are written into config.toml and systemd unit files, where control characters break lines or reach the terminal; retype the value if it was pasted)",
-        describe(c)
+        describe_character(c)
     ))
 }
 
@@ -91,7 +91,7 @@ pub fn is_forbidden(c: char) -> bool {
 
 /// A character named so a person can find it: `a line break (\n)`, `the control character
 /// U+001B (ESC)`.
-fn describe(c: char) -> String {
+pub fn describe_character(c: char) -> String {
     let code = format!("U+{:04X}", u32::from(c));
     match c {
         '\n' => "a line break (\\n)".to_string(),

@@ -25,7 +25,7 @@ mod provisioning;
 mod proxy;
 
 pub use agent::{ImageRef, parse_image_ref, validate_agent};
-pub use control::{control_character_problem, validate_control_characters};
+pub use control::{control_character_problem, describe_character, is_forbidden, validate_control_characters};
 pub use dns::validate_dns;
 pub use edge_ca::validate_edge_ca;
 pub use gc::validate_image_gc;
