@@ -219,6 +219,11 @@ fn check_global_endpoint(f: &mut Findings, endpoint: &str) {
     const KEY: &str = "provisioning.global_endpoint";
     const FIX: &str =
         "use \"https://global.azure-devices-provisioning.net\" unless your DPS uses another endpoint";
+    // The url crate trims surrounding spaces before parsing; the raw text is what is written.
+    if endpoint.contains(char::is_whitespace) {
+        f.error(KEY, Some(&quoted(endpoint)), format!("contains spaces; remove them, {FIX}"));
+        return;
+    }
     match url::Url::parse(endpoint) {
         Ok(u) if u.scheme() == "https" && u.host_str().is_some_and(|h| !h.is_empty()) => {}
         Ok(u) if u.scheme() != "https" => {
@@ -409,6 +414,8 @@ mod tests {
         assert_one_error(&with_provisioning(p.clone()), &["must be an https:// URL"]);
         p.global_endpoint = Some("global.azure-devices-provisioning.net".into());
         assert_one_error(&with_provisioning(p.clone()), &["is not a URL"]);
+        p.global_endpoint = Some(" https://global.azure-devices-provisioning.net ".into());
+        assert_one_error(&with_provisioning(p.clone()), &["contains spaces"]);
         p.global_endpoint = Some("https://global.azure-devices-provisioning.net".into());
         p.id_scope = Some("0ne 00".into());
         assert_one_error(&with_provisioning(p), &["[provisioning] id_scope = \"0ne 00\""]);

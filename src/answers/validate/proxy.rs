@@ -108,6 +108,10 @@ fn check_proxy(f: &mut Findings, proxy: &Proxy) {
                 ),
             );
         }
+    } else if raw.contains(char::is_whitespace) {
+        // The url crate trims surrounding spaces, so the parsed copy would pass while the raw
+        // text, spaces and all, lands in config.toml and the drop-ins.
+        f.error(KEY, Some(&shown), format!("contains spaces; remove them, {EXAMPLE}"));
     } else {
         match url::Url::parse(raw) {
             Err(e) => f.error(KEY, Some(&shown), format!("is not a valid URL ({e}); {EXAMPLE}")),
@@ -281,6 +285,13 @@ mod tests {
             for secret in ["pass word", "p@ss", "pa\"ss", "pa\\ss", "100%", "pässe"] {
                 assert!(!e[0].contains(secret), "{secret} leaked: {}", e[0]);
             }
+        }
+    }
+
+    #[test]
+    fn spaces_around_or_in_the_proxy_url_are_refused() {
+        for url in [" http://proxy:3128", "http://proxy:3128 ", "http://pro xy:3128"] {
+            assert_one_error(&with_proxy(url, None), &["[proxy] url", "contains spaces"]);
         }
     }
 
