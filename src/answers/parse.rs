@@ -129,7 +129,7 @@ pub fn parse_answers(text: &str, source: &str) -> Result<Answers> {
             .map(|finding| {
                 let line = key_position(doc.get_ref(), &finding.key, finding.item)
                     .map(|offset| line_col(text, offset).0);
-                (line, finding.message())
+                (line, finding.message.clone())
             })
             .collect();
         // In file order, so the technician can work down the file; stable, so findings on one

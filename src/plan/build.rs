@@ -21,7 +21,7 @@ pub fn build_plan(state: &DeviceState, answers: &Answers, inputs: &Inputs) -> Re
     // plan and the logs mask it whatever escaping the file it lands in uses.
     let mut plan = Plan { secrets: answers.secrets(), ..Plan::default() };
     // Warnings about the answers themselves (an https:// proxy, an unpinned image) come first.
-    plan.notes.extend(validate(answers).warnings.iter().map(|w| w.message()));
+    plan.notes.extend(validate(answers).warnings.iter().map(|w| w.message.clone()));
     let edge_ca = plan_edge_ca(state, answers, inputs, &mut plan)?;
     let extra = edge_ca.config.as_ref().map(|c| c as &dyn ConfigEdit);
     let config = plan_config(state, answers, extra, &mut plan)?;

@@ -325,6 +325,6 @@ mod tests {
             auth("https://other", Some("s3cr3t-pw"), Some("f")),
         );
         let f = validate(&a);
-        assert!(f.errors.iter().chain(&f.warnings).all(|m| !m.message().contains("s3cr3t-pw")));
+        assert!(f.errors.iter().chain(&f.warnings).all(|m| !m.message.contains("s3cr3t-pw")));
     }
 }

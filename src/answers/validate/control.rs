@@ -166,7 +166,7 @@ mod tests {
             assert_eq!(findings.errors.len(), STRING_KEYS, "{bad:?}: {:#?}", findings.errors);
             assert_eq!(keys.len(), STRING_KEYS, "{bad:?}");
             for finding in &findings.errors {
-                let message = finding.message();
+                let message = finding.message.clone();
                 assert!(!message.contains(bad), "raw control character echoed: {message:?}");
                 assert!(message.contains("character 2; remove it"), "{message}");
             }
@@ -227,7 +227,7 @@ mod tests {
         assert_eq!(findings.errors.len(), 1);
         assert_eq!(findings.errors[0].item, Some(1));
         assert!(
-            findings.errors[0].message().starts_with("[dns] servers: \"8.8.8.8\\n\" contains a line break")
+            findings.errors[0].message.starts_with("[dns] servers: \"8.8.8.8\\n\" contains a line break")
         );
     }
 }

@@ -52,22 +52,14 @@ pub struct Finding {
     pub value: Option<String>,
     /// What is wrong and how to fix it; never holds a secret.
     pub problem: String,
-}
-
-impl Finding {
-    /// `[section] key = "value": problem`, the whole message as the CLI prints it.
-    pub fn message(&self) -> String {
-        self.to_string()
-    }
+    /// The parts joined as the CLI prints them, `[section] key = "value": problem`; safe to
+    /// print. Set when the finding is made.
+    pub message: String,
 }
 
 impl fmt::Display for Finding {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&key_label(&self.key))?;
-        if let Some(value) = &self.value {
-            write!(f, " = {value}")?;
-        }
-        write!(f, ": {}", self.problem)
+        f.write_str(&self.message)
     }
 }
 
@@ -108,7 +100,11 @@ impl Findings {
 }
 
 fn finding(key: &str, value: Option<&str>, problem: String) -> Finding {
-    Finding { key: key.to_string(), item: None, value: value.map(str::to_string), problem }
+    let message = match value {
+        Some(value) => format!("{} = {value}: {problem}", key_label(key)),
+        None => format!("{}: {problem}", key_label(key)),
+    };
+    Finding { key: key.to_string(), item: None, value: value.map(str::to_string), problem, message }
 }
 
 /// How a dotted key path is shown to people: `hostname`, `[agent.auth] server`, `[edge_ca]`.
@@ -289,10 +285,10 @@ mod test_support {
     }
 
     pub(super) fn errors(a: &Answers) -> Vec<String> {
-        validate(a).errors.iter().map(Finding::message).collect()
+        validate(a).errors.into_iter().map(|f| f.message).collect()
     }
     pub(super) fn warnings(a: &Answers) -> Vec<String> {
-        validate(a).warnings.iter().map(Finding::message).collect()
+        validate(a).warnings.into_iter().map(|f| f.message).collect()
     }
     #[track_caller]
     pub(super) fn assert_valid(a: &Answers) {
@@ -317,6 +313,22 @@ mod tests {
     #[test]
     fn empty_answers_are_valid_and_mean_no_change() {
         assert_eq!(validate(&Answers::default()), Findings::default());
+    }
+
+    #[test]
+    fn findings_keep_key_value_and_problem_apart() {
+        let f: Vec<Finding> = validate(&with_hostname("edge_gw")).errors;
+        assert_eq!(f[0].key, "hostname");
+        assert_eq!(f[0].value.as_deref(), Some("\"edge_gw\""));
+        assert!(f[0].problem.starts_with("contains \"_\""), "{}", f[0].problem);
+        assert_eq!(f[0].to_string(), format!("hostname = \"edge_gw\": {}", f[0].problem));
+        // A secret's value is left out; a proxy URL's password is masked in it.
+        let f = validate(&with_provisioning(manual("DeviceId=d"))).errors;
+        assert_eq!((f[0].key.as_str(), f[0].value.as_deref()), ("provisioning.connection_string", None));
+        let f = validate(&with_proxy("ftp://bob:hunter2@proxy:1", None)).errors;
+        assert_eq!(f[0].value, Some(format!("\"ftp://bob:{}@proxy:1\"", crate::secrets::MASK)));
+        // Each section's validator gives the same findings as the whole.
+        assert_eq!(super::validate_hostname("edge_gw").errors, validate(&with_hostname("edge_gw")).errors);
     }
 
     #[test]
