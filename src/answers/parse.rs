@@ -110,7 +110,7 @@ pub fn parse_answers(text: &str, source: &str) -> Result<Answers> {
     // Editors on Windows save UTF-8 with a byte order mark. It is not part of the TOML and not
     // shown by any editor, so positions are counted after it (else line 1 is off by a column).
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let doc = DeTable::parse(text).map_err(|e| input_error(syntax_message(text, source, &e)))?;
+    let doc = DeTable::parse(text).map_err(|e| input_error(printable(&syntax_message(text, source, &e))))?;
 
     let mut unknown = Vec::new();
     find_unknown_keys(doc.get_ref(), "", text, &mut unknown);
@@ -118,8 +118,8 @@ pub fn parse_answers(text: &str, source: &str) -> Result<Answers> {
         return Err(report(source, unknown));
     }
 
-    let answers: Answers =
-        toml::from_str(text).map_err(|e| input_error(type_message(text, source, doc.get_ref(), &e)))?;
+    let answers: Answers = toml::from_str(text)
+        .map_err(|e| input_error(printable(&type_message(text, source, doc.get_ref(), &e))))?;
 
     let findings = validate::validate(&answers);
     if !findings.is_valid() {
@@ -150,16 +150,24 @@ pub fn parse_answers(text: &str, source: &str) -> Result<Answers> {
 /// One problem on one line, several as a list, all prefixed with the file name.
 fn report(source: &str, problems: Vec<String>) -> anyhow::Error {
     match problems.as_slice() {
-        [one] => input_error(format!("{source}: {one}")),
+        [one] => input_error(printable(&format!("{source}: {one}"))),
         _ => {
-            let mut message = format!("{source}: {} problems:", problems.len());
+            let mut message = printable(&format!("{source}: {} problems:", problems.len()));
             for problem in &problems {
                 message.push_str("\n  - ");
-                message.push_str(problem);
+                message.push_str(&printable(problem));
             }
             input_error(message)
         }
     }
+}
+
+/// `text` with control characters escaped (`\u{1b}`), for messages that quote what the file
+/// says: a key name, or a value serde or the parser echo, must not reach the terminal raw.
+fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| if validate::is_forbidden(c) { c.escape_debug().to_string() } else { c.to_string() })
+        .collect()
 }
 
 fn position(text: &str, offset: usize) -> String {
@@ -355,7 +363,7 @@ fn key_position(doc: &DeTable<'_>, path: &str, item: Option<usize>) -> Option<us
 /// Read, parse and validate the answers file at `path`. A `password_file` is read here and
 /// its first line becomes `password`; relative paths are taken from the file's directory.
 pub fn read_answers(path: &Path) -> Result<Answers> {
-    let source = path.display().to_string();
+    let source = printable(&path.display().to_string());
     let bytes = read_regular(path, MAX_ANSWERS_BYTES)
         .map_err(|e| input_error(format!("the answers file {source}: {e}")))?;
     let text = String::from_utf8(bytes).map_err(|_| {
@@ -788,6 +796,16 @@ mod tests {
         let e = err("[proxy]\nurl = \"http://p:3128\"\nno_proxy = \"a\0b\"\n");
         assert!(e.contains("line 3, column 14") && e.contains("NUL"), "{e}");
         assert!(!e.contains('\0'), "{e}");
+        // Names and values the parser or serde quote back are escaped too.
+        for text in [
+            "\"a\\u001b\" = 1\n",
+            "[\"prov\\u001b\"]\nx = 1\n",
+            "[logging]\ndriver = \"\\u001b]0;x\"\n",
+            "[upstream]\nprotocol = \"\\u001bx\"\n",
+        ] {
+            let e = err(text);
+            assert!(!e.contains('\u{1b}') && e.contains("\\u{1b}"), "{e:?}");
+        }
         // Written as TOML escapes, they parse, and validation refuses them by key.
         let e = err("[proxy]\nurl = \"http://p:3128\\nExecStartPre=/bin/true\"\n");
         assert!(
