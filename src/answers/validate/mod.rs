@@ -9,6 +9,10 @@
 //! Messages name the key as `[section] key` (or just `key` at the top level), say what is wrong
 //! and what a valid value looks like. They never contain a secret value: connection strings,
 //! symmetric keys, registry passwords and proxy passwords are described, never echoed.
+//!
+//! Each section has its own module and `validate_<section>` function, so a wizard step can
+//! check just its fields; `control` checks every string of the answers for control characters,
+//! whatever section it is in. [`validate`] runs them all.
 
 use std::fmt;
 
