@@ -140,3 +140,19 @@ fn cert_inspect_refuses_a_fifo_and_dev_zero_promptly() {
     let stderr = refused(&device, &["cert", "inspect", "/dev/zero"]);
     assert!(stderr.contains("/dev/zero: cannot read the certificate: is a character device"), "{stderr}");
 }
+
+#[test]
+fn cert_status_reports_a_fifo_in_place_of_the_edge_ca_promptly() {
+    let device = device();
+    device.write(
+        "/etc/aziot/config.toml",
+        "[edge_ca]\ncert = \"file:///var/aziot/certs/edge-ca.pem\"\npk = \"file:///var/aziot/secrets/edge-ca.key.pem\"\n",
+    );
+    std::fs::create_dir_all(device.path("/var/aziot/certs")).unwrap();
+    fifo(&device.path("/var/aziot/certs"), "edge-ca.pem");
+    let output = device.edgeprep(&["cert", "status", "--json"]).timeout(PROMPTLY).output().unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", String::from_utf8_lossy(&output.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let message = json["message"].as_str().unwrap();
+    assert!(message.contains("/var/aziot/certs/edge-ca.pem is a FIFO, not a regular file"), "{message}");
+}
