@@ -157,7 +157,13 @@ pub struct CertInspectArgs {
 pub enum KeyType {
     /// ECDSA on NIST P-256 (default; fast, supported by IoT Edge's key service).
     EcP256,
+    // Spelled like ec-p256 (and as the README and benches write them); the derived
+    // spellings without the hyphen stay accepted.
+    #[value(name = "rsa-2048", alias = "rsa2048")]
+    #[serde(rename = "rsa-2048", alias = "rsa2048")]
     Rsa2048,
+    #[value(name = "rsa-4096", alias = "rsa4096")]
+    #[serde(rename = "rsa-4096", alias = "rsa4096")]
     Rsa4096,
 }
 

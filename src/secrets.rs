@@ -12,21 +12,76 @@ pub const MASK: &str = "********";
 /// (`"key": "..."`).
 const SECRET_KEYS: &[&str] = &["password", "symmetric_key", "value", "SharedAccessKey"];
 
-/// Replace every occurrence of each secret in `text` with [`MASK`], then mask the known secret
-/// places.
+/// Replace every occurrence of each secret in `text`, in every form it can be written in (see
+/// [`forms`]), with [`MASK`], then mask the known secret places.
 pub fn mask(text: &str, secrets: &[String]) -> String {
-    let mut sorted: Vec<&String> = secrets.iter().filter(|s| !s.is_empty()).collect();
-    // Longest first, so a secret that contains another is masked whole.
-    sorted.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    let mut all: Vec<String> = secrets.iter().flat_map(|s| forms(s)).collect();
+    // Longest first, so a secret that contains another (or a form that contains the raw
+    // secret, such as its escaped form) is masked whole.
+    all.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+    all.dedup();
     let mut out = text.to_string();
-    for secret in sorted {
-        out = out.replace(secret.as_str(), MASK);
-        // The same secret percent-encoded in a URL, or written with TOML/JSON escapes.
-        for variant in encoded_variants(secret) {
-            out = out.replace(&variant, MASK);
-        }
+    for form in &all {
+        out = out.replace(form.as_str(), MASK);
     }
     mask_known_secrets(&out)
+}
+
+/// Every spelling of `secret` that edgeprep's output can contain: as given; percent-decoded
+/// (a proxy password is given percent-encoded, and a program may log it decoded); and each of
+/// those percent-encoded (as a URL holds it), escaped for a TOML or JSON string (`\"`, `\\`),
+/// and escaped for a systemd `Environment=` line (`%%` as well). Empty for an empty secret.
+pub fn forms(secret: &str) -> Vec<String> {
+    if secret.is_empty() {
+        return Vec::new();
+    }
+    let mut bases = vec![secret.to_string()];
+    if let Some(decoded) = percent_decode(secret).filter(|d| d != secret && !d.is_empty()) {
+        bases.push(decoded);
+    }
+    let mut out = Vec::new();
+    for base in &bases {
+        let quoted = base.replace('\\', "\\\\").replace('"', "\\\"");
+        out.push(base.clone());
+        out.push(percent_encode(base));
+        out.push(quoted.replace('%', "%%"));
+        out.push(quoted);
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// `%XX` escapes decoded; `None` when the result is not UTF-8. A `%` not followed by two hex
+/// digits stays as it is, as URL parsers leave it.
+fn percent_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| char::from(b).to_digit(16);
+        match (bytes[i], bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex)) {
+            (b'%', Some(high), Some(low)) => {
+                out.push((high * 16 + low) as u8);
+                i += 3;
+            }
+            (byte, _, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// Every byte but RFC 3986's unreserved characters as `%XX`.
+fn percent_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 /// Mask secrets where IoT Edge's files keep them: `SharedAccessKey=` in connection strings,
@@ -35,18 +90,6 @@ pub fn mask_known_secrets(text: &str) -> String {
     let masked = mask_shared_access_keys(text);
     let masked = mask_url_passwords(&masked);
     mask_secret_fields(&masked)
-}
-
-fn encoded_variants(secret: &str) -> Vec<String> {
-    let escaped = secret.replace('\\', "\\\\").replace('"', "\\\"");
-    let percent: String = secret
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect();
-    [escaped, percent].into_iter().filter(|v| v != secret).collect()
 }
 
 fn mask_shared_access_keys(text: &str) -> String {
@@ -203,5 +246,72 @@ mod tests {
             format!(r#"https_proxy = "http://bob:{MASK}@proxy.local:3128""#)
         );
         assert_eq!(mask_known_secrets("http://proxy.local:3128"), "http://proxy.local:3128");
+    }
+
+    /// Every way the writers put a value into a file: TOML/JSON basic string, systemd
+    /// `Environment="..."`, a URL's userinfo.
+    fn written_forms(secret: &str) -> Vec<String> {
+        let toml = secret.replace('\\', "\\\\").replace('"', "\\\"");
+        let json = serde_json::to_string(secret).unwrap();
+        vec![
+            secret.to_string(),
+            toml.clone(),
+            json[1..json.len() - 1].to_string(),
+            toml.replace('%', "%%"),
+            percent_encode(secret),
+        ]
+    }
+
+    const NASTY: &[&str] =
+        &["pa ss", "pa\"ss", "p%41ss", "back\\slash", "semi;colon", "all \" %41 \\ ; of=them", "%%41%"];
+
+    #[test]
+    fn forms_cover_decoded_encoded_and_escaped_spellings() {
+        let f = forms("p%41s\"s\\");
+        for expected in [
+            "p%41s\"s\\",      // as given
+            "pAs\"s\\",        // percent-decoded
+            "p%41s\\\"s\\\\",  // TOML/JSON
+            "p%%41s\\\"s\\\\", // systemd
+            "pAs\\\"s\\\\",    // decoded, TOML/JSON
+            "p%2541s%22s%5C",  // percent-encoded
+        ] {
+            assert!(f.contains(&expected.to_string()), "{expected:?} missing from {f:?}");
+        }
+        assert!(forms("").is_empty());
+        assert_eq!(percent_decode("%zz%4"), Some("%zz%4".to_string()));
+        assert_eq!(percent_decode("%FF"), None);
+    }
+
+    #[test]
+    fn nasty_secrets_are_masked_in_every_written_form() {
+        for secret in NASTY {
+            for form in written_forms(secret) {
+                let text = format!("before {form} after");
+                let masked = mask(&text, &[secret.to_string()]);
+                assert_eq!(masked, format!("before {MASK} after"), "{secret:?} as {form:?}");
+            }
+        }
+        // The decoded form of a percent-encoded proxy password, and its escapes.
+        let masked = mask("x pa ss\"A y", &["pa%20ss%22%41".to_string()]);
+        assert_eq!(masked, format!("x {MASK} y"));
+        let masked = mask("Environment=\"https_proxy=http://u:p%%41ss@h:1\"", &["p%41ss".to_string()]);
+        assert!(!masked.contains("p%%41ss") && masked.contains(MASK), "{masked}");
+    }
+
+    // Secrets never contain the mask character here, or the mask itself would "contain" them.
+    proptest::proptest! {
+        #[test]
+        fn any_secret_is_masked_in_every_written_form(
+            secret in "[ -)+-~]{4,24}",
+            before in "[a-z =:\"]{0,10}",
+            after in "[a-z =:\"]{0,10}",
+        ) {
+            for form in written_forms(&secret) {
+                let text = format!("{before}{form}{after}");
+                let masked = mask(&text, std::slice::from_ref(&secret));
+                proptest::prop_assert!(!masked.contains(&form), "{:?} left {:?} in {:?}", secret, form, masked);
+            }
+        }
     }
 }

@@ -17,6 +17,45 @@ pub struct Answers {
     pub edge_ca: Option<EdgeCa>,
 }
 
+impl Answers {
+    /// Every secret the answers carry, as written: the connection string's SharedAccessKey, the
+    /// DPS symmetric key, the registry password and the proxy password.
+    pub fn secret_values(&self) -> Vec<String> {
+        let mut secrets = Vec::new();
+        if let Some(p) = &self.provisioning {
+            if let Some(cs) = &p.connection_string {
+                secrets.extend(
+                    cs.split(';')
+                        .filter_map(|part| part.split_once('='))
+                        .filter(|(k, _)| k.trim().eq_ignore_ascii_case("SharedAccessKey"))
+                        .map(|(_, v)| v.to_string()),
+                );
+            }
+            secrets.extend(p.symmetric_key.clone());
+        }
+        if let Some(password) =
+            self.agent.as_ref().and_then(|a| a.auth.as_ref()).and_then(|a| a.password.clone())
+        {
+            secrets.push(password);
+        }
+        if let Some(password) = self.proxy.as_ref().and_then(Proxy::password) {
+            secrets.push(password.to_string());
+        }
+        secrets.retain(|s| !s.is_empty());
+        secrets
+    }
+
+    /// [`Self::secret_values`] in every form they can be written in (raw, percent-decoded and
+    /// -encoded, escaped for TOML, JSON and systemd): what a plan masks wherever it is shown.
+    pub fn secrets(&self) -> Vec<String> {
+        let mut all: Vec<String> =
+            self.secret_values().iter().flat_map(|s| crate::secrets::forms(s)).collect();
+        all.sort();
+        all.dedup();
+        all
+    }
+}
+
 /// How the device gets its identity: a manual connection string, or DPS.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -104,6 +143,17 @@ pub struct Proxy {
     pub url: String,
     /// Hosts that bypass the proxy (docker only), e.g. `localhost,127.0.0.1`.
     pub no_proxy: Option<String>,
+}
+
+impl Proxy {
+    /// The password in the URL exactly as written (so still percent-encoded), found the way
+    /// the validator and the maskers split the URL: at the last `@`, then the first `:`. Not
+    /// through a URL parser, which re-encodes it and drops characters it does not like.
+    pub fn password(&self) -> Option<&str> {
+        let rest = self.url.find("://").map_or(self.url.as_str(), |at| &self.url[at + 3..]);
+        let (userinfo, _) = rest.rsplit_once('@')?;
+        userinfo.split_once(':').map(|(_, password)| password).filter(|p| !p.is_empty())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]

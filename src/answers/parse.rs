@@ -10,8 +10,6 @@
 //!
 //! Every message starts with the file name and, where the file says it, the line.
 
-use std::fs;
-use std::io;
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
@@ -20,6 +18,7 @@ use toml::de::{DeTable, DeValue};
 use super::Answers;
 use super::validate::{self, key_label};
 use crate::error::{input_error, line_col};
+use crate::input_file::{MAX_ANSWERS_BYTES, MAX_SECRET_BYTES, read_regular};
 
 /// The tables and keys an answers file may contain. `""` is the top level. Kept in step with
 /// `model.rs` by a test that serializes a fully filled-in [`Answers`].
@@ -108,7 +107,10 @@ fn join_path(table: &str, key: &str) -> String {
 /// Validation warnings do not fail parsing; callers that show them call
 /// [`validate::validate`] on the result (it is pure and cheap).
 pub fn parse_answers(text: &str, source: &str) -> Result<Answers> {
-    let doc = DeTable::parse(text).map_err(|e| input_error(syntax_message(text, source, &e)))?;
+    // Editors on Windows save UTF-8 with a byte order mark. It is not part of the TOML and not
+    // shown by any editor, so positions are counted after it (else line 1 is off by a column).
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let doc = DeTable::parse(text).map_err(|e| input_error(printable(&syntax_message(text, source, &e))))?;
 
     let mut unknown = Vec::new();
     find_unknown_keys(doc.get_ref(), "", text, &mut unknown);
@@ -116,17 +118,18 @@ pub fn parse_answers(text: &str, source: &str) -> Result<Answers> {
         return Err(report(source, unknown));
     }
 
-    let answers: Answers =
-        toml::from_str(text).map_err(|e| input_error(type_message(text, source, doc.get_ref(), &e)))?;
+    let answers: Answers = toml::from_str(text)
+        .map_err(|e| input_error(printable(&type_message(text, source, doc.get_ref(), &e))))?;
 
     let findings = validate::validate(&answers);
     if !findings.is_valid() {
-        let mut located: Vec<(Option<usize>, &str)> = findings
+        let mut located: Vec<(Option<usize>, String)> = findings
             .errors
             .iter()
             .map(|finding| {
-                let line = key_position(doc.get_ref(), &finding.key).map(|offset| line_col(text, offset).0);
-                (line, finding.message.as_str())
+                let line = key_position(doc.get_ref(), &finding.key, finding.item)
+                    .map(|offset| line_col(text, offset).0);
+                (line, finding.message.clone())
             })
             .collect();
         // In file order, so the technician can work down the file; stable, so findings on one
@@ -136,7 +139,7 @@ pub fn parse_answers(text: &str, source: &str) -> Result<Answers> {
             .into_iter()
             .map(|(line, message)| match line {
                 Some(line) => format!("line {line}: {message}"),
-                None => message.to_string(),
+                None => message,
             })
             .collect();
         return Err(report(source, problems));
@@ -147,16 +150,24 @@ pub fn parse_answers(text: &str, source: &str) -> Result<Answers> {
 /// One problem on one line, several as a list, all prefixed with the file name.
 fn report(source: &str, problems: Vec<String>) -> anyhow::Error {
     match problems.as_slice() {
-        [one] => input_error(format!("{source}: {one}")),
+        [one] => input_error(printable(&format!("{source}: {one}"))),
         _ => {
-            let mut message = format!("{source}: {} problems:", problems.len());
+            let mut message = printable(&format!("{source}: {} problems:", problems.len()));
             for problem in &problems {
                 message.push_str("\n  - ");
-                message.push_str(problem);
+                message.push_str(&printable(problem));
             }
             input_error(message)
         }
     }
+}
+
+/// `text` with control characters escaped (`\u{1b}`), for messages that quote what the file
+/// says: a key name, or a value serde or the parser echo, must not reach the terminal raw.
+fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| if validate::is_forbidden(c) { c.escape_debug().to_string() } else { c.to_string() })
+        .collect()
 }
 
 fn position(text: &str, offset: usize) -> String {
@@ -169,6 +180,16 @@ fn syntax_message(text: &str, source: &str, err: &toml::de::Error) -> String {
     let span = err.span();
     let at = span.clone().map(|s| format!("{}: ", position(text, s.start))).unwrap_or_default();
     let what = err.message().trim().replace('`', "\"");
+    // A raw control character (often from a paste) gets a generic parser message; name it.
+    if let Some(c) = span.clone().and_then(|s| text.get(s.start..)).and_then(|rest| rest.chars().next())
+        && c != '\n'
+        && validate::is_forbidden(c)
+    {
+        return format!(
+            "{source}: {at}this is not valid TOML: the file contains {} here; remove it (retype the value if it was pasted)",
+            validate::describe_character(c)
+        );
+    }
     if what == "duplicate key" {
         let name = span.and_then(|s| text.get(s)).unwrap_or("");
         return format!(
@@ -315,8 +336,9 @@ fn key_at(table: &DeTable<'_>, path: &str, offset: usize) -> Option<String> {
     found
 }
 
-/// Byte offset of a dotted key (or, when the key is absent, of its nearest table) in the file.
-fn key_position(doc: &DeTable<'_>, path: &str) -> Option<usize> {
+/// Byte offset of a dotted key (or, when the key is absent, of its nearest table) in the file;
+/// with `item`, of that element of the key's list, which may be lines below the key.
+fn key_position(doc: &DeTable<'_>, path: &str, item: Option<usize>) -> Option<usize> {
     let mut table = doc;
     let mut best = None;
     for part in path.split('.') {
@@ -326,6 +348,12 @@ fn key_position(doc: &DeTable<'_>, path: &str) -> Option<usize> {
         best = Some(key.span().start);
         match value.get_ref() {
             DeValue::Table(inner) => table = inner,
+            DeValue::Array(items) => {
+                if let Some(element) = item.and_then(|i| items.get(i)) {
+                    best = Some(element.span().start);
+                }
+                break;
+            }
             _ => break,
         }
     }
@@ -335,9 +363,12 @@ fn key_position(doc: &DeTable<'_>, path: &str) -> Option<usize> {
 /// Read, parse and validate the answers file at `path`. A `password_file` is read here and
 /// its first line becomes `password`; relative paths are taken from the file's directory.
 pub fn read_answers(path: &Path) -> Result<Answers> {
-    let source = path.display().to_string();
-    let text = fs::read_to_string(path)
-        .map_err(|e| input_error(format!("cannot read the answers file {source}: {}", describe_io(&e))))?;
+    let source = printable(&path.display().to_string());
+    let bytes = read_regular(path, MAX_ANSWERS_BYTES)
+        .map_err(|e| input_error(format!("the answers file {source}: {e}")))?;
+    let text = String::from_utf8(bytes).map_err(|_| {
+        input_error(format!("the answers file {source}: is not UTF-8 text; save it as UTF-8"))
+    })?;
     let mut answers = parse_answers(&text, &source)?;
     let base = base_dir(path)?;
     resolve_password_file(&mut answers, &base, &source)?;
@@ -361,9 +392,8 @@ fn base_dir(path: &Path) -> Result<PathBuf> {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    std::path::absolute(parent).map_err(|e| {
-        input_error(format!("cannot work out the directory of {}: {}", path.display(), describe_io(&e)))
-    })
+    std::path::absolute(parent)
+        .map_err(|e| input_error(format!("cannot work out the directory of {}: {e}", path.display())))
 }
 
 fn absolute_text(path: &Path) -> Option<String> {
@@ -381,27 +411,26 @@ fn resolve_password_file(answers: &mut Answers, base: &Path, source: &str) -> Re
     };
     let full = base.join(&file);
     let label = format!("{source}: [agent.auth] password_file = \"{}\"", file.escape_debug());
-    let contents = fs::read_to_string(&full)
-        .map_err(|e| input_error(format!("{label}: cannot read {}: {}", full.display(), describe_io(&e))))?;
+    let shown = full.display().to_string().escape_debug().to_string();
+    let bytes =
+        read_regular(&full, MAX_SECRET_BYTES).map_err(|e| input_error(format!("{label}: {shown}: {e}")))?;
+    let contents = String::from_utf8(bytes)
+        .map_err(|_| input_error(format!("{label}: {shown} is not UTF-8 text; save it as UTF-8")))?;
     let first = contents.lines().next().unwrap_or("");
     if first.is_empty() {
         return Err(input_error(format!(
-            "{label}: the first line of {} is empty; put the registry password on the first line",
-            full.display()
+            "{label}: the first line of {shown} is empty; put the registry password on the first line"
+        )));
+    }
+    // The password goes into config.toml like one written in the answers file, so it passes
+    // the same check; the message names the file, never the password.
+    if let Some(problem) = validate::control_character_problem(first) {
+        return Err(input_error(format!(
+            "{label}: the password on the first line of {shown} {problem} (the password is not shown)"
         )));
     }
     auth.password = Some(first.to_string());
     Ok(())
-}
-
-/// An I/O error in words a technician can act on.
-fn describe_io(err: &io::Error) -> String {
-    match err.kind() {
-        io::ErrorKind::NotFound => "no such file; check the path".to_string(),
-        io::ErrorKind::PermissionDenied => "permission denied; check the file's owner and mode".to_string(),
-        io::ErrorKind::InvalidData => "the file is not UTF-8 text; save it as UTF-8".to_string(),
-        _ => err.to_string(),
-    }
 }
 
 #[cfg(test)]
@@ -689,5 +718,99 @@ mod tests {
         assert_eq!(edit_distance("kitten", "sitting"), 3);
         assert_eq!(closest("Protocol", &["protocol", "url"]), Some("protocol"));
         assert_eq!(closest("banana", &["protocol", "url"]), None);
+    }
+
+    #[test]
+    fn a_byte_order_mark_does_not_shift_line_one_columns() {
+        let e = err("\u{feff}hostname = gw\n");
+        assert!(e.starts_with("answers.toml: line 1, column 12: this is not valid TOML"), "{e}");
+        let e = err("\u{feff}hostname = 5\n");
+        assert!(e.starts_with("answers.toml: line 1, column 12: hostname: invalid type"), "{e}");
+        assert_eq!(
+            parse_answers("\u{feff}hostname = \"gw\"\n", "a.toml").unwrap().hostname.as_deref(),
+            Some("gw")
+        );
+    }
+
+    #[test]
+    fn crlf_files_report_the_same_lines_and_columns() {
+        let e = err("hostname = \"a\"\r\n\r\n[logging]\r\ndriver = \"local\"\r\nmax_files = \"3\"\r\n");
+        assert!(e.starts_with("answers.toml: line 5, column 13: [logging] max_files"), "{e}");
+        let e = err("hostname = \"a\"\r\n\r\n[upstream]\r\nprotocol = x\r\n");
+        assert!(e.starts_with("answers.toml: line 4, column 12: this is not valid TOML"), "{e}");
+        let e = err("hostname = \"a\"\r\n\r\n[logging]\r\ndriver = \"local\"\r\nmax_files = 0\r\n");
+        assert!(e.starts_with("answers.toml: line 5: [logging] max_files = 0"), "{e}");
+    }
+
+    #[test]
+    fn errors_inside_inline_tables_point_at_the_value() {
+        let e = err("logging = { driver = \"local\",\n   max_files = \"0\" }\n");
+        assert!(e.starts_with("answers.toml: line 2, column 16: [logging] max_files: invalid type"), "{e}");
+        let e = err("[agent]\nauth = { server = \"x\", username = 3 }\n");
+        assert!(e.starts_with("answers.toml: line 2, column 35: [agent.auth] username"), "{e}");
+        let e = err("\nlogging = { driver = \"local\", max_size = \"10mb\" }\n");
+        assert!(e.starts_with("answers.toml: line 2: [logging] max_size = \"10mb\""), "{e}");
+        let e = err("[agent.auth]\nusername = \"u\"\npassword = \"p\"\n");
+        assert!(
+            e.starts_with("answers.toml: line 1, column 1: [agent.auth]: the required key \"server\""),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn errors_in_multi_line_arrays_point_at_the_element() {
+        let e = err("[dns]\nservers = [\n  \"1.1.1.1\",\n  \"dns.google\",\n]\n");
+        assert!(
+            e.starts_with("answers.toml: line 4: [dns] servers: \"dns.google\" is not an IP address"),
+            "{e}"
+        );
+        let e = err("[dns]\nservers = [\n  \"1.1.1.1\",\n  5,\n]\n");
+        assert!(e.starts_with("answers.toml: line 4, column 3: [dns] servers: invalid type"), "{e}");
+        let e = err("[dns]\nservers = [\n  \"1.1.1.1\",\n  \"8.8.8.8\" \"x\",\n]\n");
+        assert!(e.starts_with("answers.toml: line 4, column 13: this is not valid TOML"), "{e}");
+    }
+
+    #[test]
+    fn multi_line_strings_count_their_lines() {
+        // A syntax error inside the string, and a type error after it.
+        let e = err("hostname = \"\"\"\nline1\nbad\\qhost\"\"\"\n");
+        assert!(e.starts_with("answers.toml: line 3, column 5: this is not valid TOML"), "{e}");
+        let e = err("hostname = '''\nx\ny'''\n[logging]\ndriver = \"local\"\nmax_files = \"3\"\n");
+        assert!(e.starts_with("answers.toml: line 6, column 13: [logging] max_files"), "{e}");
+        // A multi-line value is one value: its finding points at its key.
+        let e = err("\nhostname = \"\"\"\nedge\ngw\"\"\"\n");
+        assert!(
+            e.starts_with("answers.toml: line 2: hostname = \"edge\\ngw\": contains a line break"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_raw_control_character_in_the_file_is_named_not_echoed() {
+        let e = err("hostname = \"edge\u{1b}[2Jgw\"\n");
+        assert!(
+            e.starts_with("answers.toml: line 1, column 17: this is not valid TOML: the file contains the control character U+001B (ESC)"),
+            "{e}"
+        );
+        assert!(!e.contains('\u{1b}'), "{e}");
+        let e = err("[proxy]\nurl = \"http://p:3128\"\nno_proxy = \"a\0b\"\n");
+        assert!(e.contains("line 3, column 14") && e.contains("NUL"), "{e}");
+        assert!(!e.contains('\0'), "{e}");
+        // Names and values the parser or serde quote back are escaped too.
+        for text in [
+            "\"a\\u001b\" = 1\n",
+            "[\"prov\\u001b\"]\nx = 1\n",
+            "[logging]\ndriver = \"\\u001b]0;x\"\n",
+            "[upstream]\nprotocol = \"\\u001bx\"\n",
+        ] {
+            let e = err(text);
+            assert!(!e.contains('\u{1b}') && e.contains("\\u{1b}"), "{e:?}");
+        }
+        // Written as TOML escapes, they parse, and validation refuses them by key.
+        let e = err("[proxy]\nurl = \"http://p:3128\\nExecStartPre=/bin/true\"\n");
+        assert!(
+            e.starts_with("answers.toml: line 2: [proxy] url = \"http://p:3128\\nExecStartPre=/bin/true\": contains a line break"),
+            "{e}"
+        );
     }
 }

@@ -12,6 +12,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::error::input_error;
+use crate::input_file::{MAX_CERT_BYTES, ReadError, read_regular};
 use crate::paths::{CERTD_CERTS_DIR, CONFIG_TOML};
 use crate::root::DeviceRoot;
 use crate::timestamp::rfc3339;
@@ -223,9 +224,10 @@ fn newest_quickstart_cert(root: &DeviceRoot) -> Option<(PathBuf, CertFacts)> {
 /// The first certificate of a PEM/DER file, or why it could not be read (as a phrase that
 /// follows the file name).
 fn read_cert(path: &Path) -> std::result::Result<CertFacts, String> {
-    let bytes = std::fs::read(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => "does not exist".to_string(),
-        _ => format!("cannot be read ({e})"),
+    // A device file: another account may have put a FIFO or a huge file there.
+    let bytes = read_regular(path, MAX_CERT_BYTES).map_err(|e| match e {
+        ReadError::NotFound => "does not exist".to_string(),
+        other => other.to_string(),
     })?;
     let ders = super::pem::load_certificates(&bytes, &path.display().to_string())
         .map_err(|e| format!("is not a certificate ({e})"))?;

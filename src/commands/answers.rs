@@ -8,12 +8,16 @@ use crate::answers::read_answers;
 use crate::answers::validate::validate;
 use crate::cli::AnswersCommand;
 use crate::error::EXIT_OK;
+use crate::secrets::mask;
 
 pub fn run(cmd: &AnswersCommand, out: &mut dyn Write) -> Result<i32> {
     match cmd {
         AnswersCommand::Check { file } => {
             let answers = read_answers(file)?;
             let warnings = validate(&answers).warnings;
+            // Findings never hold a secret by construction; masking again costs nothing and
+            // keeps a future message from leaking one.
+            let secrets = answers.secrets();
             writeln!(
                 out,
                 "{}: valid{}",
@@ -21,7 +25,7 @@ pub fn run(cmd: &AnswersCommand, out: &mut dyn Write) -> Result<i32> {
                 if warnings.is_empty() { "." } else { ", with warnings:" }
             )?;
             for warning in warnings {
-                writeln!(out, "  - {warning}")?;
+                writeln!(out, "  - {}", mask(&warning.to_string(), &secrets))?;
             }
             Ok(EXIT_OK)
         }

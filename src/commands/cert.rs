@@ -16,10 +16,14 @@ use crate::certs::report::{render_report, render_status, wrap};
 use crate::certs::status::edge_ca_status;
 use crate::cli::{CertCsrArgs, CertGenerateArgs, CertInspectArgs, CertStatusArgs};
 use crate::error::{EXIT_FAILED, EXIT_OK, input_error};
+use crate::input_file::{MAX_CERT_BYTES, read_regular};
 use crate::root::DeviceRoot;
 
+/// A certificate or key named on the command line: a regular file of certificate size (a FIFO
+/// or device is refused at once, exit 2).
 fn read_input(path: &Path, what: &str) -> Result<Vec<u8>> {
-    std::fs::read(path).map_err(|e| input_error(format!("{}: cannot read the {what} ({e})", path.display())))
+    read_regular(path, MAX_CERT_BYTES)
+        .map_err(|e| input_error(format!("{}: cannot read the {what}: {e}", path.display())))
 }
 
 /// `cert inspect FILE [--key KEY]`: judge a certificate or chain as an Edge CA.

@@ -17,7 +17,9 @@ use crate::device::DeviceState;
 /// arguments, so the same state, answers and inputs give the same plan, and applying a plan
 /// then planning again gives an empty one.
 pub fn build_plan(state: &DeviceState, answers: &Answers, inputs: &Inputs) -> Result<Plan> {
-    let mut plan = Plan { secrets: secrets_of(answers), ..Plan::default() };
+    // Every secret of the answers in every form it can be written in, so the review, the JSON
+    // plan and the logs mask it whatever escaping the file it lands in uses.
+    let mut plan = Plan { secrets: answers.secrets(), ..Plan::default() };
     // Warnings about the answers themselves (an https:// proxy, an unpinned image) come first.
     plan.notes.extend(validate(answers).warnings.iter().map(|w| w.message.clone()));
     let edge_ca = plan_edge_ca(state, answers, inputs, &mut plan)?;
@@ -45,33 +47,4 @@ pub fn build_plan(state: &DeviceState, answers: &Answers, inputs: &Inputs) -> Re
     }
     plan.commands = commands_for(&changes);
     Ok(plan)
-}
-
-/// Every secret the answers carry, so the review and the logs can mask them.
-fn secrets_of(answers: &Answers) -> Vec<String> {
-    let mut secrets = Vec::new();
-    if let Some(p) = &answers.provisioning {
-        if let Some(cs) = &p.connection_string {
-            secrets.extend(
-                cs.split(';')
-                    .filter_map(|part| part.split_once('='))
-                    .filter(|(k, _)| k.eq_ignore_ascii_case("SharedAccessKey"))
-                    .map(|(_, v)| v.to_string()),
-            );
-        }
-        secrets.extend(p.symmetric_key.clone());
-    }
-    if let Some(password) =
-        answers.agent.as_ref().and_then(|a| a.auth.as_ref()).and_then(|a| a.password.clone())
-    {
-        secrets.push(password);
-    }
-    if let Some(proxy) = &answers.proxy
-        && let Ok(url) = url::Url::parse(&proxy.url)
-        && let Some(password) = url.password()
-    {
-        secrets.push(password.to_string());
-    }
-    secrets.retain(|s| !s.is_empty());
-    secrets
 }

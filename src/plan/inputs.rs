@@ -11,6 +11,7 @@ use crate::answers::Answers;
 use crate::certs::generate::{GenerateOptions, generate_chain};
 use crate::cli::KeyType;
 use crate::error::input_error;
+use crate::input_file::{MAX_CERT_BYTES, read_regular};
 
 /// Default lifetime of an Edge CA generated through the answers file.
 pub const DEFAULT_GENERATED_DAYS: u32 = 365;
@@ -82,10 +83,12 @@ impl Inputs {
     }
 }
 
+/// A certificate, key or trust bundle the answers point at: a regular file of certificate
+/// size, so a FIFO or `/dev/zero` given by mistake is refused instead of hanging or filling
+/// memory.
 fn read_input(path: Option<&str>, key: &str) -> Result<Option<(Vec<u8>, String)>> {
     let Some(path) = path else { return Ok(None) };
-    let bytes = std::fs::read(Path::new(path)).map_err(|e| {
-        input_error(format!("{key} = \"{path}\": cannot read the file ({e}); check the path"))
-    })?;
+    let bytes = read_regular(Path::new(path), MAX_CERT_BYTES)
+        .map_err(|e| input_error(format!("{key} = \"{}\": {e}", path.escape_debug())))?;
     Ok(Some((bytes, path.to_string())))
 }
