@@ -357,7 +357,8 @@ fn commands_that_ran_before_a_failure_run_again_on_the_restored_files() {
         [
             "iotedge config apply -c /etc/aziot/config.toml",
             "docker rm -f edgeAgent",
-            "iotedge config apply -c /etc/aziot/config.toml"
+            "iotedge config apply -c /etc/aziot/config.toml",
+            "docker rm -f edgeAgent"
         ]
     );
 }
