@@ -921,4 +921,83 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         assert!(list(&DeviceRoot::new(dir.path())).unwrap().is_empty());
     }
+
+    fn file(path: &str, mode: u32) -> FileRecord {
+        FileRecord {
+            path: path.into(),
+            existed: true,
+            mode: Some(mode),
+            uid: Some(0),
+            gid: Some(0),
+            stored: Some("000-x".into()),
+            sha256: Some("00".into()),
+        }
+    }
+
+    fn manifest(files: Vec<FileRecord>, dirs: Vec<DirRecord>) -> Manifest {
+        Manifest {
+            version: MANIFEST_VERSION,
+            id: "x".into(),
+            seq: 1,
+            time: String::new(),
+            user: String::new(),
+            action: "apply".into(),
+            restores: None,
+            commands: Vec::new(),
+            files,
+            dirs,
+        }
+    }
+
+    #[test]
+    fn manifests_may_only_name_normalized_managed_paths() {
+        for good in [
+            "/etc/aziot/config.toml",
+            "/etc/systemd/system/docker.service.d/edgeprep-proxy.conf",
+            "/var/aziot/secrets/edge-ca.key.pem",
+            "/usr/local/share/ca-certificates/edgeprep-trust-bundle.crt",
+            "/etc/edgeprep/new-file-nobody-planned-yet",
+        ] {
+            assert!(validate_manifest(&manifest(vec![file(good, 0o600)], vec![])).is_ok(), "{good}");
+        }
+        for bad in [
+            "/etc/aziot/../shadow",
+            "/etc/aziot/./config.toml",
+            "/etc//aziot/config.toml",
+            "etc/aziot/config.toml",
+            "/etc/aziot/config.toml/",
+            "/etc/aziot/conf\nig",
+            "/etc/aziot/conf\0ig",
+            "/etc/sudoers",
+            "/etc/aziotx/config.toml",
+            "/var/lib/edgeprep/backups/other/manifest.json",
+            "/",
+        ] {
+            assert!(validate_manifest(&manifest(vec![file(bad, 0o600)], vec![])).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn manifests_with_set_id_file_modes_are_refused() {
+        assert!(validate_manifest(&manifest(vec![file("/etc/aziot/x", 0o4755)], vec![])).is_err());
+        assert!(validate_manifest(&manifest(vec![file("/etc/aziot/x", 0o2755)], vec![])).is_err());
+        assert!(validate_manifest(&manifest(vec![file("/etc/aziot/x", 0o755)], vec![])).is_ok());
+    }
+
+    #[test]
+    fn ancestors_of_managed_dirs_are_allowed_only_where_restoring_them_is_harmless() {
+        let dir = |existed: bool, mode: u32, uid: u32| DirRecord {
+            path: "/etc".into(),
+            existed,
+            mode: existed.then_some(mode),
+            uid: existed.then_some(uid),
+            gid: existed.then_some(uid),
+        };
+        assert!(validate_manifest(&manifest(vec![], vec![dir(false, 0, 0)])).is_ok());
+        assert!(validate_manifest(&manifest(vec![], vec![dir(true, 0o755, 0)])).is_ok());
+        assert!(validate_manifest(&manifest(vec![], vec![dir(true, 0o777, 0)])).is_err());
+        assert!(validate_manifest(&manifest(vec![], vec![dir(true, 0o755, 1000)])).is_err());
+        let usr = DirRecord { path: "/usr/bin".into(), existed: false, mode: None, uid: None, gid: None };
+        assert!(validate_manifest(&manifest(vec![], vec![usr])).is_err());
+    }
 }

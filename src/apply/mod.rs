@@ -1206,4 +1206,184 @@ mod tests {
         let (_, manifest) = manifest_of(&root, report.backup.as_deref().unwrap());
         assert_eq!(manifest.commands, vec!["systemctl restart aziot-edged"]);
     }
+
+    fn journal_of(root: &DeviceRoot, id: &str) -> backup::Journal {
+        let text = fs::read_to_string(root.path(BACKUPS_DIR).join(id).join(backup::JOURNAL)).unwrap();
+        serde_json::from_str(&text).unwrap()
+    }
+
+    #[test]
+    fn config_apply_is_not_run_again_against_a_config_toml_the_rollback_removed() {
+        let (_dir, root) = device();
+        let plan = Plan {
+            files: vec![write("/etc/aziot/config.toml", None, b"hostname = \"x\"\n")],
+            commands: vec![
+                cmd("iotedge", &["config", "apply", "-c", "/etc/aziot/config.toml"]),
+                cmd("docker", &["rm", "-f", "edgeAgent"]),
+            ],
+            ..Plan::default()
+        };
+        let mut runner = FakeRunner::failing_at(1, failure(1, "Cannot connect to the Docker daemon"));
+        let err = apply(&plan, &root, &mut runner, &actor()).unwrap_err();
+        let step = err.downcast_ref::<StepFailed>().unwrap();
+        assert!(!root.path("/etc/aziot/config.toml").exists());
+        assert_eq!(
+            runner.calls,
+            vec!["iotedge config apply -c /etc/aziot/config.toml", "docker rm -f edgeAgent", "docker rm -f edgeAgent"]
+        );
+        assert!(!step.reapplied[0].ran);
+        assert!(step.reapplied[0].reason.starts_with("skipped: /etc/aziot/config.toml did not exist"), "{:?}", step.reapplied);
+        assert_eq!(step.reapplied[1].reason, "ok");
+        assert_eq!(journal_of(&root, &step.backup).stage, backup::Stage::RolledBack);
+    }
+
+    #[test]
+    fn journal_records_each_command_and_ends_completed() {
+        let (_dir, root) = device();
+        let plan = Plan {
+            files: vec![write("/etc/edgeprep/x.conf", None, b"x")],
+            commands: vec![cmd("systemctl", &["daemon-reload"]), cmd("systemctl", &["restart", "docker"])],
+            ..Plan::default()
+        };
+        let report = apply(&plan, &root, &mut FakeRunner::default(), &actor()).unwrap();
+        let journal = journal_of(&root, report.backup.as_deref().unwrap());
+        assert_eq!(journal.stage, backup::Stage::Completed);
+        assert_eq!(journal.commands_done, 2);
+        assert_eq!(journal.commands[1].planned().display(), "systemctl restart docker");
+        assert!(recover::pending(&root).unwrap().is_none());
+    }
+
+    #[test]
+    fn an_apply_is_refused_while_an_interrupted_one_is_pending() {
+        let (_dir, root) = device();
+        let plan = Plan {
+            files: vec![write("/etc/edgeprep/x.conf", None, b"x")],
+            commands: vec![cmd("systemctl", &["daemon-reload"]), cmd("systemctl", &["restart", "docker"])],
+            ..Plan::default()
+        };
+        let report = apply(&plan, &root, &mut FakeRunner::default(), &actor()).unwrap();
+        let id = report.backup.unwrap();
+        // As if the power went out after the first command.
+        let set_dir = root.path(BACKUPS_DIR).join(&id);
+        let mut journal = journal_of(&root, &id);
+        journal.stage = backup::Stage::FilesWritten;
+        journal.commands_done = 1;
+        backup::write_journal(&set_dir, &journal).unwrap();
+
+        let pending = recover::pending(&root).unwrap().expect("pending");
+        assert_eq!(pending.id, id);
+        assert_eq!(pending.pending_commands, vec!["systemctl restart docker"]);
+        let next = Plan { files: vec![write("/etc/edgeprep/y.conf", None, b"y")], ..Plan::default() };
+        let err = apply(&next, &root, &mut FakeRunner::default(), &actor()).unwrap_err();
+        assert_eq!(crate::error::exit_code_for(&err), crate::error::EXIT_BAD_INPUT);
+        assert!(format!("{err}").contains("interrupted"), "{err}");
+        assert!(!root.path("/etc/edgeprep/y.conf").exists());
+
+        let mut runner = FakeRunner::default();
+        let finished = recover::finish(&root, &mut runner, &actor()).unwrap().unwrap();
+        assert_eq!(finished.outcome, "completed");
+        assert_eq!(runner.calls, vec!["systemctl restart docker"]);
+        assert_eq!(journal_of(&root, &id).stage, backup::Stage::Completed);
+        assert!(recover::pending(&root).unwrap().is_none());
+    }
+
+    #[test]
+    fn an_apply_interrupted_while_writing_files_is_finished_by_putting_them_back() {
+        let (_dir, root) = device();
+        put(&root, "/etc/edgeprep/a.conf", b"1", 0o644, me());
+        let plan = Plan {
+            files: vec![write("/etc/edgeprep/a.conf", Some(b"1"), b"2")],
+            commands: vec![cmd("systemctl", &["restart", "docker"])],
+            ..Plan::default()
+        };
+        let id = apply(&plan, &root, &mut FakeRunner::default(), &actor()).unwrap().backup.unwrap();
+        let mut journal = journal_of(&root, &id);
+        journal.stage = backup::Stage::BackedUp;
+        journal.commands_done = 0;
+        backup::write_journal(&root.path(BACKUPS_DIR).join(&id), &journal).unwrap();
+
+        let mut runner = FakeRunner::default();
+        let finished = recover::finish(&root, &mut runner, &actor()).unwrap().unwrap();
+        assert_eq!(finished.outcome, "restored");
+        assert!(runner.calls.is_empty(), "no command had run, none runs now");
+        assert_eq!(fs::read(root.path("/etc/edgeprep/a.conf")).unwrap(), b"1");
+        assert_eq!(journal_of(&root, &id).stage, backup::Stage::RolledBack);
+    }
+
+    #[test]
+    fn rollback_without_id_follows_the_sequence_number_not_the_clock() {
+        let (_dir, root) = device();
+        put(&root, "/etc/edgeprep/a.conf", b"1", 0o644, me());
+        let first = Plan { files: vec![write("/etc/edgeprep/a.conf", Some(b"1"), b"2")], ..Plan::default() };
+        apply(&first, &root, &mut FakeRunner::default(), &actor()).unwrap();
+        let second = Plan { files: vec![write("/etc/edgeprep/a.conf", Some(b"2"), b"3")], ..Plan::default() };
+        let id = apply(&second, &root, &mut FakeRunner::default(), &actor()).unwrap().backup.unwrap();
+        // The clock went back to 1970 before the second apply (no RTC): its id sorts first.
+        let epoch = "19700101T000000Z";
+        let backups = root.path(BACKUPS_DIR);
+        fs::rename(backups.join(&id), backups.join(epoch)).unwrap();
+        let manifest_path = backups.join(epoch).join(backup::MANIFEST);
+        let text = fs::read_to_string(&manifest_path).unwrap().replace(&id, epoch);
+        fs::write(&manifest_path, text).unwrap();
+
+        let report = backup::restore(&root, None).unwrap();
+        assert_eq!(report.restored_from, epoch);
+        assert_eq!(fs::read(root.path("/etc/edgeprep/a.conf")).unwrap(), b"2");
+        let listed = backup::list(&root).unwrap();
+        let last = listed.last().unwrap();
+        assert_eq!((last.action.as_str(), last.restores.as_deref()), ("rollback", Some(epoch)));
+        assert!(last.seq > listed[0].seq);
+        let undone = listed.iter().find(|s| s.id == epoch).unwrap();
+        assert_eq!(undone.status, "rolled back");
+        assert_eq!(undone.rolled_back_by.as_deref(), Some(last.id.as_str()));
+        // The next rollback without id goes one further back.
+        let report = backup::restore(&root, None).unwrap();
+        assert_ne!(report.restored_from, epoch);
+        assert_eq!(fs::read(root.path("/etc/edgeprep/a.conf")).unwrap(), b"1");
+    }
+
+    #[test]
+    fn an_automatic_rollback_is_marked_in_the_list_and_not_picked_again() {
+        let (_dir, root) = device();
+        let plan = Plan {
+            files: vec![write("/etc/edgeprep/x.conf", None, b"x")],
+            commands: vec![cmd("systemctl", &["restart", "docker"])],
+            ..Plan::default()
+        };
+        let mut runner = FakeRunner::failing_at(0, failure(1, "nope"));
+        apply(&plan, &root, &mut runner, &actor()).unwrap_err();
+        let listed = backup::list(&root).unwrap();
+        assert_eq!(listed[0].status, "rolled back automatically");
+        assert!(backup::restore(&root, None).is_err(), "an apply already rolled back is not picked");
+    }
+
+    #[test]
+    fn a_tampered_manifest_is_listed_as_damaged_refused_and_blocks_nothing_else() {
+        let (dir, root) = device();
+        put(&root, "/etc/edgeprep/a.conf", b"1", 0o644, me());
+        let one = Plan { files: vec![write("/etc/edgeprep/a.conf", Some(b"1"), b"2")], ..Plan::default() };
+        let first = apply(&one, &root, &mut FakeRunner::default(), &actor()).unwrap().backup.unwrap();
+        let two = Plan { files: vec![write("/etc/edgeprep/a.conf", Some(b"2"), b"3")], ..Plan::default() };
+        let second = apply(&two, &root, &mut FakeRunner::default(), &actor()).unwrap().backup.unwrap();
+
+        // Someone rewrites the newest set to drop a setuid shell outside the root.
+        let manifest_path = root.path(BACKUPS_DIR).join(&second).join(backup::MANIFEST);
+        let text = fs::read_to_string(&manifest_path)
+            .unwrap()
+            .replace("\"/etc/edgeprep/a.conf\"", "\"/etc/aziot/../../../../tmp/evil\"")
+            .replace("\"0644\"", "\"4755\"");
+        fs::write(&manifest_path, text).unwrap();
+
+        let listed = backup::list(&root).unwrap();
+        let damaged = listed.iter().find(|s| s.id == second).unwrap();
+        assert_eq!(damaged.status, "damaged");
+        assert!(damaged.damaged.as_deref().unwrap().contains(".."), "{damaged:?}");
+        let err = backup::restore(&root, Some(&second)).unwrap_err();
+        assert!(format!("{err}").contains("damaged"), "{err}");
+        assert!(!dir.path().join("tmp/evil").exists());
+        // The good set still restores, with or without its id.
+        let report = backup::restore(&root, None).unwrap();
+        assert_eq!(report.restored_from, first);
+        assert_eq!(fs::read(root.path("/etc/edgeprep/a.conf")).unwrap(), b"1");
+    }
 }
