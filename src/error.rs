@@ -151,8 +151,9 @@ mod tests {
 
     #[test]
     fn typed_errors_keep_their_exit_codes_and_can_be_downcast() {
-        let changed = anyhow::Error::new(ChangedSincePlan { path: "/etc/x".into(), what: "was changed".into() })
-            .context("applying");
+        let changed =
+            anyhow::Error::new(ChangedSincePlan { path: "/etc/x".into(), what: "was changed".into() })
+                .context("applying");
         assert_eq!(exit_code_for(&changed), EXIT_BAD_INPUT);
         assert_eq!(changed.downcast_ref::<ChangedSincePlan>().map(|c| c.path.as_str()), Some("/etc/x"));
         let root = anyhow::Error::new(NeedsRoot { path: "/etc/x".into(), uid: 0, gid: 0 });

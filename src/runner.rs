@@ -91,8 +91,8 @@ impl CommandRunner for SystemRunner {
             .process_group(0)
             .output()
             .with_context(|| {
-            format!("could not start `{}` (is it installed and on PATH?)", command.display())
-        })?;
+                format!("could not start `{}` (is it installed and on PATH?)", command.display())
+            })?;
         Ok(CommandOutput {
             code: output.status.code(),
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),

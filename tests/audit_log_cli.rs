@@ -56,12 +56,8 @@ fn an_audit_log_that_fills_up_after_a_successful_apply_is_a_warning_with_exit_0(
         device.root().display(),
         answers.display()
     );
-    let output = assert_cmd::Command::new("/bin/sh")
-        .arg("-c")
-        .arg(script)
-        .env("PATH", device.bin())
-        .assert()
-        .code(0);
+    let output =
+        assert_cmd::Command::new("/bin/sh").arg("-c").arg(script).env("PATH", device.bin()).assert().code(0);
     let value: serde_json::Value = serde_json::from_slice(&output.get_output().stdout).unwrap();
     assert_eq!(value["changed"], true);
     let warnings = value["warnings"].as_array().unwrap();

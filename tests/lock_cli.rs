@@ -25,7 +25,13 @@ fn hold_lock(device: &Device) -> File {
     let dir = device.path("/run/edgeprep");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
-    let file = OpenOptions::new().create(true).truncate(false).write(true).mode(0o600).open(dir.join("lock")).unwrap();
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .open(dir.join("lock"))
+        .unwrap();
     flock(&file, FlockOperation::NonBlockingLockExclusive).unwrap();
     file
 }

@@ -24,10 +24,7 @@ fn device() -> Device {
 /// A fake that kills edgeprep with SIGKILL the first time it runs (a power cut, an OOM kill).
 fn crash_once(device: &Device, program: &str) {
     let marker = device.dir.path().join(format!("{program}.crashed"));
-    device.fake(
-        program,
-        &format!("if [ ! -e '{0}' ]; then : > '{0}'; kill -9 $PPID; fi", marker.display()),
-    );
+    device.fake(program, &format!("if [ ! -e '{0}' ]; then : > '{0}'; kill -9 $PPID; fi", marker.display()));
 }
 
 fn apply(device: &Device, answers: &std::path::Path) -> assert_cmd::assert::Assert {
@@ -41,18 +38,19 @@ fn an_apply_killed_mid_commands_is_reported_by_plan_and_finished_by_apply() {
     let answers = device.answers(ANSWERS);
     let killed = apply(&device, &answers).get_output().status.code();
     assert_eq!(killed, None, "edgeprep should have died by SIGKILL");
-    assert_eq!(device.read("/etc/aziot/config.toml").contains("edge-01"), true, "files were written");
-    assert_eq!(device.calls(), ["systemctl restart docker", "iotedge config apply -c /etc/aziot/config.toml"]);
+    assert!(device.read("/etc/aziot/config.toml").contains("edge-01"), "files were written");
+    assert_eq!(
+        device.calls(),
+        ["systemctl restart docker", "iotedge config apply -c /etc/aziot/config.toml"]
+    );
 
     // Today's bug: the written files look like the wanted state and plan says "No changes".
     let plan = device.edgeprep(&["plan", "--answers", answers.to_str().unwrap()]).assert().success();
     let stdout = String::from_utf8_lossy(&plan.get_output().stdout).into_owned();
     assert!(stdout.contains("INTERRUPTED"), "{stdout}");
-    assert!(
-        stdout.contains("not run yet: iotedge config apply -c /etc/aziot/config.toml."),
-        "{stdout}"
-    );
-    let json = device.edgeprep(&["plan", "--json", "--answers", answers.to_str().unwrap()]).assert().success();
+    assert!(stdout.contains("not run yet: iotedge config apply -c /etc/aziot/config.toml."), "{stdout}");
+    let json =
+        device.edgeprep(&["plan", "--json", "--answers", answers.to_str().unwrap()]).assert().success();
     let value: serde_json::Value = serde_json::from_slice(&json.get_output().stdout).unwrap();
     assert_eq!(value["interrupted"]["action"], "apply");
     assert_eq!(value["interrupted"]["stage"], "files-written");
@@ -175,7 +173,10 @@ fn a_failed_docker_restart_runs_it_again_after_restoring_so_docker_is_not_left_s
     // The first restart fails (daemon.json rejected); on the restored file it works.
     device.fake(
         "systemctl",
-        &format!("if [ ! -e '{0}' ]; then : > '{0}'; echo 'Job for docker.service failed' >&2; exit 1; fi", marker.display()),
+        &format!(
+            "if [ ! -e '{0}' ]; then : > '{0}'; echo 'Job for docker.service failed' >&2; exit 1; fi",
+            marker.display()
+        ),
     );
     let answers = device.answers(ANSWERS);
     apply(&device, &answers)
@@ -197,6 +198,10 @@ fn config_apply_is_skipped_after_a_rollback_removed_the_config_toml_apply_create
     assert!(stdout.contains("Ran again on the restored files: iotedge config apply -c /etc/aziot/config.toml (skipped: /etc/aziot/config.toml did not exist"), "{stdout}");
     assert_eq!(
         device.calls(),
-        ["iotedge config apply -c /etc/aziot/config.toml", "docker rm -f edgeAgent", "docker rm -f edgeAgent"]
+        [
+            "iotedge config apply -c /etc/aziot/config.toml",
+            "docker rm -f edgeAgent",
+            "docker rm -f edgeAgent"
+        ]
     );
 }

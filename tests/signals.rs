@@ -25,7 +25,8 @@ fn a_signal_during_the_last_command_lets_it_finish_then_rolls_back() {
         device.write("/etc/docker/daemon.json", "{}\n");
         let before = device.device_snapshot();
         // A real sleep, so edgeprep gets the signal while the command is still running.
-        let sleep = ["/bin/sleep", "/usr/bin/sleep"].into_iter().find(|p| std::path::Path::new(p).exists()).unwrap();
+        let sleep =
+            ["/bin/sleep", "/usr/bin/sleep"].into_iter().find(|p| std::path::Path::new(p).exists()).unwrap();
         std::os::unix::fs::symlink(sleep, device.bin().join("sleep")).unwrap();
         let marker = device.dir.path().join("signalled");
         let log = device.calls_log();

@@ -98,13 +98,17 @@ impl AuditLog {
             Errno::LOOP => refuse("is a symlink, which edgeprep does not follow".to_string()),
             e => refuse(format!("cannot be opened for writing ({})", std::io::Error::from(e))),
         })?;
-        let stat = fstat(&fd).map_err(|e| refuse(format!("cannot be inspected ({})", std::io::Error::from(e))))?;
+        let stat =
+            fstat(&fd).map_err(|e| refuse(format!("cannot be inspected ({})", std::io::Error::from(e))))?;
         if FileType::from_raw_mode(stat.st_mode) != FileType::RegularFile {
             return Err(refuse("is not a regular file".to_string()));
         }
         let euid = rustix::process::geteuid().as_raw();
         if stat.st_uid != euid {
-            return Err(refuse(format!("is owned by uid {}, not by uid {euid} that edgeprep runs as", stat.st_uid)));
+            return Err(refuse(format!(
+                "is owned by uid {}, not by uid {euid} that edgeprep runs as",
+                stat.st_uid
+            )));
         }
         let file = File::from(fd);
         // A new file gets exactly 0600 whatever the umask; an existing log keeps the mode its

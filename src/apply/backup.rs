@@ -265,7 +265,10 @@ fn fill_set(
     validate_manifest(&manifest).context("edgeprep refuses to back up a path it does not manage")?;
     // The journal first: a set with a manifest always has one, so "no journal" means a set
     // from before journals, whose apply finished.
-    write_journal(dir, &Journal { stage: Stage::BackedUp, commands: new.journal.to_vec(), commands_done: 0 })?;
+    write_journal(
+        dir,
+        &Journal { stage: Stage::BackedUp, commands: new.journal.to_vec(), commands_done: 0 },
+    )?;
     let json = serde_json::to_vec_pretty(&manifest).context("could not encode the backup manifest")?;
     atomic::write_file(&dir.join(MANIFEST), &json, STORED_FILE_MODE, None)?;
     Ok(manifest)
@@ -468,9 +471,15 @@ pub fn validate_manifest(manifest: &Manifest) -> Result<()> {
             bail!("file `{}` {problem}", file.path.escape_debug());
         }
         if file.mode.is_some_and(|m| m & !0o777 != 0) {
-            bail!("file {} has a set-id or sticky mode ({:04o}), which edgeprep never records", file.path, file.mode.unwrap_or(0));
+            bail!(
+                "file {} has a set-id or sticky mode ({:04o}), which edgeprep never records",
+                file.path,
+                file.mode.unwrap_or(0)
+            );
         }
-        if file.existed && file.stored.as_deref().is_none_or(|s| s.is_empty() || s.contains('/') || s == "." || s == "..") {
+        if file.existed
+            && file.stored.as_deref().is_none_or(|s| s.is_empty() || s.contains('/') || s == "." || s == "..")
+        {
             bail!("file {} has no valid stored copy", file.path);
         }
     }
@@ -503,7 +512,10 @@ impl Found {
 
     pub fn usable(&self) -> Option<(BackupSet, Option<&Journal>)> {
         let (manifest, journal) = self.loaded.as_ref().ok()?;
-        Some((BackupSet { id: self.id.clone(), dir: self.dir.clone(), manifest: manifest.clone() }, journal.as_ref()))
+        Some((
+            BackupSet { id: self.id.clone(), dir: self.dir.clone(), manifest: manifest.clone() },
+            journal.as_ref(),
+        ))
     }
 }
 
@@ -528,7 +540,9 @@ pub(crate) fn scan(root: &DeviceRoot) -> Result<Vec<Found>> {
         let dir = entry.path();
         let loaded = match read_manifest(&dir) {
             Ok(None) => continue,
-            Ok(Some(manifest)) if manifest.id != id => Err(format!("its manifest names set `{}`", manifest.id)),
+            Ok(Some(manifest)) if manifest.id != id => {
+                Err(format!("its manifest names set `{}`", manifest.id))
+            }
             Ok(Some(manifest)) => read_journal(&dir).map(|j| (manifest, j)).map_err(|e| format!("{e:#}")),
             Err(e) => Err(format!("{e:#}")),
         };
@@ -552,7 +566,9 @@ pub(crate) fn stage_of(journal: Option<&Journal>) -> Stage {
 pub(crate) fn rolled_back_by(found: &[Found], id: &str) -> Option<String> {
     found.iter().find_map(|f| {
         let (m, j) = f.loaded.as_ref().ok()?;
-        (m.action == "rollback" && m.restores.as_deref() == Some(id) && stage_of(j.as_ref()) == Stage::Completed)
+        (m.action == "rollback"
+            && m.restores.as_deref() == Some(id)
+            && stage_of(j.as_ref()) == Stage::Completed)
             .then(|| f.id.clone())
     })
 }
@@ -706,7 +722,9 @@ pub(crate) fn restore_files(
             }
             Err(undo_err) => err.context(NotRestored {
                 backup: before.id.clone(),
-                reason: format!("putting the files back as they were before this rollback also failed: {undo_err:#}"),
+                reason: format!(
+                    "putting the files back as they were before this rollback also failed: {undo_err:#}"
+                ),
             }),
         });
     }

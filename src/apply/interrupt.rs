@@ -93,7 +93,8 @@ mod tests {
     #[test]
     fn shield_records_a_stop_and_a_second_shield_starts_clean() {
         if !is_child() {
-            let status = in_child("apply::interrupt::tests::shield_records_a_stop_and_a_second_shield_starts_clean");
+            let status =
+                in_child("apply::interrupt::tests::shield_records_a_stop_and_a_second_shield_starts_clean");
             assert!(status.success(), "child failed: {status:?}");
             return;
         }

@@ -72,8 +72,10 @@ impl DeviceLock {
             Mode::from_raw_mode(0o600),
         )
         .map_err(|e| {
-            anyhow::Error::new(std::io::Error::from(e))
-                .context(format!("could not open the lock file {} (it must be a regular file)", root.path(LOCK_FILE).display()))
+            anyhow::Error::new(std::io::Error::from(e)).context(format!(
+                "could not open the lock file {} (it must be a regular file)",
+                root.path(LOCK_FILE).display()
+            ))
         })?;
         let file = File::from(fd);
         flock(&file, FlockOperation::NonBlockingLockExclusive).map_err(|_| {

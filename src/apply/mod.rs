@@ -177,15 +177,18 @@ pub fn apply(
     )?;
     let mut journal = Journal { stage: Stage::BackedUp, commands: journal_commands, commands_done: 0 };
 
-    let written = change_files(plan, root, &set, me)
-        .and_then(|()| set_stage(&set, &mut journal, Stage::FilesWritten));
+    let written =
+        change_files(plan, root, &set, me).and_then(|()| set_stage(&set, &mut journal, Stage::FilesWritten));
     if let Err(err) = written {
         let (result, err) = match roll_back(root, &set) {
             Ok(()) => {
                 let _ = set_stage(&set, &mut journal, Stage::RolledBack);
                 (
                     "rolled back",
-                    err.context(format!("apply stopped and every file was restored from backup set {}", set.id)),
+                    err.context(format!(
+                        "apply stopped and every file was restored from backup set {}",
+                        set.id
+                    )),
                 )
             }
             Err(rollback_err) => (
@@ -211,7 +214,9 @@ fn audit_warning(logged: Result<()>, backup: Option<&str>) -> Vec<String> {
     match logged {
         Ok(()) => Vec::new(),
         Err(e) => vec![match backup {
-            Some(id) => format!("the changes were applied (backup set {id}), but the audit log could not be written: {e:#}"),
+            Some(id) => format!(
+                "the changes were applied (backup set {id}), but the audit log could not be written: {e:#}"
+            ),
             None => format!("the audit log could not be written: {e:#}"),
         }],
     }
@@ -275,12 +280,17 @@ pub(crate) struct Steps<'a> {
 impl Steps<'_> {
     /// Run `commands[journal.commands_done..]`, then mark the set completed. A stop signal
     /// is checked before each command and after the last one.
-    pub fn run(&mut self, commands: &[PlannedCommand], runner: &mut dyn CommandRunner) -> Result<Vec<CommandRecord>> {
+    pub fn run(
+        &mut self,
+        commands: &[PlannedCommand],
+        runner: &mut dyn CommandRunner,
+    ) -> Result<Vec<CommandRecord>> {
         let executes = runner.executes();
         let mut records = Vec::with_capacity(commands.len());
         for (index, command) in commands.iter().enumerate().skip(self.journal.commands_done) {
             if interrupt::requested() {
-                let output = CommandOutput { code: None, stdout: String::new(), stderr: INTERRUPTED.to_string() };
+                let output =
+                    CommandOutput { code: None, stdout: String::new(), stderr: INTERRUPTED.to_string() };
                 return Err(self.failed(commands, index, output, true, runner));
             }
             let output = run(runner, command);
@@ -338,7 +348,8 @@ impl Steps<'_> {
             let exit = output.code.map_or_else(|| "no exit code".to_string(), |c| format!("exit code {c}"));
             format!("`{}` failed ({exit})", masked_command.display())
         };
-        let detail = if output.stderr.trim().is_empty() { output.stdout.trim() } else { output.stderr.trim() };
+        let detail =
+            if output.stderr.trim().is_empty() { output.stdout.trim() } else { output.stderr.trim() };
         if !interrupted && !detail.is_empty() {
             summary.push_str(": ");
             summary.push_str(detail);
@@ -383,7 +394,10 @@ impl Steps<'_> {
         });
         let err = match rollback {
             Ok(()) => err,
-            Err(e) => err.context(NotRestored { backup: self.set.id.clone(), reason: mask(&format!("{e:#}"), secrets) }),
+            Err(e) => err.context(NotRestored {
+                backup: self.set.id.clone(),
+                reason: mask(&format!("{e:#}"), secrets),
+            }),
         };
         with_audit(err, logged)
     }
@@ -394,11 +408,7 @@ impl Steps<'_> {
 /// /etc/aziot/config.toml` on a device that had no config.toml would fail or, worse, apply
 /// defaults).
 fn skip_after_rollback(command: &PlannedCommand, set: &BackupSet) -> Option<String> {
-    let created = set
-        .manifest
-        .files
-        .iter()
-        .find(|f| !f.existed && command.args.iter().any(|a| *a == f.path))?;
+    let created = set.manifest.files.iter().find(|f| !f.existed && command.args.contains(&f.path))?;
     Some(format!(
         "skipped: {} did not exist before this apply, so the rollback removed it and there is nothing for it to read",
         created.path
@@ -975,12 +985,15 @@ mod tests {
     fn preflight_refuses_a_file_created_or_removed_since_the_plan() {
         let (_dir, root) = device();
         put(&root, "/etc/edgeprep/appeared.conf", b"surprise", 0o644, me());
-        let created = Plan { files: vec![write("/etc/edgeprep/appeared.conf", None, b"x")], ..Plan::default() };
+        let created =
+            Plan { files: vec![write("/etc/edgeprep/appeared.conf", None, b"x")], ..Plan::default() };
         let err = apply(&created, &root, &mut FakeRunner::default(), &actor()).unwrap_err();
         assert!(format!("{err}").contains("was created since the plan"), "{err}");
 
-        let removed =
-            Plan { files: vec![write("/etc/edgeprep/gone.conf", Some(b"was here"), b"x")], ..Plan::default() };
+        let removed = Plan {
+            files: vec![write("/etc/edgeprep/gone.conf", Some(b"was here"), b"x")],
+            ..Plan::default()
+        };
         let err = apply(&removed, &root, &mut FakeRunner::default(), &actor()).unwrap_err();
         assert!(format!("{err}").contains("was removed since the plan"), "{err}");
         assert!(!root.path("/etc/edgeprep/gone.conf").exists());
@@ -997,7 +1010,8 @@ mod tests {
         let err = preflight(&plan, &root, not_root).unwrap_err();
         assert!(format!("{err}").contains("sudo"), "{err}");
         // Keeping an existing file's owner that is not ours is just as impossible.
-        let keep = Plan { files: vec![write("/etc/edgeprep/mine.conf", Some(b"m"), b"n")], ..Plan::default() };
+        let keep =
+            Plan { files: vec![write("/etc/edgeprep/mine.conf", Some(b"m"), b"n")], ..Plan::default() };
         assert!(preflight(&keep, &root, not_root).is_err());
         // Our own uid/gid is fine.
         let mut ours = write("/etc/edgeprep/y.conf", None, b"y");
@@ -1125,7 +1139,10 @@ mod tests {
     fn list_shows_complete_sets_oldest_first_with_user_and_files() {
         let (_dir, root) = device();
         for n in 0..3 {
-            let plan = Plan { files: vec![write(&format!("/etc/edgeprep/f{n}.conf"), None, b"x")], ..Plan::default() };
+            let plan = Plan {
+                files: vec![write(&format!("/etc/edgeprep/f{n}.conf"), None, b"x")],
+                ..Plan::default()
+            };
             apply(&plan, &root, &mut FakeRunner::default(), &actor()).unwrap();
         }
         // An interrupted set without a manifest is not offered.
@@ -1133,7 +1150,10 @@ mod tests {
         let sets = backup::list(&root).unwrap();
         assert_eq!(sets.len(), 3);
         let files: Vec<_> = sets.iter().map(|s| s.files.clone()).collect();
-        assert_eq!(files, vec![vec!["/etc/edgeprep/f0.conf"], vec!["/etc/edgeprep/f1.conf"], vec!["/etc/edgeprep/f2.conf"]]);
+        assert_eq!(
+            files,
+            vec![vec!["/etc/edgeprep/f0.conf"], vec!["/etc/edgeprep/f1.conf"], vec!["/etc/edgeprep/f2.conf"]]
+        );
         assert!(sets.iter().all(|s| s.user == "tech" && s.time.ends_with('Z')));
         let mut ids: Vec<_> = sets.iter().map(|s| s.id.clone()).collect();
         ids.dedup();
@@ -1229,10 +1249,18 @@ mod tests {
         assert!(!root.path("/etc/aziot/config.toml").exists());
         assert_eq!(
             runner.calls,
-            vec!["iotedge config apply -c /etc/aziot/config.toml", "docker rm -f edgeAgent", "docker rm -f edgeAgent"]
+            vec![
+                "iotedge config apply -c /etc/aziot/config.toml",
+                "docker rm -f edgeAgent",
+                "docker rm -f edgeAgent"
+            ]
         );
         assert!(!step.reapplied[0].ran);
-        assert!(step.reapplied[0].reason.starts_with("skipped: /etc/aziot/config.toml did not exist"), "{:?}", step.reapplied);
+        assert!(
+            step.reapplied[0].reason.starts_with("skipped: /etc/aziot/config.toml did not exist"),
+            "{:?}",
+            step.reapplied
+        );
         assert_eq!(step.reapplied[1].reason, "ok");
         assert_eq!(journal_of(&root, &step.backup).stage, backup::Stage::RolledBack);
     }

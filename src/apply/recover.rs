@@ -52,7 +52,10 @@ impl Pending {
                 self.id,
                 self.files.join(", ")
             ),
-            _ => format!("an earlier apply (backup set {}) was interrupted after writing its files{left}", self.id),
+            _ => format!(
+                "an earlier apply (backup set {}) was interrupted after writing its files{left}",
+                self.id
+            ),
         }
     }
 
@@ -61,10 +64,7 @@ impl Pending {
         if self.action == "rollback" {
             "Run `edgeprep rollback` to finish it.".to_string()
         } else {
-            format!(
-                "Run `edgeprep apply` to finish it, or `edgeprep rollback {}` to undo it.",
-                self.id
-            )
+            format!("Run `edgeprep apply` to finish it, or `edgeprep rollback {}` to undo it.", self.id)
         }
     }
 }
@@ -114,7 +114,11 @@ pub fn finish(root: &DeviceRoot, runner: &mut dyn CommandRunner, actor: &Actor) 
     let _lock = lock::DeviceLock::acquire(root)?;
     let Some(pending) = pending(root)? else { return Ok(None) };
     if pending.action != "apply" {
-        return Err(input_error(format!("{}; nothing was changed. {}", pending.describe(), pending.next_step())));
+        return Err(input_error(format!(
+            "{}; nothing was changed. {}",
+            pending.describe(),
+            pending.next_step()
+        )));
     }
     let mut audit_log = AuditLog::open(root)?;
     let set = backup::select_for_rollback(root, Some(&pending.id))?;
@@ -132,7 +136,13 @@ pub fn finish(root: &DeviceRoot, runner: &mut dyn CommandRunner, actor: &Actor) 
             audit_log.append(&log.entry("restored after an interruption", Some(&set.id), None)),
             None,
         );
-        let report = ApplyReport { changed: true, files: pending.files, backup: Some(set.id.clone()), warnings, ..ApplyReport::default() };
+        let report = ApplyReport {
+            changed: true,
+            files: pending.files,
+            backup: Some(set.id.clone()),
+            warnings,
+            ..ApplyReport::default()
+        };
         return Ok(Some(Finished { id: set.id, outcome: "restored".to_string(), report }));
     }
 
@@ -213,14 +223,17 @@ pub fn rollback(
                 set_stage(&before, &mut journal, Stage::FilesWritten)?;
             }
             let files = target.manifest.files.iter().map(|f| f.path.clone()).collect();
-            let report = backup::RestoreReport { restored_from: target.id.clone(), files, backup: before.id.clone() };
+            let report =
+                backup::RestoreReport { restored_from: target.id.clone(), files, backup: before.id.clone() };
             (report, before, journal)
         }
         None => {
             let target = backup::select_for_rollback(root, id)?;
             let files: Vec<String> = target.manifest.files.iter().map(|f| f.path.clone()).collect();
-            let commands: Vec<JournalCommand> =
-                commands_for(&Changes::from_paths(&files)).iter().map(|c| JournalCommand::record(c, &[])).collect();
+            let commands: Vec<JournalCommand> = commands_for(&Changes::from_paths(&files))
+                .iter()
+                .map(|c| JournalCommand::record(c, &[]))
+                .collect();
             let (report, before) = backup::restore_files(root, &target, &actor.user, &commands)?;
             let journal = Journal { stage: Stage::FilesWritten, commands, commands_done: 0 };
             (report, before, journal)

@@ -83,7 +83,12 @@ pub fn write_failure(failed: &StepFailed, out: &mut dyn Write) -> Result<()> {
             failed.command.display()
         )?;
     } else {
-        writeln!(out, "FAILED: `{}` exited with {}.", failed.command.display(), exit_text(failed.output.code))?;
+        writeln!(
+            out,
+            "FAILED: `{}` exited with {}.",
+            failed.command.display(),
+            exit_text(failed.output.code)
+        )?;
         for line in failed.output.stdout.lines().chain(failed.output.stderr.lines()) {
             writeln!(out, "  | {line}")?;
         }
@@ -92,8 +97,11 @@ pub fn write_failure(failed: &StepFailed, out: &mut dyn Write) -> Result<()> {
     for record in &failed.reapplied {
         writeln!(out, "Ran again on the restored files: {} ({})", record.command, record.reason)?;
     }
-    let next =
-        if failed.interrupted { "Run apply again when ready." } else { "Fix the cause above and run apply again." };
+    let next = if failed.interrupted {
+        "Run apply again when ready."
+    } else {
+        "Fix the cause above and run apply again."
+    };
     writeln!(out, "{next}")?;
     Ok(())
 }

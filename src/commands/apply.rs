@@ -9,7 +9,9 @@ use super::context::{Context, confirm, interactive};
 use super::plan::make_plan;
 use crate::apply::interrupt::Shield;
 use crate::apply::recover::{self, Finished};
-use crate::apply::render::{failure_json, report_json, write_failure, write_finished, write_pending, write_report};
+use crate::apply::render::{
+    failure_json, report_json, write_failure, write_finished, write_pending, write_report,
+};
 use crate::apply::{Actor, StepFailed, apply};
 use crate::cli::ApplyArgs;
 use crate::error::{EXIT_FAILED, EXIT_OK, input_error};
@@ -81,7 +83,11 @@ fn finish_interrupted(ctx: &Context, args: &ApplyArgs, out: &mut dyn Write) -> R
         out.flush()?;
     }
     if pending.action != "apply" {
-        return Err(input_error(format!("{}; nothing was changed. {}", pending.describe(), pending.next_step())));
+        return Err(input_error(format!(
+            "{}; nothing was changed. {}",
+            pending.describe(),
+            pending.next_step()
+        )));
     }
     if !args.yes {
         if !interactive() {
