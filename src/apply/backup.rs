@@ -109,6 +109,9 @@ pub enum Stage {
     FilesWritten,
     /// Everything ran.
     Completed,
+    /// A failure or a stop signal is putting the files back from this set; then the first
+    /// [`Journal::rerun`] commands run again on them.
+    RollingBack,
     /// A failure (or an interruption) put the files back from this set.
     RolledBack,
 }
@@ -160,6 +163,9 @@ pub struct Journal {
     pub commands: Vec<JournalCommand>,
     /// `commands[..commands_done]` ran successfully.
     pub commands_done: usize,
+    /// While rolling back: how many commands, from the first, run again on the restored files.
+    #[serde(default)]
+    pub rerun: usize,
 }
 
 /// Programs a journal may ask to run again: the ones plans run. A journal naming any other
@@ -267,7 +273,7 @@ fn fill_set(
     // from before journals, whose apply finished.
     write_journal(
         dir,
-        &Journal { stage: Stage::BackedUp, commands: new.journal.to_vec(), commands_done: 0 },
+        &Journal { stage: Stage::BackedUp, commands: new.journal.to_vec(), commands_done: 0, rerun: 0 },
     )?;
     let json = serde_json::to_vec_pretty(&manifest).context("could not encode the backup manifest")?;
     atomic::write_file(&dir.join(MANIFEST), &json, STORED_FILE_MODE, None)?;
@@ -582,7 +588,7 @@ pub fn list(root: &DeviceRoot) -> Result<Vec<BackupInfo>> {
             Ok((m, j)) => {
                 let by = rolled_back_by(&found, &f.id);
                 let status = match (stage_of(j.as_ref()), &by) {
-                    (Stage::BackedUp | Stage::FilesWritten, None) => "interrupted",
+                    (Stage::BackedUp | Stage::FilesWritten | Stage::RollingBack, None) => "interrupted",
                     (Stage::RolledBack, _) => "rolled back automatically",
                     (_, Some(_)) => "rolled back",
                     (Stage::Completed, None) => "completed",
@@ -633,7 +639,10 @@ pub fn restore(root: &DeviceRoot, id: Option<&str>) -> Result<RestoreReport> {
 pub fn restore_as(root: &DeviceRoot, id: Option<&str>, user: &str) -> Result<RestoreReport> {
     let set = select_for_rollback(root, id)?;
     let (report, before) = restore_files(root, &set, user, &[])?;
-    write_journal(&before.dir, &Journal { stage: Stage::Completed, commands: Vec::new(), commands_done: 0 })?;
+    write_journal(
+        &before.dir,
+        &Journal { stage: Stage::Completed, commands: Vec::new(), commands_done: 0, rerun: 0 },
+    )?;
     Ok(report)
 }
 
@@ -716,7 +725,12 @@ pub(crate) fn restore_files(
             Ok(()) => {
                 let _ = write_journal(
                     &before.dir,
-                    &Journal { stage: Stage::RolledBack, commands: commands.to_vec(), commands_done: 0 },
+                    &Journal {
+                        stage: Stage::RolledBack,
+                        commands: commands.to_vec(),
+                        commands_done: 0,
+                        rerun: 0,
+                    },
                 );
                 err.context(format!("the files were put back as they were (backup set {})", before.id))
             }
@@ -730,7 +744,7 @@ pub(crate) fn restore_files(
     }
     write_journal(
         &before.dir,
-        &Journal { stage: Stage::FilesWritten, commands: commands.to_vec(), commands_done: 0 },
+        &Journal { stage: Stage::FilesWritten, commands: commands.to_vec(), commands_done: 0, rerun: 0 },
     )?;
     Ok((RestoreReport { restored_from: set.id.clone(), files, backup: before.id.clone() }, before))
 }

@@ -175,11 +175,14 @@ pub fn apply(
             dirs: &dirs_to_record(plan, root),
         },
     )?;
-    let mut journal = Journal { stage: Stage::BackedUp, commands: journal_commands, commands_done: 0 };
+    let mut journal =
+        Journal { stage: Stage::BackedUp, commands: journal_commands, commands_done: 0, rerun: 0 };
 
     let written =
         change_files(plan, root, &set, me).and_then(|()| set_stage(&set, &mut journal, Stage::FilesWritten));
     if let Err(err) = written {
+        // No command ran: nothing to run again after restoring.
+        let _ = set_stage(&set, &mut journal, Stage::RollingBack);
         let (result, err) = match roll_back(root, &set) {
             Ok(()) => {
                 let _ = set_stage(&set, &mut journal, Stage::RolledBack);
@@ -201,10 +204,10 @@ pub fn apply(
     }
 
     let mut steps = Steps { root, set: &set, journal, secrets, log: &log, audit: &mut audit_log };
-    let records = steps.run(&plan.commands, runner)?;
+    let (records, mut warnings) = steps.run(&plan.commands, runner)?;
 
     let result = if !runner.executes() && !plan.commands.is_empty() { "listed" } else { "applied" };
-    let warnings = audit_warning(audit_log.append(&log.entry(result, Some(&set.id), None)), Some(&set.id));
+    warnings.extend(audit_warning(audit_log.append(&log.entry(result, Some(&set.id), None)), Some(&set.id)));
     Ok(ApplyReport { changed: true, files, commands: records, backup: Some(set.id), warnings })
 }
 
@@ -279,12 +282,13 @@ pub(crate) struct Steps<'a> {
 
 impl Steps<'_> {
     /// Run `commands[journal.commands_done..]`, then mark the set completed. A stop signal
-    /// is checked before each command and after the last one.
+    /// is checked before each command and after the last one. Returns what ran and warnings
+    /// (the set could not be marked completed: the device is as asked all the same).
     pub fn run(
         &mut self,
         commands: &[PlannedCommand],
         runner: &mut dyn CommandRunner,
-    ) -> Result<Vec<CommandRecord>> {
+    ) -> Result<(Vec<CommandRecord>, Vec<String>)> {
         let executes = runner.executes();
         let mut records = Vec::with_capacity(commands.len());
         for (index, command) in commands.iter().enumerate().skip(self.journal.commands_done) {
@@ -313,9 +317,14 @@ impl Steps<'_> {
                 return Err(self.failed(commands, index, output, true, runner));
             }
         }
-        set_stage(self.set, &mut self.journal, Stage::Completed)
-            .context("the changes were applied, but their backup set could not be marked completed")?;
-        Ok(records)
+        let warnings = match set_stage(self.set, &mut self.journal, Stage::Completed) {
+            Ok(()) => Vec::new(),
+            Err(e) => vec![format!(
+                "the changes were applied, but backup set {} could not be marked completed ({e:#}); the next apply will offer to run its commands again",
+                self.set.id
+            )],
+        };
+        Ok((records, warnings))
     }
 
     /// Restore, run again the commands up to and including `index` (only those before it
@@ -355,29 +364,19 @@ impl Steps<'_> {
             summary.push_str(detail);
         }
 
+        // Journaled first, so a crash while restoring is finished by restoring again.
+        self.journal.rerun = if started { index + 1 } else { index };
+        let _ = set_stage(self.set, &mut self.journal, Stage::RollingBack);
         let rollback = roll_back(self.root, self.set);
         let mut reapplied = Vec::new();
         if rollback.is_ok() {
-            let _ = set_stage(self.set, &mut self.journal, Stage::RolledBack);
-            let upto = if started { index + 1 } else { index };
-            for earlier in &commands[..upto] {
-                let line = mask(&earlier.display(), secrets);
-                if let Some(why) = skip_after_rollback(earlier, self.set) {
-                    reapplied.push(CommandRecord { command: line, reason: why, ran: false, exit_code: None });
-                    continue;
-                }
-                let again = run(runner, earlier);
-                let ok = earlier.succeeded(&again);
-                if !ok {
-                    summary.push_str(&format!("; running `{line}` again on the restored files failed too"));
-                }
-                reapplied.push(CommandRecord {
-                    command: line,
-                    reason: if ok { "ok" } else { "failed" }.to_string(),
-                    ran: runner.executes(),
-                    exit_code: again.code,
-                });
+            let (records, failures) =
+                rerun_after_restore(&commands[..self.journal.rerun], self.set, secrets, runner);
+            for line in failures {
+                summary.push_str(&format!("; running `{line}` again on the restored files failed too"));
             }
+            reapplied = records;
+            let _ = set_stage(self.set, &mut self.journal, Stage::RolledBack);
         }
         let (result, summary) = match &rollback {
             Ok(()) => ("rolled back", summary),
@@ -401,6 +400,38 @@ impl Steps<'_> {
         };
         with_audit(err, logged)
     }
+}
+
+/// Run `commands` again after `set` was restored, so the services read the restored files;
+/// skips what [`skip_after_rollback`] says. Returns the records and the (masked) lines that
+/// failed.
+pub(crate) fn rerun_after_restore(
+    commands: &[PlannedCommand],
+    set: &BackupSet,
+    secrets: &[String],
+    runner: &mut dyn CommandRunner,
+) -> (Vec<CommandRecord>, Vec<String>) {
+    let mut records = Vec::new();
+    let mut failures = Vec::new();
+    for earlier in commands {
+        let line = mask(&earlier.display(), secrets);
+        if let Some(why) = skip_after_rollback(earlier, set) {
+            records.push(CommandRecord { command: line, reason: why, ran: false, exit_code: None });
+            continue;
+        }
+        let again = run(runner, earlier);
+        let ok = earlier.succeeded(&again);
+        if !ok {
+            failures.push(line.clone());
+        }
+        records.push(CommandRecord {
+            command: line,
+            reason: if ok { "ok" } else { "failed" }.to_string(),
+            ran: runner.executes(),
+            exit_code: again.code,
+        });
+    }
+    (records, failures)
 }
 
 /// Why `command` must not run again after `set` was restored, if it must not: it names a
@@ -1413,5 +1444,37 @@ mod tests {
         let report = backup::restore(&root, None).unwrap();
         assert_eq!(report.restored_from, first);
         assert_eq!(fs::read(root.path("/etc/edgeprep/a.conf")).unwrap(), b"1");
+    }
+
+    #[test]
+    fn an_apply_killed_while_rolling_back_is_finished_by_restoring_and_running_again() {
+        let (_dir, root) = device();
+        put(&root, "/etc/edgeprep/a.conf", b"1", 0o644, me());
+        let plan = Plan {
+            files: vec![write("/etc/edgeprep/a.conf", Some(b"1"), b"2")],
+            commands: vec![cmd("systemctl", &["daemon-reload"]), cmd("systemctl", &["restart", "docker"])],
+            ..Plan::default()
+        };
+        let mut runner = FakeRunner::failing_at(1, failure(1, "docker failed"));
+        let err = apply(&plan, &root, &mut runner, &actor()).unwrap_err();
+        let id = err.downcast_ref::<StepFailed>().unwrap().backup.clone();
+        let journal = journal_of(&root, &id);
+        assert_eq!((journal.stage, journal.rerun), (backup::Stage::RolledBack, 2));
+        // As if the power went out just after the journal said "rolling back".
+        backup::write_journal(
+            &root.path(BACKUPS_DIR).join(&id),
+            &backup::Journal { stage: backup::Stage::RollingBack, ..journal },
+        )
+        .unwrap();
+        fs::write(root.path("/etc/edgeprep/a.conf"), b"2").unwrap();
+        assert_eq!(recover::pending(&root).unwrap().unwrap().stage, backup::Stage::RollingBack);
+
+        let mut runner = FakeRunner::default();
+        let finished = recover::finish(&root, &mut runner, &actor()).unwrap().unwrap();
+        assert_eq!(finished.outcome, "restored");
+        assert_eq!(fs::read(root.path("/etc/edgeprep/a.conf")).unwrap(), b"1");
+        assert_eq!(runner.calls, vec!["systemctl daemon-reload", "systemctl restart docker"]);
+        assert_eq!(journal_of(&root, &id).stage, backup::Stage::RolledBack);
+        assert!(recover::pending(&root).unwrap().is_none());
     }
 }

@@ -11,7 +11,7 @@ use anyhow::{Context, Result};
 use super::audit::{AuditEntry, AuditLog};
 use super::backup::{self, BackupSet, Journal, JournalCommand, Stage};
 use super::{Actor, ApplyLog, ApplyReport, CommandRecord, Steps, audit, lock, roll_back, set_stage};
-use crate::error::input_error;
+use crate::error::{NotRestored, input_error};
 use crate::plan::commands::{Changes, commands_for};
 use crate::root::DeviceRoot;
 use crate::runner::{CommandRunner, PlannedCommand};
@@ -47,6 +47,12 @@ impl Pending {
                 self.id,
                 self.restores.as_deref().unwrap_or("?")
             ),
+            (_, Stage::RollingBack) => {
+                format!(
+                    "an earlier apply (backup set {}) was interrupted while it was being rolled back",
+                    self.id
+                )
+            }
             (_, Stage::BackedUp) => format!(
                 "an earlier apply (backup set {}) was interrupted while writing its files ({})",
                 self.id,
@@ -75,7 +81,7 @@ pub fn pending(root: &DeviceRoot) -> Result<Option<Pending>> {
     for f in found.iter().rev() {
         let Some((set, journal)) = f.usable() else { continue };
         let stage = backup::stage_of(journal);
-        if !matches!(stage, Stage::BackedUp | Stage::FilesWritten)
+        if !matches!(stage, Stage::BackedUp | Stage::FilesWritten | Stage::RollingBack)
             || backup::rolled_back_by(&found, &set.id).is_some()
         {
             continue;
@@ -126,22 +132,33 @@ pub fn finish(root: &DeviceRoot, runner: &mut dyn CommandRunner, actor: &Actor) 
     let lines: Vec<String> = journal.commands.iter().map(|c| c.planned().display()).collect();
     let log = ApplyLog { user: &actor.user, files: &pending.files, commands: &lines, secrets: &[] };
 
-    if journal.stage == Stage::BackedUp {
+    if matches!(journal.stage, Stage::BackedUp | Stage::RollingBack) {
+        // Stopped while writing the files (no command ran yet) or while putting them back:
+        // either way the way forward is the files of the set, then the commands that had run.
         let mut journal = journal;
-        roll_back(root, &set).with_context(|| {
-            format!("could not put back the files of the interrupted apply from backup set {}", set.id)
+        roll_back(root, &set).map_err(|e| {
+            anyhow::Error::new(NotRestored { backup: set.id.clone(), reason: format!("{e:#}") })
+                .context("could not put back the files of the interrupted apply")
         })?;
+        let rerun: Vec<PlannedCommand> = journal.commands[..journal.rerun.min(journal.commands.len())]
+            .iter()
+            .map(JournalCommand::planned)
+            .collect();
+        let (records, failures) = super::rerun_after_restore(&rerun, &set, &[], runner);
         set_stage(&set, &mut journal, Stage::RolledBack)?;
-        let warnings = super::audit_warning(
-            audit_log.append(&log.entry("restored after an interruption", Some(&set.id), None)),
+        let error = (!failures.is_empty()).then(|| format!("running again failed: {}", failures.join(", ")));
+        let mut warnings = super::audit_warning(
+            audit_log.append(&log.entry("restored after an interruption", Some(&set.id), error)),
             None,
         );
+        warnings
+            .extend(failures.iter().map(|f| format!("`{f}` failed when run again on the restored files")));
         let report = ApplyReport {
             changed: true,
             files: pending.files,
+            commands: records,
             backup: Some(set.id.clone()),
             warnings,
-            ..ApplyReport::default()
         };
         return Ok(Some(Finished { id: set.id, outcome: "restored".to_string(), report }));
     }
@@ -156,10 +173,12 @@ pub fn finish(root: &DeviceRoot, runner: &mut dyn CommandRunner, actor: &Actor) 
     }
     let commands: Vec<PlannedCommand> = journal.commands.iter().map(JournalCommand::planned).collect();
     let mut steps = Steps { root, set: &set, journal, secrets: &[], log: &log, audit: &mut audit_log };
-    let records = steps.run(&commands, runner)?;
+    let (records, mut warnings) = steps.run(&commands, runner)?;
     let result = if runner.executes() { "finished after an interruption" } else { "listed" };
-    let warnings =
-        super::audit_warning(audit_log.append(&log.entry(result, Some(&set.id), None)), Some(&set.id));
+    warnings.extend(super::audit_warning(
+        audit_log.append(&log.entry(result, Some(&set.id), None)),
+        Some(&set.id),
+    ));
     let report = ApplyReport {
         changed: true,
         files: pending.files,
@@ -218,8 +237,10 @@ pub fn rollback(
             let target = backup::select_for_rollback(root, Some(&target_id))?;
             let mut journal = read_journal_of(&before)?;
             if journal.stage == Stage::BackedUp {
-                roll_back(root, &target)
-                    .with_context(|| format!("could not finish restoring backup set {}", target.id))?;
+                roll_back(root, &target).map_err(|e| {
+                    anyhow::Error::new(NotRestored { backup: before.id.clone(), reason: format!("{e:#}") })
+                        .context(format!("could not finish restoring backup set {}", target.id))
+                })?;
                 set_stage(&before, &mut journal, Stage::FilesWritten)?;
             }
             let files = target.manifest.files.iter().map(|f| f.path.clone()).collect();
@@ -235,7 +256,7 @@ pub fn rollback(
                 .map(|c| JournalCommand::record(c, &[]))
                 .collect();
             let (report, before) = backup::restore_files(root, &target, &actor.user, &commands)?;
-            let journal = Journal { stage: Stage::FilesWritten, commands, commands_done: 0 };
+            let journal = Journal { stage: Stage::FilesWritten, commands, commands_done: 0, rerun: 0 };
             (report, before, journal)
         }
     };

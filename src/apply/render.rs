@@ -123,9 +123,12 @@ pub fn write_finished(finished: &Finished, out: &mut dyn Write) -> Result<()> {
     if finished.outcome == "restored" {
         writeln!(
             out,
-            "The interrupted apply (backup set {}) had not finished writing its files; they were restored and no command had run.",
+            "The interrupted apply (backup set {}) had not finished writing (or rolling back) its files; they were restored.",
             finished.id
         )?;
+        for record in &finished.report.commands {
+            writeln!(out, "Ran again on the restored files: {} ({})", record.command, record.reason)?;
+        }
         return Ok(());
     }
     writeln!(out, "Finishing the interrupted apply (backup set {}):", finished.id)?;
