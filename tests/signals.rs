@@ -72,3 +72,33 @@ fn a_signal_during_the_last_command_lets_it_finish_then_rolls_back() {
         assert!(audit.contains("\"result\":\"rolled back\""), "{audit}");
     }
 }
+
+#[test]
+fn a_signal_during_a_rollback_does_not_stop_it_halfway() {
+    let device = Device::new();
+    device.write("/etc/aziot/config.toml.edge.template", template_text());
+    device.write("/etc/aziot/config.toml", "hostname = \"old\"\n");
+    device.write("/etc/docker/daemon.json", "{}\n");
+    let before = device.device_snapshot();
+    let answers = device.answers(ANSWERS);
+    device.edgeprep(&["apply", "--yes", "--answers", answers.to_str().unwrap()]).assert().success();
+    let applied = device.calls().len();
+    // The technician presses Ctrl-C while the rollback restarts docker.
+    device.fake("systemctl", "kill -INT $PPID");
+    device.edgeprep(&["rollback", "--yes"]).assert().success();
+    assert_eq!(device.device_snapshot(), before, "files restored");
+    assert_eq!(
+        &device.calls()[applied..],
+        [
+            "systemctl restart docker",
+            "iotedge config apply -c /etc/aziot/config.toml",
+            "docker rm -f edgeAgent"
+        ],
+        "every command of the rollback ran"
+    );
+    device
+        .edgeprep(&["rollback", "--list"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("interrupted").not());
+}
