@@ -6,6 +6,11 @@
 //! put back exactly. Stored copies are 0600 in a 0700 directory because the originals include
 //! private keys and passwords. Restoring first makes a new set of the current state, so a
 //! rollback can itself be rolled back.
+//!
+//! Each set also holds a journal (how far its apply or rollback got, see [`Journal`]) and a
+//! sequence number that orders the sets without trusting the clock. A manifest is checked
+//! before use ([`validate_manifest`]); a set that fails is listed as damaged and skipped, so
+//! one bad set never blocks the others.
 
 use std::collections::BTreeSet;
 use std::fs::{self, Permissions};
