@@ -176,6 +176,13 @@ fn failing_config_apply_rolls_every_file_back() {
         .stdout(predicate::str::contains("restored"));
     let after = device.device_snapshot();
     assert_eq!(after, before, "files must be byte-identical after rollback, created files removed");
+    // Every command up to and including the failed one runs again on the restored files.
+    let run = [
+        "systemctl daemon-reload",
+        "systemctl restart docker",
+        "iotedge config apply -c /etc/aziot/config.toml",
+    ];
+    assert_eq!(device.calls(), [run, run].concat());
 }
 
 #[test]
