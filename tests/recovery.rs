@@ -205,3 +205,33 @@ fn config_apply_is_skipped_after_a_rollback_removed_the_config_toml_apply_create
         ]
     );
 }
+
+#[test]
+fn when_restoring_fails_too_the_exit_code_is_3_and_names_the_backup_set() {
+    let device = device();
+    let mv = ["/bin/mv", "/usr/bin/mv"].into_iter().find(|p| std::path::Path::new(p).exists()).unwrap();
+    std::os::unix::fs::symlink(mv, device.bin().join("mv")).unwrap();
+    // The failing restart also leaves a file where /etc/docker was: nothing can go back there.
+    let docker_dir = device.path("/etc/docker");
+    device.fake(
+        "systemctl",
+        &format!(
+            "mv '{0}' '{1}'; : > '{0}'; echo 'docker broke' >&2; exit 1",
+            docker_dir.display(),
+            device.dir.path().join("moved-away").display()
+        ),
+    );
+    let answers = device.answers(ANSWERS);
+    let output = apply(&device, &answers).code(3);
+    let stdout = String::from_utf8_lossy(&output.get_output().stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.get_output().stderr).into_owned();
+    assert!(stdout.contains("FAILED: `systemctl restart docker`"), "{stdout}");
+    assert!(!stdout.contains("Every file was restored"), "{stdout}");
+    assert!(stdout.contains("FAILED too"), "{stdout}");
+    assert!(stderr.contains("rolling back failed"), "{stderr}");
+    let log = device.read("/var/log/edgeprep.log");
+    let entry: serde_json::Value = serde_json::from_str(log.lines().last().unwrap()).unwrap();
+    assert_eq!(entry["result"], "rollback failed");
+    let id = entry["backup"].as_str().unwrap();
+    assert!(stderr.contains(&format!("edgeprep rollback {id}")), "{stderr}");
+}

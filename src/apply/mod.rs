@@ -105,6 +105,9 @@ pub struct StepFailed {
     /// `output`).
     pub interrupted: bool,
     pub backup: String,
+    /// False when restoring the files failed too (the error also carries
+    /// [`NotRestored`], exit code 3).
+    pub restored: bool,
     /// The commands run again after the files were restored, up to and including the one
     /// that failed, so the services read the restored files (e.g. `iotedge config apply` with
     /// the old config.toml). A device is never left running a configuration its files no
@@ -389,6 +392,7 @@ impl Steps<'_> {
             output,
             interrupted,
             backup: self.set.id.clone(),
+            restored: rollback.is_ok(),
             reapplied,
         });
         let err = match rollback {

@@ -31,6 +31,7 @@ pub fn failure_json(failed: &StepFailed) -> serde_json::Value {
         "exit_code": failed.output.code,
         "output": format!("{}{}", failed.output.stdout, failed.output.stderr),
         "backup": failed.backup,
+        "restored": failed.restored,
         "reapplied": failed.reapplied,
     })
 }
@@ -92,6 +93,14 @@ pub fn write_failure(failed: &StepFailed, out: &mut dyn Write) -> Result<()> {
         for line in failed.output.stdout.lines().chain(failed.output.stderr.lines()) {
             writeln!(out, "  | {line}")?;
         }
+    }
+    if !failed.restored {
+        writeln!(
+            out,
+            "Restoring the files from backup {} FAILED too: the device may be half-configured (see below).",
+            failed.backup
+        )?;
+        return Ok(());
     }
     writeln!(out, "Every file was restored from backup {}.", failed.backup)?;
     for record in &failed.reapplied {
