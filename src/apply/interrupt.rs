@@ -19,8 +19,11 @@ pub const STOP_SIGNALS: [i32; 3] = [SIGINT, SIGTERM, SIGHUP];
 
 /// A stop signal arrived while a shield was up.
 static REQUESTED: AtomicBool = AtomicBool::new(false);
-/// No shield is up: a stop signal takes its default action.
+/// No shield is up and no front-end handles stop signals itself: a stop signal takes its
+/// default action.
 static UNSHIELDED: AtomicBool = AtomicBool::new(true);
+/// A front-end (the full-screen wizard) handles stop signals itself outside a shield.
+static CALLER_HANDLES: AtomicBool = AtomicBool::new(false);
 /// Whether the handlers are installed (once per process; they stay).
 static INSTALLED: Mutex<bool> = Mutex::new(false);
 
@@ -43,8 +46,19 @@ impl Shield {
 
 impl Drop for Shield {
     fn drop(&mut self) {
-        UNSHIELDED.store(true, Ordering::SeqCst);
+        UNSHIELDED.store(!CALLER_HANDLES.load(Ordering::SeqCst), Ordering::SeqCst);
     }
+}
+
+/// For a front-end with its own stop-signal handling (a full-screen wizard must restore the
+/// terminal before exiting): outside a shield, stop signals no longer end the process here,
+/// so the front-end's own handler (signal-hook `Signals`, say) decides. Under a shield they
+/// are still recorded and roll the apply back.
+pub fn leave_stop_signals_to_caller() -> Result<()> {
+    install()?;
+    CALLER_HANDLES.store(true, Ordering::SeqCst);
+    UNSHIELDED.store(false, Ordering::SeqCst);
+    Ok(())
 }
 
 fn install() -> Result<()> {
@@ -109,6 +123,22 @@ mod tests {
         std::thread::sleep(std::time::Duration::from_millis(50));
         assert!(requested(), "the second shield works too");
         drop(again);
+    }
+
+    #[test]
+    fn a_front_end_that_handles_signals_itself_is_not_ended_after_the_shield_drops() {
+        if !is_child() {
+            let status = in_child(
+                "apply::interrupt::tests::a_front_end_that_handles_signals_itself_is_not_ended_after_the_shield_drops",
+            );
+            assert!(status.success(), "child failed: {status:?}");
+            return;
+        }
+        leave_stop_signals_to_caller().unwrap();
+        drop(Shield::raise().unwrap());
+        send_self(rustix::process::Signal::TERM);
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        // Still alive: the front-end's handler is in charge.
     }
 
     #[test]
