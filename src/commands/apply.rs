@@ -117,26 +117,18 @@ fn finish_interrupted(ctx: &Context, args: &ApplyArgs, out: &mut dyn Write) -> R
     }
 }
 
-/// A step failed: report it (exit 1, the files were restored), or pass any other error on.
+/// A step failed: report it. Exit 1 when the files were restored; when restoring failed too,
+/// the error (exit 3) follows the report.
 fn failed(err: anyhow::Error, json: bool, out: &mut dyn Write) -> Result<i32> {
     let Some(step) = err.downcast_ref::<StepFailed>() else {
         return if json { json_error(err, out) } else { Err(err) };
     };
-    if crate::error::exit_code_for(&err) != EXIT_FAILED {
-        // Restoring failed too: the error says so and carries exit code 3.
-        if json {
-            writeln!(out, "{}", serde_json::to_string_pretty(&failure_json(step))?)?;
-        } else {
-            write_failure(step, out)?;
-        }
-        return Err(err);
-    }
     if json {
         writeln!(out, "{}", serde_json::to_string_pretty(&failure_json(step))?)?;
     } else {
         write_failure(step, out)?;
     }
-    Ok(EXIT_FAILED)
+    if step.restored && crate::error::exit_code_for(&err) == EXIT_FAILED { Ok(EXIT_FAILED) } else { Err(err) }
 }
 
 /// For `--json` callers, bad input is JSON on stdout too (and the message on stderr).
