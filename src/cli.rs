@@ -8,8 +8,10 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 const EXIT_CODES: &str = "\
 Exit codes:
   0  success, or nothing to do
-  1  a step failed at run time (changed files were rolled back)
-  2  bad input or usage (nothing was written)";
+  1  a step failed at run time or was interrupted (every file was restored)
+  2  bad input or usage, another edgeprep holds the lock, or the audit log
+     cannot be written (nothing was written)
+  3  a step failed and restoring the files failed too (see the backup set named)";
 
 const INSPECT_EXIT_CODES: &str = "\
 Exit codes:
@@ -60,8 +62,13 @@ pub enum Command {
     /// Show what applying an answers file would change; writes nothing.
     Plan(PlanArgs),
     /// Apply an answers file: back up, write atomically, run commands, roll back on failure.
+    ///
+    /// An apply that a crash or power cut interrupted is finished first (its pending commands
+    /// run; with --yes or after asking). Ctrl-C, SIGHUP or SIGTERM roll back after the
+    /// running command finishes.
     Apply(ApplyArgs),
-    /// Restore the files of a backup set made by apply (default: the latest).
+    /// Restore the files of a backup set and restart what reads them (default: finish an
+    /// interrupted rollback, else the latest apply not rolled back yet).
     Rollback(RollbackArgs),
     /// Work with answers files.
     #[command(subcommand)]
@@ -91,21 +98,25 @@ pub struct ApplyArgs {
     /// Do not ask for confirmation (required without a terminal).
     #[arg(long, short = 'y')]
     pub yes: bool,
-    /// Print the outcome as JSON: {"changed", "files", "commands", "backup"}.
+    /// Print the outcome as JSON: {"changed", "files", "commands", "backup", "warnings"}.
     #[arg(long)]
     pub json: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct RollbackArgs {
-    /// List the backup sets instead of restoring one.
+    /// List the backup sets (oldest first, with whether each completed, was interrupted or
+    /// was rolled back, and damaged ones) instead of restoring one.
     #[arg(long)]
     pub list: bool,
-    /// The backup set to restore (default: the latest).
+    /// The backup set to restore (default: the latest apply not rolled back yet).
     pub id: Option<String>,
     /// Do not ask for confirmation (required without a terminal).
     #[arg(long, short = 'y')]
     pub yes: bool,
+    /// Print the list or the outcome as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]

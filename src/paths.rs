@@ -63,3 +63,18 @@ pub const TRUST_BUNDLE: &str = "/var/aziot/certs/trust-bundle.pem";
 pub const OS_TRUST_STORE_CERT: &str = "/usr/local/share/ca-certificates/edgeprep-trust-bundle.crt";
 /// Where the root key of a chain edgeprep generated on the device waits to be taken off it.
 pub const GENERATED_ROOT_KEY: &str = "/var/lib/edgeprep/root-ca.key.pem";
+
+/// Directories edgeprep manages: every device path it writes, and so every path a backup
+/// manifest may name, is one of these or under one. Prefixes, so a new managed file under them
+/// needs no change here.
+pub const MANAGED_DIRS: &[&str] = &[
+    "/etc/aziot",
+    "/etc/docker",
+    "/etc/systemd/system",
+    "/etc/default",
+    "/etc/edgeprep",
+    "/var/aziot",
+    "/var/lib/aziot",
+    "/var/lib/edgeprep",
+    "/usr/local/share/ca-certificates",
+];

@@ -1,7 +1,8 @@
 //! The one door to external commands (`iotedge`, `systemctl`, `docker`), so tests can put fakes
 //! on PATH and a `--root` other than `/` can list commands instead of running them.
 
-use std::process::Command;
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result};
 
@@ -74,14 +75,24 @@ pub trait CommandRunner {
 }
 
 /// Runs commands as child processes, looking programs up on PATH.
+///
+/// Each command runs in its own process group, so a Ctrl-C at the terminal (sent to the
+/// foreground group) reaches edgeprep only: `systemctl restart docker` is never cut off
+/// halfway, and edgeprep rolls back once it has finished. stdin is closed, since a command
+/// outside the foreground group that read the terminal would be stopped.
 #[derive(Debug, Default)]
 pub struct SystemRunner;
 
 impl CommandRunner for SystemRunner {
     fn run(&mut self, command: &PlannedCommand) -> Result<CommandOutput> {
-        let output = Command::new(&command.program).args(&command.args).output().with_context(|| {
-            format!("could not start `{}` (is it installed and on PATH?)", command.display())
-        })?;
+        let output = Command::new(&command.program)
+            .args(&command.args)
+            .stdin(Stdio::null())
+            .process_group(0)
+            .output()
+            .with_context(|| {
+                format!("could not start `{}` (is it installed and on PATH?)", command.display())
+            })?;
         Ok(CommandOutput {
             code: output.status.code(),
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),

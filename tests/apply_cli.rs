@@ -176,6 +176,13 @@ fn failing_config_apply_rolls_every_file_back() {
         .stdout(predicate::str::contains("restored"));
     let after = device.device_snapshot();
     assert_eq!(after, before, "files must be byte-identical after rollback, created files removed");
+    // Every command up to and including the failed one runs again on the restored files.
+    let run = [
+        "systemctl daemon-reload",
+        "systemctl restart docker",
+        "iotedge config apply -c /etc/aziot/config.toml",
+    ];
+    assert_eq!(device.calls(), [run, run].concat());
 }
 
 #[test]
@@ -357,7 +364,8 @@ fn commands_that_ran_before_a_failure_run_again_on_the_restored_files() {
         [
             "iotedge config apply -c /etc/aziot/config.toml",
             "docker rm -f edgeAgent",
-            "iotedge config apply -c /etc/aziot/config.toml"
+            "iotedge config apply -c /etc/aziot/config.toml",
+            "docker rm -f edgeAgent"
         ]
     );
 }

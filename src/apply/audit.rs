@@ -4,11 +4,16 @@
 //! stick" long after the terminal is gone. One self-contained JSON object per line keeps it
 //! greppable and parseable, and appending (never rewriting) keeps earlier lines intact.
 
-use std::fs::{OpenOptions, Permissions};
+use std::fs::{File, Permissions};
 use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
 
 use anyhow::{Context, Result};
+use rustix::fs::{FileType, Mode, OFlags, fstat, open};
+use rustix::io::Errno;
+
+use crate::error::input_error;
 
 use crate::paths::AUDIT_LOG;
 use crate::root::DeviceRoot;
@@ -57,37 +62,84 @@ impl AuditEntry {
     }
 }
 
-/// Append `entry` as one JSON line to `<root>/var/log/edgeprep.log`, creating the log (0600)
-/// and its parents (0755) when missing.
-///
-/// Strings are passed through [`secrets::mask_known_secrets`] as a last net; callers holding
-/// the plan's secrets mask with those first ([`AuditEntry::masked`]).
-pub fn append(root: &DeviceRoot, entry: &AuditEntry) -> Result<()> {
-    let mut entry = entry.clone();
-    entry.mask_with(&[]);
-    let mut line = serde_json::to_string(&entry).context("could not encode the audit log line")?;
-    line.push('\n');
+/// The audit log, open for appending. Opened before apply changes anything, so a log that
+/// cannot be written stops the apply with nothing changed instead of after the fact.
+#[derive(Debug)]
+pub struct AuditLog {
+    file: File,
+    path: PathBuf,
+}
 
-    let path = root.path(AUDIT_LOG);
-    if let Some(parent) = path.parent() {
-        super::atomic::create_dir_all(parent, super::atomic::PARENT_DIR_MODE)?;
+impl AuditLog {
+    /// Open (creating 0600, parents 0755) `<root>/var/log/edgeprep.log` for appending.
+    ///
+    /// The log sits in a directory other users may write to (group `syslog` on Ubuntu), so it
+    /// is opened without following a symlink and must be a regular file owned by the user
+    /// edgeprep runs as; otherwise root would append to whatever the link points at (say
+    /// /etc/sudoers). Every refusal is bad input (exit 2) naming the file.
+    pub fn open(root: &DeviceRoot) -> Result<Self> {
+        let path = root.path(AUDIT_LOG);
+        let refuse = |why: String| {
+            input_error(format!(
+                "the audit log {} {why}; nothing was changed. Fix it (or remove it: edgeprep creates a new one) and try again",
+                path.display()
+            ))
+        };
+        if let Some(parent) = path.parent() {
+            super::atomic::create_dir_all(parent, super::atomic::PARENT_DIR_MODE)
+                .map_err(|e| refuse(format!("cannot be created ({e:#})")))?;
+        }
+        let fd = open(
+            &path,
+            OFlags::CREATE | OFlags::WRONLY | OFlags::APPEND | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::from_raw_mode(AUDIT_LOG_MODE),
+        )
+        .map_err(|e| match e {
+            Errno::LOOP => refuse("is a symlink, which edgeprep does not follow".to_string()),
+            e => refuse(format!("cannot be opened for writing ({})", std::io::Error::from(e))),
+        })?;
+        let stat =
+            fstat(&fd).map_err(|e| refuse(format!("cannot be inspected ({})", std::io::Error::from(e))))?;
+        if FileType::from_raw_mode(stat.st_mode) != FileType::RegularFile {
+            return Err(refuse("is not a regular file".to_string()));
+        }
+        let euid = rustix::process::geteuid().as_raw();
+        if stat.st_uid != euid {
+            return Err(refuse(format!(
+                "is owned by uid {}, not by uid {euid} that edgeprep runs as",
+                stat.st_uid
+            )));
+        }
+        let file = File::from(fd);
+        // A new file gets exactly 0600 whatever the umask; an existing log keeps the mode its
+        // administrator chose.
+        if stat.st_size == 0 {
+            file.set_permissions(Permissions::from_mode(AUDIT_LOG_MODE))
+                .map_err(|e| refuse(format!("cannot be given mode 0600 ({e})")))?;
+        }
+        Ok(Self { file, path })
     }
-    let mut file = OpenOptions::new()
-        .append(true)
-        .create(true)
-        .mode(AUDIT_LOG_MODE)
-        .open(&path)
-        .with_context(|| format!("could not open the audit log {}", path.display()))?;
-    // A new file gets exactly 0600 whatever the umask; an existing log keeps the mode its
-    // administrator chose.
-    if file.metadata().map(|m| m.len() == 0).unwrap_or(false) {
-        file.set_permissions(Permissions::from_mode(AUDIT_LOG_MODE))
-            .with_context(|| format!("could not set the mode of {}", path.display()))?;
+
+    /// Append `entry` as one JSON line and flush it to disk.
+    ///
+    /// Strings are passed through [`secrets::mask_known_secrets`] as a last net; callers
+    /// holding the plan's secrets mask with those first ([`AuditEntry::masked`]).
+    pub fn append(&mut self, entry: &AuditEntry) -> Result<()> {
+        let mut entry = entry.clone();
+        entry.mask_with(&[]);
+        let mut line = serde_json::to_string(&entry).context("could not encode the audit log line")?;
+        line.push('\n');
+        // One write on an O_APPEND file: concurrent writers cannot interleave inside the line.
+        self.file
+            .write_all(line.as_bytes())
+            .and_then(|()| self.file.sync_data())
+            .with_context(|| format!("could not append to the audit log {}", self.path.display()))
     }
-    // One write on an O_APPEND file: concurrent writers cannot interleave inside the line.
-    file.write_all(line.as_bytes())
-        .and_then(|()| file.sync_data())
-        .with_context(|| format!("could not append to the audit log {}", path.display()))
+}
+
+/// Open the log ([`AuditLog::open`]) and append `entry`.
+pub fn append(root: &DeviceRoot, entry: &AuditEntry) -> Result<()> {
+    AuditLog::open(root)?.append(entry)
 }
 
 /// Now, as RFC 3339 UTC (`2026-11-26T12:03:01Z`).
@@ -145,6 +197,44 @@ mod tests {
         assert_eq!(entries.len(), 2);
         assert_eq!(entries[0].result, "applied");
         assert_eq!(entries[1].result, "unchanged");
+    }
+
+    #[test]
+    fn a_symlink_at_the_log_path_is_refused_and_its_target_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = DeviceRoot::new(dir.path());
+        let target = dir.path().join("sudoers");
+        std::fs::write(&target, b"root ALL=(ALL) ALL\n").unwrap();
+        std::fs::create_dir_all(root.path("/var/log")).unwrap();
+        std::os::unix::fs::symlink(&target, root.path(AUDIT_LOG)).unwrap();
+        let err = AuditLog::open(&root).unwrap_err();
+        assert_eq!(crate::error::exit_code_for(&err), crate::error::EXIT_BAD_INPUT);
+        assert!(format!("{err}").contains("edgeprep.log") && format!("{err}").contains("symlink"), "{err}");
+        assert!(append(&root, &entry("applied")).is_err());
+        assert_eq!(std::fs::read(&target).unwrap(), b"root ALL=(ALL) ALL\n");
+    }
+
+    #[test]
+    fn a_log_that_is_not_a_regular_file_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = DeviceRoot::new(dir.path());
+        std::fs::create_dir_all(root.path(AUDIT_LOG)).unwrap();
+        let err = AuditLog::open(&root).unwrap_err();
+        assert_eq!(crate::error::exit_code_for(&err), crate::error::EXIT_BAD_INPUT);
+    }
+
+    #[test]
+    fn a_log_owned_by_someone_else_is_refused() {
+        if !rustix::process::geteuid().is_root() {
+            eprintln!("skipped: this test chowns a file and needs root");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let root = DeviceRoot::new(dir.path());
+        append(&root, &entry("applied")).unwrap();
+        std::os::unix::fs::chown(root.path(AUDIT_LOG), Some(104), Some(4)).unwrap();
+        let err = AuditLog::open(&root).unwrap_err();
+        assert!(format!("{err}").contains("owned by uid 104"), "{err}");
     }
 
     #[test]

@@ -6,6 +6,11 @@
 //! put back exactly. Stored copies are 0600 in a 0700 directory because the originals include
 //! private keys and passwords. Restoring first makes a new set of the current state, so a
 //! rollback can itself be rolled back.
+//!
+//! Each set also holds a journal (how far its apply or rollback got, see [`Journal`]) and a
+//! sequence number that orders the sets without trusting the clock. A manifest is checked
+//! before use ([`validate_manifest`]); a set that fails is listed as damaged and skipped, so
+//! one bad set never blocks the others.
 
 use std::collections::BTreeSet;
 use std::fs::{self, Permissions};
@@ -17,9 +22,11 @@ use anyhow::{Context, Result, anyhow, bail};
 use sha2::{Digest, Sha256};
 
 use super::atomic;
-use crate::error::input_error;
-use crate::paths::BACKUPS_DIR;
+use crate::error::{NotRestored, input_error};
+use crate::paths::{BACKUPS_DIR, MANAGED_DIRS};
 use crate::root::DeviceRoot;
+use crate::runner::PlannedCommand;
+use crate::secrets::mask;
 
 /// The manifest's file name inside a set. Written last: a set without one is incomplete.
 pub const MANIFEST: &str = "manifest.json";
@@ -35,11 +42,19 @@ pub const MANIFEST_VERSION: u32 = 1;
 pub struct Manifest {
     pub version: u32,
     pub id: String,
+    /// Order of the sets, counted up by one per set: the latest set is the one with the
+    /// highest number, whatever the clock said (devices boot without a real-time clock).
+    /// 0 in sets made before the number existed.
+    #[serde(default)]
+    pub seq: u64,
     /// RFC 3339 UTC: when the set was made.
     pub time: String,
     pub user: String,
     /// `apply` for sets made by apply, `rollback` for the set a restore makes first.
     pub action: String,
+    /// For a `rollback` set: the set it restores.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restores: Option<String>,
     /// The commands the apply was going to run (masked), for the record.
     pub commands: Vec<String>,
     pub files: Vec<FileRecord>,
@@ -99,14 +114,100 @@ pub struct BackupSet {
     pub manifest: Manifest,
 }
 
+/// The journal's file name inside a set: how far the apply (or rollback) that made the set got.
+pub const JOURNAL: &str = "journal.json";
+
+/// How far the apply or rollback that made a set got. Written atomically and flushed to disk
+/// before the next step starts, so after a crash or power cut it says what is left to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Stage {
+    /// The set is complete; files may have been (partly) written since.
+    BackedUp,
+    /// Every file was written (or, for a rollback, restored); commands may be pending.
+    FilesWritten,
+    /// Everything ran.
+    Completed,
+    /// A failure or a stop signal is putting the files back from this set; then the first
+    /// [`Journal::rerun`] commands run again on them.
+    RollingBack,
+    /// A failure (or an interruption) put the files back from this set.
+    RolledBack,
+}
+
+/// One command the apply or rollback runs after the files, as recorded for finishing it later.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct JournalCommand {
+    pub program: String,
+    pub args: Vec<String>,
+    /// Masked.
+    pub reason: String,
+    #[serde(default)]
+    pub harmless_failure: Option<String>,
+    /// False when the command held a secret: it is stored masked and cannot be run again
+    /// from here.
+    pub resumable: bool,
+}
+
+impl JournalCommand {
+    /// Record `command`, masked with `secrets`.
+    pub fn record(command: &PlannedCommand, secrets: &[String]) -> Self {
+        let program = mask(&command.program, secrets);
+        let args: Vec<String> = command.args.iter().map(|a| mask(a, secrets)).collect();
+        let resumable = program == command.program && args == command.args;
+        Self {
+            program,
+            args,
+            reason: mask(&command.reason, secrets),
+            harmless_failure: command.harmless_failure.clone(),
+            resumable,
+        }
+    }
+
+    /// The command to run again, when it can be.
+    pub fn planned(&self) -> PlannedCommand {
+        PlannedCommand {
+            program: self.program.clone(),
+            args: self.args.clone(),
+            reason: self.reason.clone(),
+            harmless_failure: self.harmless_failure.clone(),
+        }
+    }
+}
+
+/// The journal of a set: its stage, the commands and how many of them succeeded.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Journal {
+    pub stage: Stage,
+    pub commands: Vec<JournalCommand>,
+    /// `commands[..commands_done]` ran successfully.
+    pub commands_done: usize,
+    /// While rolling back: how many commands, from the first, run again on the restored files.
+    #[serde(default)]
+    pub rerun: usize,
+}
+
+/// Programs a journal may ask to run again: the ones plans run. A journal naming any other
+/// (or a path) is treated as damaged rather than run as root.
+pub const RESUMABLE_PROGRAMS: &[&str] = &["iotedge", "systemctl", "docker", "update-ca-certificates"];
+
 /// A set as `edgeprep rollback --list` shows it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct BackupInfo {
     pub id: String,
+    /// The set's place in the order of sets (see [`Manifest::seq`]).
+    pub seq: u64,
     pub time: String,
     pub user: String,
     /// `apply` or `rollback`.
     pub action: String,
+    /// For a set made by a rollback: the set it restored.
+    pub restores: Option<String>,
+    /// `completed`, `interrupted`, `rolled back automatically`, `rolled back` (by a later
+    /// rollback, named in `rolled_back_by`) or `damaged` (with the reason in `damaged`).
+    pub status: String,
+    pub rolled_back_by: Option<String>,
+    pub damaged: Option<String>,
     /// Device paths in the set.
     pub files: Vec<String>,
 }
@@ -127,7 +228,12 @@ pub struct RestoreReport {
 pub(crate) struct NewSet<'a> {
     pub user: &'a str,
     pub action: &'a str,
+    /// For a rollback: the set being restored.
+    pub restores: Option<&'a str>,
+    /// Masked command lines, for the record.
     pub commands: &'a [String],
+    /// The commands to journal (see [`Journal`]).
+    pub journal: &'a [JournalCommand],
     /// Device paths of files.
     pub files: &'a [String],
     /// Device paths of directories whose existence, mode and owner must be restorable.
@@ -142,8 +248,9 @@ pub fn backups_dir(root: &DeviceRoot) -> PathBuf {
 /// Make a complete set recording the current state of `new.files` and `new.dirs`.
 pub(crate) fn create_set(root: &DeviceRoot, new: &NewSet<'_>) -> Result<BackupSet> {
     let now = time::OffsetDateTime::now_utc();
+    let seq = next_seq(root)?;
     let (id, dir) = create_set_dir(&backups_dir(root), &crate::timestamp::compact(now))?;
-    match fill_set(root, new, &id, &dir, now) {
+    match fill_set(root, new, (&id, seq), &dir, now) {
         Ok(manifest) => Ok(BackupSet { id, dir, manifest }),
         Err(err) => {
             // An incomplete set restores nothing; leaving it would only confuse `--list`.
@@ -156,7 +263,7 @@ pub(crate) fn create_set(root: &DeviceRoot, new: &NewSet<'_>) -> Result<BackupSe
 fn fill_set(
     root: &DeviceRoot,
     new: &NewSet<'_>,
-    id: &str,
+    (id, seq): (&str, u64),
     dir: &Path,
     now: time::OffsetDateTime,
 ) -> Result<Manifest> {
@@ -171,13 +278,22 @@ fn fill_set(
     let manifest = Manifest {
         version: MANIFEST_VERSION,
         id: id.to_string(),
+        seq,
         time: crate::timestamp::rfc3339(now),
         user: new.user.to_string(),
         action: new.action.to_string(),
+        restores: new.restores.map(str::to_string),
         commands: new.commands.to_vec(),
         files,
         dirs,
     };
+    validate_manifest(&manifest).context("edgeprep refuses to back up a path it does not manage")?;
+    // The journal first: a set with a manifest always has one, so "no journal" means a set
+    // from before journals, whose apply finished.
+    write_journal(
+        dir,
+        &Journal { stage: Stage::BackedUp, commands: new.journal.to_vec(), commands_done: 0, rerun: 0 },
+    )?;
     let json = serde_json::to_vec_pretty(&manifest).context("could not encode the backup manifest")?;
     atomic::write_file(&dir.join(MANIFEST), &json, STORED_FILE_MODE, None)?;
     Ok(manifest)
@@ -313,17 +429,140 @@ fn read_manifest(dir: &Path) -> Result<Option<Manifest>> {
             manifest.version
         );
     }
+    validate_manifest(&manifest).with_context(|| format!("{} cannot be trusted", path.display()))?;
     Ok(Some(manifest))
 }
 
-fn complete_sets(root: &DeviceRoot) -> Result<Vec<BackupSet>> {
+/// Read a set's journal; `None` for a set from before journals.
+fn read_journal(dir: &Path) -> Result<Option<Journal>> {
+    let path = dir.join(JOURNAL);
+    let bytes = match fs::read(&path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("could not read {}", path.display())),
+    };
+    let journal: Journal = serde_json::from_slice(&bytes)
+        .with_context(|| format!("{} is not a valid journal", path.display()))?;
+    if journal.commands_done > journal.commands.len() {
+        bail!("{} counts more commands done than it lists", path.display());
+    }
+    if let Some(c) = journal.commands.iter().find(|c| !RESUMABLE_PROGRAMS.contains(&c.program.as_str())) {
+        bail!("{} names `{}`, which is not a program edgeprep runs", path.display(), c.program);
+    }
+    Ok(Some(journal))
+}
+
+/// The journal of `set` (`None` for a set from before journals).
+pub(crate) fn scan_journal(set: &BackupSet) -> Result<Option<Journal>> {
+    read_journal(&set.dir)
+}
+
+/// Record how far the set's apply or rollback got (atomically, flushed to disk).
+pub(crate) fn write_journal(set_dir: &Path, journal: &Journal) -> Result<()> {
+    let json = serde_json::to_vec_pretty(journal).context("could not encode the journal")?;
+    atomic::write_file(&set_dir.join(JOURNAL), &json, STORED_FILE_MODE, None)
+        .context("could not record the progress of this change in its backup set")
+}
+
+/// Why a device path must not appear in a manifest, if it must not: it is not normalized
+/// and absolute, or not one edgeprep could have written (see [`MANAGED_DIRS`]). `harmless_dir`
+/// admits the ancestors of the managed directories (`/etc`, `/var/lib` on a fresh image) for
+/// a directory record whose restore cannot hurt: one the change created (restoring only
+/// removes it when empty), or one restored as root's and not writable by others.
+fn path_problem(path: &str, harmless_dir: bool) -> Option<&'static str> {
+    if !path.starts_with('/') || path.len() < 2 {
+        return Some("is not an absolute path");
+    }
+    if path.chars().any(char::is_control) {
+        return Some("contains a control character");
+    }
+    if path.ends_with('/') || path.contains("//") {
+        return Some("is not normalized (`//` or a trailing `/`)");
+    }
+    if path.split('/').skip(1).any(|c| c == "." || c == "..") {
+        return Some("contains `.` or `..`");
+    }
+    let under = |dir: &str| path == dir || path.strip_prefix(dir).is_some_and(|rest| rest.starts_with('/'));
+    if under(BACKUPS_DIR) {
+        return Some("is inside the backups themselves");
+    }
+    if MANAGED_DIRS.iter().any(|dir| under(dir)) {
+        return None;
+    }
+    let ancestor = |dir: &&str| dir.strip_prefix(path).is_some_and(|rest| rest.starts_with('/'));
+    if harmless_dir && MANAGED_DIRS.iter().any(ancestor) {
+        return None;
+    }
+    Some("is not a path edgeprep manages")
+}
+
+/// Refuse a manifest that would restore outside what edgeprep manages or set set-id bits:
+/// the backups are root's, but a tampered or corrupt set must not become a way to write
+/// anywhere as root.
+pub fn validate_manifest(manifest: &Manifest) -> Result<()> {
+    for file in &manifest.files {
+        if let Some(problem) = path_problem(&file.path, false) {
+            bail!("file `{}` {problem}", file.path.escape_debug());
+        }
+        if file.mode.is_some_and(|m| m & !0o777 != 0) {
+            bail!(
+                "file {} has a set-id or sticky mode ({:04o}), which edgeprep never records",
+                file.path,
+                file.mode.unwrap_or(0)
+            );
+        }
+        if file.existed
+            && file.stored.as_deref().is_none_or(|s| s.is_empty() || s.contains('/') || s == "." || s == "..")
+        {
+            bail!("file {} has no valid stored copy", file.path);
+        }
+    }
+    for dir in &manifest.dirs {
+        let harmless = !dir.existed
+            || (dir.uid == Some(0) && dir.gid == Some(0) && dir.mode.is_some_and(|m| m & 0o7022 == 0));
+        if let Some(problem) = path_problem(&dir.path, harmless) {
+            bail!("directory `{}` {problem}", dir.path.escape_debug());
+        }
+        if dir.mode.is_some_and(|m| m & !0o7777 != 0) {
+            bail!("directory {} has an impossible mode", dir.path);
+        }
+    }
+    Ok(())
+}
+
+/// A set directory with a manifest, as found on disk.
+#[derive(Debug, Clone)]
+pub(crate) struct Found {
+    pub id: String,
+    pub dir: PathBuf,
+    /// The manifest and journal, or why the set cannot be used.
+    pub loaded: std::result::Result<(Manifest, Option<Journal>), String>,
+}
+
+impl Found {
+    fn seq(&self) -> u64 {
+        self.loaded.as_ref().map_or(0, |(m, _)| m.seq)
+    }
+
+    pub fn usable(&self) -> Option<(BackupSet, Option<&Journal>)> {
+        let (manifest, journal) = self.loaded.as_ref().ok()?;
+        Some((
+            BackupSet { id: self.id.clone(), dir: self.dir.clone(), manifest: manifest.clone() },
+            journal.as_ref(),
+        ))
+    }
+}
+
+/// Every set with a manifest, in order (sequence number, then id). A set that cannot be read
+/// or trusted is listed with the reason instead of stopping the others.
+pub(crate) fn scan(root: &DeviceRoot) -> Result<Vec<Found>> {
     let backups = backups_dir(root);
     let entries = match fs::read_dir(&backups) {
         Ok(entries) => entries,
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(e).with_context(|| format!("could not list {}", backups.display())),
     };
-    let mut sets = Vec::new();
+    let mut found = Vec::new();
     for entry in entries {
         let entry = entry.with_context(|| format!("could not list {}", backups.display()))?;
         if !entry.file_type().map(|t| t.is_dir()).unwrap_or(false) {
@@ -333,24 +572,80 @@ fn complete_sets(root: &DeviceRoot) -> Result<Vec<BackupSet>> {
             continue;
         };
         let dir = entry.path();
-        if let Some(manifest) = read_manifest(&dir)? {
-            sets.push(BackupSet { id, dir, manifest });
-        }
+        let loaded = match read_manifest(&dir) {
+            Ok(None) => continue,
+            Ok(Some(manifest)) if manifest.id != id => {
+                Err(format!("its manifest names set `{}`", manifest.id))
+            }
+            Ok(Some(manifest)) => read_journal(&dir).map(|j| (manifest, j)).map_err(|e| format!("{e:#}")),
+            Err(e) => Err(format!("{e:#}")),
+        };
+        found.push(Found { id, dir, loaded });
     }
-    sets.sort_by(|a, b| id_sort_key(&a.id).cmp(&id_sort_key(&b.id)));
-    Ok(sets)
+    found.sort_by(|a, b| (a.seq(), id_sort_key(&a.id)).cmp(&(b.seq(), id_sort_key(&b.id))));
+    Ok(found)
 }
 
-/// Every complete backup set under `root`, oldest first (sorted by id).
+/// The number the next set gets: one more than any set's.
+fn next_seq(root: &DeviceRoot) -> Result<u64> {
+    Ok(scan(root)?.iter().map(Found::seq).max().map_or(1, |n| n + 1))
+}
+
+/// The stage of a usable set (a set from before journals finished).
+pub(crate) fn stage_of(journal: Option<&Journal>) -> Stage {
+    journal.map_or(Stage::Completed, |j| j.stage)
+}
+
+/// The completed rollback set that restored `id`, if any.
+pub(crate) fn rolled_back_by(found: &[Found], id: &str) -> Option<String> {
+    found.iter().find_map(|f| {
+        let (m, j) = f.loaded.as_ref().ok()?;
+        (m.action == "rollback"
+            && m.restores.as_deref() == Some(id)
+            && stage_of(j.as_ref()) == Stage::Completed)
+            .then(|| f.id.clone())
+    })
+}
+
+/// Every set under `root` with a manifest, oldest first, damaged ones included (marked).
 pub fn list(root: &DeviceRoot) -> Result<Vec<BackupInfo>> {
-    Ok(complete_sets(root)?
-        .into_iter()
-        .map(|set| BackupInfo {
-            id: set.id,
-            time: set.manifest.time,
-            user: set.manifest.user,
-            action: set.manifest.action,
-            files: set.manifest.files.into_iter().map(|f| f.path).collect(),
+    let found = scan(root)?;
+    Ok(found
+        .iter()
+        .map(|f| match &f.loaded {
+            Ok((m, j)) => {
+                let by = rolled_back_by(&found, &f.id);
+                let status = match (stage_of(j.as_ref()), &by) {
+                    (Stage::BackedUp | Stage::FilesWritten | Stage::RollingBack, None) => "interrupted",
+                    (Stage::RolledBack, _) => "rolled back automatically",
+                    (_, Some(_)) => "rolled back",
+                    (Stage::Completed, None) => "completed",
+                };
+                BackupInfo {
+                    id: f.id.clone(),
+                    seq: m.seq,
+                    time: m.time.clone(),
+                    user: m.user.clone(),
+                    action: m.action.clone(),
+                    restores: m.restores.clone(),
+                    status: status.to_string(),
+                    rolled_back_by: by,
+                    damaged: None,
+                    files: m.files.iter().map(|r| r.path.clone()).collect(),
+                }
+            }
+            Err(why) => BackupInfo {
+                id: f.id.clone(),
+                seq: 0,
+                time: String::new(),
+                user: String::new(),
+                action: String::new(),
+                restores: None,
+                status: "damaged".to_string(),
+                rolled_back_by: None,
+                damaged: Some(why.clone()),
+                files: Vec::new(),
+            },
         })
         .collect())
 }
@@ -361,32 +656,70 @@ pub fn restore(root: &DeviceRoot, id: Option<&str>) -> Result<RestoreReport> {
     restore_as(root, id, &super::Actor::from_env().user)
 }
 
-/// Restore every file of the set `id` (default: the latest) byte-identical with its mode and
-/// owner, remove files and (empty) directories that did not exist then, and restore directory
-/// modes. First makes a new set of the current state, recorded as made by `user`.
+/// Restore every file of the set `id` (default: the latest completed apply not rolled back
+/// yet) byte-identical with its mode and owner, remove files and (empty) directories that did
+/// not exist then, and restore directory modes. First makes a new set of the current state,
+/// recorded as made by `user`.
 ///
-/// Does not write the audit log: the caller knows the whole story (see [`super::audit`]).
+/// Runs no commands and records none as pending: for callers that restart nothing
+/// (`edgeprep rollback` goes through [`super::recover::rollback`], which does). Does not write
+/// the audit log: the caller knows the whole story (see [`super::audit`]).
 pub fn restore_as(root: &DeviceRoot, id: Option<&str>, user: &str) -> Result<RestoreReport> {
-    let sets = complete_sets(root)?;
-    let available = || sets.iter().map(|s| s.id.as_str()).collect::<Vec<_>>().join(", ");
-    let set = match id {
-        None => sets.last().ok_or_else(|| {
-            input_error(format!(
-                "there are no backup sets in {}; nothing to roll back",
-                backups_dir(root).display()
-            ))
-        })?,
-        Some(id) => sets.iter().find(|s| s.id == id).ok_or_else(|| {
-            if sets.is_empty() {
+    let set = select_for_rollback(root, id)?;
+    let (report, before) = restore_files(root, &set, user, &[])?;
+    write_journal(
+        &before.dir,
+        &Journal { stage: Stage::Completed, commands: Vec::new(), commands_done: 0, rerun: 0 },
+    )?;
+    Ok(report)
+}
+
+/// The set a rollback restores: `id`, or else the latest apply that was not rolled back
+/// (a completed one, or one a crash interrupted). Order is the sets' sequence numbers, not
+/// the clock. A damaged set is refused with the reason; others stay usable.
+pub(crate) fn select_for_rollback(root: &DeviceRoot, id: Option<&str>) -> Result<BackupSet> {
+    let found = scan(root)?;
+    let usable = || found.iter().filter(|f| f.loaded.is_ok()).map(|f| f.id.as_str()).collect::<Vec<_>>();
+    match id {
+        None => found
+            .iter()
+            .rev()
+            .filter_map(|f| f.usable().map(|(set, journal)| (set, stage_of(journal))))
+            .find(|(set, stage)| {
+                set.manifest.action == "apply"
+                    && *stage != Stage::RolledBack
+                    && rolled_back_by(&found, &set.id).is_none()
+            })
+            .map(|(set, _)| set)
+            .ok_or_else(|| {
                 input_error(format!(
-                    "there is no backup set `{id}`: there are no backup sets in {}",
+                    "there is no apply left to roll back in {} (see `edgeprep rollback --list`; give a set id to restore a particular one)",
                     backups_dir(root).display()
                 ))
-            } else {
-                input_error(format!("there is no backup set `{id}`; available: {}", available()))
-            }
-        })?,
-    };
+            }),
+        Some(id) => match found.iter().find(|f| f.id == id) {
+            Some(f) => match (&f.loaded, f.usable()) {
+                (_, Some((set, _))) => Ok(set),
+                (Err(why), _) => Err(input_error(format!("backup set `{id}` is damaged and cannot be restored: {why}"))),
+                (Ok(_), None) => Err(input_error(format!("backup set `{id}` cannot be restored"))),
+            },
+            None if found.is_empty() => Err(input_error(format!(
+                "there is no backup set `{id}`: there are no backup sets in {}",
+                backups_dir(root).display()
+            ))),
+            None => Err(input_error(format!("there is no backup set `{id}`; available: {}", usable().join(", ")))),
+        },
+    }
+}
+
+/// Restore `set` after making the new set of the current state (its journal lists `commands`,
+/// to run after the files, and ends at [`Stage::FilesWritten`]). Returns that new set.
+pub(crate) fn restore_files(
+    root: &DeviceRoot,
+    set: &BackupSet,
+    user: &str,
+    commands: &[JournalCommand],
+) -> Result<(RestoreReport, BackupSet)> {
     // Refuse a damaged set before anything changes.
     let contents = load_stored(set)?;
 
@@ -398,22 +731,50 @@ pub fn restore_as(root: &DeviceRoot, id: Option<&str>, user: &str) -> Result<Res
         }
     }
     let dirs = dedup(dirs);
-    let before =
-        create_set(root, &NewSet { user, action: "rollback", commands: &[], files: &files, dirs: &dirs })?;
+    let lines: Vec<String> = commands.iter().map(|c| c.planned().display()).collect();
+    let before = create_set(
+        root,
+        &NewSet {
+            user,
+            action: "rollback",
+            restores: Some(&set.id),
+            commands: &lines,
+            journal: commands,
+            files: &files,
+            dirs: &dirs,
+        },
+    )?;
 
     if let Err(err) = restore_contents(root, &set.manifest, &contents) {
         // Put back what was there before this restore rather than leave a mix of both.
         let undo = load_stored(&before).and_then(|c| restore_contents(root, &before.manifest, &c));
         let err = err.context(format!("could not restore backup set {}", set.id));
         return Err(match undo {
-            Ok(()) => err.context(format!("the files were put back as they were (backup set {})", before.id)),
-            Err(undo_err) => err.context(format!(
-                "putting the files back as they were also failed ({undo_err:#}); their state before this rollback is in backup set {}",
-                before.id
-            )),
+            Ok(()) => {
+                let _ = write_journal(
+                    &before.dir,
+                    &Journal {
+                        stage: Stage::RolledBack,
+                        commands: commands.to_vec(),
+                        commands_done: 0,
+                        rerun: 0,
+                    },
+                );
+                err.context(format!("the files were put back as they were (backup set {})", before.id))
+            }
+            Err(undo_err) => err.context(NotRestored {
+                backup: before.id.clone(),
+                reason: format!(
+                    "putting the files back as they were before this rollback also failed: {undo_err:#}"
+                ),
+            }),
         });
     }
-    Ok(RestoreReport { restored_from: set.id.clone(), files, backup: before.id })
+    write_journal(
+        &before.dir,
+        &Journal { stage: Stage::FilesWritten, commands: commands.to_vec(), commands_done: 0, rerun: 0 },
+    )?;
+    Ok((RestoreReport { restored_from: set.id.clone(), files, backup: before.id.clone() }, before))
 }
 
 /// Device directories among `device_dir` and its ancestors that do not exist under `root`,
@@ -610,5 +971,84 @@ mod tests {
     fn list_of_a_root_without_backups_is_empty() {
         let dir = tempfile::tempdir().unwrap();
         assert!(list(&DeviceRoot::new(dir.path())).unwrap().is_empty());
+    }
+
+    fn file(path: &str, mode: u32) -> FileRecord {
+        FileRecord {
+            path: path.into(),
+            existed: true,
+            mode: Some(mode),
+            uid: Some(0),
+            gid: Some(0),
+            stored: Some("000-x".into()),
+            sha256: Some("00".into()),
+        }
+    }
+
+    fn manifest(files: Vec<FileRecord>, dirs: Vec<DirRecord>) -> Manifest {
+        Manifest {
+            version: MANIFEST_VERSION,
+            id: "x".into(),
+            seq: 1,
+            time: String::new(),
+            user: String::new(),
+            action: "apply".into(),
+            restores: None,
+            commands: Vec::new(),
+            files,
+            dirs,
+        }
+    }
+
+    #[test]
+    fn manifests_may_only_name_normalized_managed_paths() {
+        for good in [
+            "/etc/aziot/config.toml",
+            "/etc/systemd/system/docker.service.d/edgeprep-proxy.conf",
+            "/var/aziot/secrets/edge-ca.key.pem",
+            "/usr/local/share/ca-certificates/edgeprep-trust-bundle.crt",
+            "/etc/edgeprep/new-file-nobody-planned-yet",
+        ] {
+            assert!(validate_manifest(&manifest(vec![file(good, 0o600)], vec![])).is_ok(), "{good}");
+        }
+        for bad in [
+            "/etc/aziot/../shadow",
+            "/etc/aziot/./config.toml",
+            "/etc//aziot/config.toml",
+            "etc/aziot/config.toml",
+            "/etc/aziot/config.toml/",
+            "/etc/aziot/conf\nig",
+            "/etc/aziot/conf\0ig",
+            "/etc/sudoers",
+            "/etc/aziotx/config.toml",
+            "/var/lib/edgeprep/backups/other/manifest.json",
+            "/",
+        ] {
+            assert!(validate_manifest(&manifest(vec![file(bad, 0o600)], vec![])).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn manifests_with_set_id_file_modes_are_refused() {
+        assert!(validate_manifest(&manifest(vec![file("/etc/aziot/x", 0o4755)], vec![])).is_err());
+        assert!(validate_manifest(&manifest(vec![file("/etc/aziot/x", 0o2755)], vec![])).is_err());
+        assert!(validate_manifest(&manifest(vec![file("/etc/aziot/x", 0o755)], vec![])).is_ok());
+    }
+
+    #[test]
+    fn ancestors_of_managed_dirs_are_allowed_only_where_restoring_them_is_harmless() {
+        let dir = |existed: bool, mode: u32, uid: u32| DirRecord {
+            path: "/etc".into(),
+            existed,
+            mode: existed.then_some(mode),
+            uid: existed.then_some(uid),
+            gid: existed.then_some(uid),
+        };
+        assert!(validate_manifest(&manifest(vec![], vec![dir(false, 0, 0)])).is_ok());
+        assert!(validate_manifest(&manifest(vec![], vec![dir(true, 0o755, 0)])).is_ok());
+        assert!(validate_manifest(&manifest(vec![], vec![dir(true, 0o777, 0)])).is_err());
+        assert!(validate_manifest(&manifest(vec![], vec![dir(true, 0o755, 1000)])).is_err());
+        let usr = DirRecord { path: "/usr/bin".into(), existed: false, mode: None, uid: None, gid: None };
+        assert!(validate_manifest(&manifest(vec![], vec![usr])).is_err());
     }
 }

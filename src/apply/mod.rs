@@ -3,33 +3,40 @@
 //!
 //! Order of operations, each step only after the previous one succeeded:
 //!
-//! 1. Preflight: every file is still as the plan saw it, and the ownership the plan asks for
-//!    can be given. Nothing is written when this fails (an [`InputError`](crate::error::InputError)).
-//! 2. A complete backup set of every file and directory about to change ([`backup`]).
+//! 1. Preflight, under the device lock ([`lock`]): no interrupted change is pending
+//!    ([`recover`]), the audit log can be written ([`audit`]), every file is still as the plan
+//!    saw it, and the ownership the plan asks for can be given. Nothing is written when this
+//!    fails (exit 2).
+//! 2. A complete backup set of every file and directory about to change ([`backup`]), with a
+//!    journal saying how far the apply got, flushed to disk at every step.
 //! 3. Directories, then files (atomic writes, [`atomic`]), in plan order.
 //! 4. Commands, in plan order, through the [`CommandRunner`].
-//! 5. One audit log line ([`audit`]).
+//! 5. One audit log line ([`audit`]); failing to write it now is only a warning.
 //!
-//! A failed write or command puts every file and directory back from the set before returning,
-//! so the device is never left half-configured. Commands are not re-run on rollback: the
-//! caller tells the technician what happened and what to restart.
+//! A failed write or command, or a stop signal ([`interrupt`]), puts every file and directory
+//! back from the set and then runs again every command up to and including the one that
+//! failed, so the services read the restored files: a failed `systemctl restart docker` must
+//! not leave docker stopped. A crash or power cut leaves the journal behind: the next `plan`
+//! or `apply` reports it, and `apply` finishes it ([`recover`]).
 
 pub mod atomic;
 pub mod audit;
 pub mod backup;
 pub mod interrupt;
 pub mod lock;
+pub mod recover;
+pub mod render;
 
 use anyhow::{Context, Result};
 
-use crate::error::input_error;
+use crate::error::{ChangedSincePlan, NeedsRoot, NotRestored, input_error};
 use crate::plan::{FileAction, FileChange, Plan};
 use crate::root::DeviceRoot;
 use crate::runner::{CommandOutput, CommandRunner, PlannedCommand};
 use crate::secrets::mask;
 
-use audit::AuditEntry;
-use backup::{BackupSet, FileRecord, NewSet};
+use audit::{AuditEntry, AuditLog};
+use backup::{BackupSet, FileRecord, Journal, JournalCommand, NewSet, Stage};
 
 /// Mode of a new file the plan gives no ownership for.
 pub const NEW_FILE_MODE: u32 = 0o644;
@@ -58,18 +65,20 @@ impl Actor {
     }
 }
 
-/// One command that ran (or was listed to run on the device).
+/// One command that ran (or was listed to run on the device, or was skipped).
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct CommandRecord {
     pub command: String,
+    /// Why it runs; for a command run again after a rollback: `ok`, `failed` or why it was
+    /// skipped.
     pub reason: String,
-    /// False when the command was only listed ("to run on the device").
+    /// False when the command was only listed ("to run on the device") or skipped.
     pub ran: bool,
     pub exit_code: Option<i32>,
 }
 
 /// What an apply did.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct ApplyReport {
     pub changed: bool,
     /// Device paths written, created or moved to the backup.
@@ -77,23 +86,38 @@ pub struct ApplyReport {
     pub commands: Vec<CommandRecord>,
     /// The backup set id (`None` when nothing was changed).
     pub backup: Option<String>,
+    /// Things that went wrong without undoing the apply (the audit log could not be written).
+    pub warnings: Vec<String>,
 }
 
-/// A command failed; every file was restored. Maps to exit code 1.
+/// A command failed, or a stop signal arrived; every file was restored. Maps to exit code 1.
 #[derive(Debug)]
 pub struct StepFailed {
+    /// Masked.
     pub command: PlannedCommand,
+    /// Masked.
     pub output: CommandOutput,
+    /// A stop signal, not the command, ended the apply (the command may have run; see
+    /// `output`).
+    pub interrupted: bool,
     pub backup: String,
-    /// The commands that had already succeeded, run again after the files were restored so
-    /// the services read the restored files (e.g. `iotedge config apply` with the old
-    /// config.toml). A device is never left running a configuration its files no longer say.
+    /// False when restoring the files failed too (the error also carries
+    /// [`NotRestored`], exit code 3).
+    pub restored: bool,
+    /// The commands run again after the files were restored, up to and including the one
+    /// that failed, so the services read the restored files (e.g. `iotedge config apply` with
+    /// the old config.toml). A device is never left running a configuration its files no
+    /// longer say.
     pub reapplied: Vec<CommandRecord>,
 }
 
 impl std::fmt::Display for StepFailed {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "`{}` failed", self.command.display())
+        if self.interrupted {
+            write!(f, "interrupted at `{}`", self.command.display())
+        } else {
+            write!(f, "`{}` failed", self.command.display())
+        }
     }
 }
 
@@ -101,9 +125,10 @@ impl std::error::Error for StepFailed {}
 
 /// Apply `plan` under `root`. See the module docs for the order of operations.
 ///
-/// Returns [`StepFailed`] (inside `anyhow`) when a command fails, after every file was restored;
-/// an [`InputError`](crate::error::InputError) when the device changed since the plan was made
-/// or the plan needs root; any other error after a failed write, also after restoring.
+/// Returns [`StepFailed`] (inside `anyhow`) when a command fails or a stop signal arrives,
+/// after every file was restored; [`ChangedSincePlan`] or [`NeedsRoot`] (exit 2) from
+/// preflight; [`NotRestored`] (exit 3) when restoring failed too; any other error after a
+/// failed write, also after restoring.
 pub fn apply(
     plan: &Plan,
     root: &DeviceRoot,
@@ -115,83 +140,107 @@ pub fn apply(
     let command_lines: Vec<String> = plan.commands.iter().map(|c| mask(&c.display(), secrets)).collect();
     let log = ApplyLog { user: &actor.user, files: &files, commands: &command_lines, secrets };
 
+    // Held to the end, also when there is nothing to do: a concurrent apply must not be told
+    // "no changes" while another is halfway through.
+    let _lock = lock::DeviceLock::acquire(root)?;
+    if let Some(pending) = recover::pending(root)? {
+        return Err(input_error(format!(
+            "{}; nothing was changed. {}",
+            pending.describe(),
+            pending.next_step()
+        )));
+    }
     if plan.is_empty() {
-        audit::append(root, &log.entry("unchanged", None, None))?;
-        return Ok(ApplyReport { changed: false, files: Vec::new(), commands: Vec::new(), backup: None });
+        let mut audit_log = AuditLog::open(root)?;
+        let warnings = audit_warning(audit_log.append(&log.entry("unchanged", None, None)), None);
+        return Ok(ApplyReport { warnings, ..ApplyReport::default() });
     }
 
-    // Held to the end; preflight then proves nobody changed the files since the plan was made.
-    let _lock = lock::DeviceLock::acquire(root)?;
     let me = Process::current();
     preflight(plan, root, me)?;
+    let mut audit_log = AuditLog::open(root)?;
 
+    let journal_commands: Vec<JournalCommand> =
+        plan.commands.iter().map(|c| JournalCommand::record(c, secrets)).collect();
     let set = backup::create_set(
         root,
         &NewSet {
             user: &actor.user,
             action: "apply",
+            restores: None,
             commands: &command_lines,
+            journal: &journal_commands,
             files: &files,
             dirs: &dirs_to_record(plan, root),
         },
     )?;
+    let mut journal =
+        Journal { stage: Stage::BackedUp, commands: journal_commands, commands_done: 0, rerun: 0 };
 
-    if let Err(err) = change_files(plan, root, &set, me) {
+    let written =
+        change_files(plan, root, &set, me).and_then(|()| set_stage(&set, &mut journal, Stage::FilesWritten));
+    if let Err(err) = written {
+        // No command ran: nothing to run again after restoring.
+        let _ = set_stage(&set, &mut journal, Stage::RollingBack);
         let (result, err) = match roll_back(root, &set) {
-            Ok(()) => (
-                "rolled back",
-                err.context(format!("apply stopped and every file was restored from backup set {}", set.id)),
-            ),
+            Ok(()) => {
+                let _ = set_stage(&set, &mut journal, Stage::RolledBack);
+                (
+                    "rolled back",
+                    err.context(format!(
+                        "apply stopped and every file was restored from backup set {}",
+                        set.id
+                    )),
+                )
+            }
             Err(rollback_err) => (
                 "rollback failed",
-                err.context(format!(
-                    "rolling back also failed ({rollback_err:#}); the original files are in backup set {}",
-                    set.id
-                )),
+                err.context(NotRestored { backup: set.id.clone(), reason: format!("{rollback_err:#}") }),
             ),
         };
         let line = log.entry(result, Some(&set.id), Some(limit(&format!("{err:#}"))));
-        return Err(with_audit(err, audit::append(root, &line)));
+        return Err(with_audit(err, audit_log.append(&line)));
     }
 
-    let mut records = Vec::with_capacity(plan.commands.len());
-    let executes = runner.executes();
-    for (index, command) in plan.commands.iter().enumerate() {
-        let output = if interrupt::requested() {
-            CommandOutput { code: None, stdout: String::new(), stderr: INTERRUPTED.to_string() }
-        } else {
-            run(runner, command)
-        };
-        if !command.succeeded(&output) {
-            let done = &plan.commands[..index];
-            return Err(command_failed(plan, root, &set, (command, output), done, runner, &log));
-        }
-        records.push(CommandRecord {
-            command: mask(&command.display(), secrets),
-            reason: mask(&command.reason, secrets),
-            ran: executes,
-            exit_code: if executes { output.code } else { None },
-        });
-    }
+    let mut steps = Steps { root, set: &set, journal, secrets, log: &log, audit: &mut audit_log };
+    let (records, mut warnings) = steps.run(&plan.commands, runner)?;
 
-    let result = if !executes && !plan.commands.is_empty() { "listed" } else { "applied" };
-    audit::append(root, &log.entry(result, Some(&set.id), None)).with_context(|| {
-        format!("the changes were applied (backup set {}), but the audit log could not be written", set.id)
-    })?;
-    Ok(ApplyReport { changed: true, files, commands: records, backup: Some(set.id) })
+    let result = if !runner.executes() && !plan.commands.is_empty() { "listed" } else { "applied" };
+    warnings.extend(audit_warning(audit_log.append(&log.entry(result, Some(&set.id), None)), Some(&set.id)));
+    Ok(ApplyReport { changed: true, files, commands: records, backup: Some(set.id), warnings })
+}
+
+/// A failed audit log write after the device was changed as asked: a warning, not a failure
+/// (the exit code says whether the device is as asked, and it is).
+fn audit_warning(logged: Result<()>, backup: Option<&str>) -> Vec<String> {
+    match logged {
+        Ok(()) => Vec::new(),
+        Err(e) => vec![match backup {
+            Some(id) => format!(
+                "the changes were applied (backup set {id}), but the audit log could not be written: {e:#}"
+            ),
+            None => format!("the audit log could not be written: {e:#}"),
+        }],
+    }
+}
+
+/// Record `stage` in the set's journal.
+fn set_stage(set: &BackupSet, journal: &mut Journal, stage: Stage) -> Result<()> {
+    journal.stage = stage;
+    backup::write_journal(&set.dir, journal)
 }
 
 /// What every audit line of one apply shares.
-struct ApplyLog<'a> {
-    user: &'a str,
-    files: &'a [String],
+pub(crate) struct ApplyLog<'a> {
+    pub user: &'a str,
+    pub files: &'a [String],
     /// Already masked.
-    commands: &'a [String],
-    secrets: &'a [String],
+    pub commands: &'a [String],
+    pub secrets: &'a [String],
 }
 
 impl ApplyLog<'_> {
-    fn entry(&self, result: &str, backup: Option<&str>, error: Option<String>) -> AuditEntry {
+    pub fn entry(&self, result: &str, backup: Option<&str>, error: Option<String>) -> AuditEntry {
         AuditEntry {
             time: audit::now_rfc3339(),
             user: self.user.to_string(),
@@ -219,75 +268,182 @@ fn run(runner: &mut dyn CommandRunner, command: &PlannedCommand) -> CommandOutpu
     })
 }
 
-/// A command failed: restore, run the commands that had already succeeded again (so the
-/// services read the restored files), log, and build the [`StepFailed`] error with masked
-/// output.
-fn command_failed(
-    plan: &Plan,
-    root: &DeviceRoot,
-    set: &BackupSet,
-    (command, output): (&PlannedCommand, CommandOutput),
-    done: &[PlannedCommand],
-    runner: &mut dyn CommandRunner,
-    log: &ApplyLog<'_>,
-) -> anyhow::Error {
-    let secrets = &plan.secrets;
-    let masked_command = PlannedCommand {
-        program: mask(&command.program, secrets),
-        args: command.args.iter().map(|a| mask(a, secrets)).collect(),
-        reason: mask(&command.reason, secrets),
-        harmless_failure: command.harmless_failure.clone(),
-    };
-    let output = CommandOutput {
-        code: output.code,
-        stdout: mask(&output.stdout, secrets),
-        stderr: mask(&output.stderr, secrets),
-    };
-    let exit = output.code.map_or_else(|| "no exit code".to_string(), |c| format!("exit code {c}"));
-    let mut summary = format!("`{}` failed ({exit})", masked_command.display());
-    let detail = if output.stderr.trim().is_empty() { output.stdout.trim() } else { output.stderr.trim() };
-    if !detail.is_empty() {
-        summary.push_str(": ");
-        summary.push_str(detail);
-    }
+/// Running the commands of an apply whose files are written, journaling each success; on a
+/// failure or a stop signal, restoring and re-running.
+pub(crate) struct Steps<'a> {
+    pub root: &'a DeviceRoot,
+    pub set: &'a BackupSet,
+    pub journal: Journal,
+    pub secrets: &'a [String],
+    pub log: &'a ApplyLog<'a>,
+    pub audit: &'a mut AuditLog,
+}
 
-    let rollback = roll_back(root, set);
-    let mut reapplied = Vec::new();
-    if rollback.is_ok() {
-        for earlier in done {
-            let again = run(runner, earlier);
-            let ok = earlier.succeeded(&again);
-            reapplied.push(CommandRecord {
-                command: mask(&earlier.display(), secrets),
-                reason: if ok { "ok" } else { "failed" }.to_string(),
-                ran: runner.executes(),
-                exit_code: again.code,
+impl Steps<'_> {
+    /// Run `commands[journal.commands_done..]`, then mark the set completed. A stop signal
+    /// is checked before each command and after the last one. Returns what ran and warnings
+    /// (the set could not be marked completed: the device is as asked all the same).
+    pub fn run(
+        &mut self,
+        commands: &[PlannedCommand],
+        runner: &mut dyn CommandRunner,
+    ) -> Result<(Vec<CommandRecord>, Vec<String>)> {
+        let executes = runner.executes();
+        let mut records = Vec::with_capacity(commands.len());
+        for (index, command) in commands.iter().enumerate().skip(self.journal.commands_done) {
+            if interrupt::requested() {
+                let output =
+                    CommandOutput { code: None, stdout: String::new(), stderr: INTERRUPTED.to_string() };
+                return Err(self.failed(commands, index, output, true, runner));
+            }
+            let output = run(runner, command);
+            if !command.succeeded(&output) {
+                return Err(self.failed(commands, index, output, false, runner));
+            }
+            self.journal.commands_done = index + 1;
+            // A journal that cannot be written is not worth undoing a working apply for; the
+            // next run would only repeat commands that are safe to repeat.
+            let _ = backup::write_journal(&self.set.dir, &self.journal);
+            records.push(CommandRecord {
+                command: mask(&command.display(), self.secrets),
+                reason: mask(&command.reason, self.secrets),
+                ran: executes,
+                exit_code: if executes { output.code } else { None },
             });
-            if !ok {
-                summary.push_str(&format!(
-                    "; running `{}` again on the restored files failed too",
-                    earlier.display()
-                ));
+            if index + 1 == commands.len() && interrupt::requested() {
+                // The signal came during the last command: it finished, but the technician
+                // asked to stop, and stopping means rolling back.
+                return Err(self.failed(commands, index, output, true, runner));
             }
         }
+        let warnings = match set_stage(self.set, &mut self.journal, Stage::Completed) {
+            Ok(()) => Vec::new(),
+            Err(e) => vec![format!(
+                "the changes were applied, but backup set {} could not be marked completed ({e:#}); the next apply will offer to run its commands again",
+                self.set.id
+            )],
+        };
+        Ok((records, warnings))
     }
-    let (result, summary) = match &rollback {
-        Ok(()) => ("rolled back", summary),
-        Err(e) => ("rollback failed", format!("{summary}; rolling back also failed: {e:#}")),
-    };
-    let logged = audit::append(root, &log.entry(result, Some(&set.id), Some(limit(&summary))));
 
-    let err =
-        anyhow::Error::new(StepFailed { command: masked_command, output, backup: set.id.clone(), reapplied });
-    let err = match rollback {
-        Ok(()) => err,
-        Err(e) => err.context(format!(
-            "rolling back also failed ({}); the original files are in backup set {}",
-            mask(&format!("{e:#}"), secrets),
-            set.id
-        )),
-    };
-    with_audit(err, logged)
+    /// Restore, run again the commands up to and including `index` (only those before it
+    /// when it never started), log, and build the [`StepFailed`] error with masked output.
+    fn failed(
+        &mut self,
+        commands: &[PlannedCommand],
+        index: usize,
+        output: CommandOutput,
+        interrupted: bool,
+        runner: &mut dyn CommandRunner,
+    ) -> anyhow::Error {
+        let secrets = self.secrets;
+        let command = &commands[index];
+        let started = output.stderr != INTERRUPTED;
+        let masked_command = PlannedCommand {
+            program: mask(&command.program, secrets),
+            args: command.args.iter().map(|a| mask(a, secrets)).collect(),
+            reason: mask(&command.reason, secrets),
+            harmless_failure: command.harmless_failure.clone(),
+        };
+        let output = CommandOutput {
+            code: output.code,
+            stdout: mask(&output.stdout, secrets),
+            stderr: mask(&output.stderr, secrets),
+        };
+        let mut summary = if interrupted {
+            format!("interrupted at `{}`", masked_command.display())
+        } else {
+            let exit = output.code.map_or_else(|| "no exit code".to_string(), |c| format!("exit code {c}"));
+            format!("`{}` failed ({exit})", masked_command.display())
+        };
+        let detail =
+            if output.stderr.trim().is_empty() { output.stdout.trim() } else { output.stderr.trim() };
+        if !interrupted && !detail.is_empty() {
+            summary.push_str(": ");
+            summary.push_str(detail);
+        }
+
+        // Journaled first, so a crash while restoring is finished by restoring again.
+        self.journal.rerun = if started { index + 1 } else { index };
+        let _ = set_stage(self.set, &mut self.journal, Stage::RollingBack);
+        let rollback = roll_back(self.root, self.set);
+        let mut reapplied = Vec::new();
+        if rollback.is_ok() {
+            let (records, failures) =
+                rerun_after_restore(&commands[..self.journal.rerun], self.set, secrets, runner);
+            for line in failures {
+                summary.push_str(&format!("; running `{line}` again on the restored files failed too"));
+            }
+            reapplied = records;
+            let _ = set_stage(self.set, &mut self.journal, Stage::RolledBack);
+        }
+        let (result, summary) = match &rollback {
+            Ok(()) => ("rolled back", summary),
+            Err(e) => ("rollback failed", format!("{summary}; rolling back also failed: {e:#}")),
+        };
+        let logged = self.audit.append(&self.log.entry(result, Some(&self.set.id), Some(limit(&summary))));
+
+        let err = anyhow::Error::new(StepFailed {
+            command: masked_command,
+            output,
+            interrupted,
+            backup: self.set.id.clone(),
+            restored: rollback.is_ok(),
+            reapplied,
+        });
+        let err = match rollback {
+            Ok(()) => err,
+            Err(e) => err.context(NotRestored {
+                backup: self.set.id.clone(),
+                reason: mask(&format!("{e:#}"), secrets),
+            }),
+        };
+        with_audit(err, logged)
+    }
+}
+
+/// Run `commands` again after `set` was restored, so the services read the restored files;
+/// skips what [`skip_after_rollback`] says. Returns the records and the (masked) lines that
+/// failed.
+pub(crate) fn rerun_after_restore(
+    commands: &[PlannedCommand],
+    set: &BackupSet,
+    secrets: &[String],
+    runner: &mut dyn CommandRunner,
+) -> (Vec<CommandRecord>, Vec<String>) {
+    let mut records = Vec::new();
+    let mut failures = Vec::new();
+    for earlier in commands {
+        let line = mask(&earlier.display(), secrets);
+        if let Some(why) = skip_after_rollback(earlier, set) {
+            records.push(CommandRecord { command: line, reason: why, ran: false, exit_code: None });
+            continue;
+        }
+        let again = run(runner, earlier);
+        let ok = earlier.succeeded(&again);
+        if !ok {
+            failures.push(line.clone());
+        }
+        records.push(CommandRecord {
+            command: line,
+            reason: if ok { "ok" } else { "failed" }.to_string(),
+            ran: runner.executes(),
+            exit_code: again.code,
+        });
+    }
+    (records, failures)
+}
+
+/// Why `command` must not run again after `set` was restored, if it must not: it names a
+/// file the apply created, which the rollback removed (`iotedge config apply -c
+/// /etc/aziot/config.toml` on a device that had no config.toml would fail or, worse, apply
+/// defaults).
+fn skip_after_rollback(command: &PlannedCommand, set: &BackupSet) -> Option<String> {
+    let created = set.manifest.files.iter().find(|f| !f.existed && command.args.contains(&f.path))?;
+    Some(format!(
+        "skipped: {} did not exist before this apply, so the rollback removed it and there is nothing for it to read",
+        created.path
+    ))
 }
 
 /// Attach a failure to write the audit log to `err` without hiding `err`.
@@ -383,15 +539,11 @@ fn preflight(plan: &Plan, root: &DeviceRoot, me: Process) -> Result<()> {
 }
 
 fn changed_since_plan(device_path: &str, what: &str) -> anyhow::Error {
-    input_error(format!(
-        "{device_path} {what} since the plan was made; nothing was written. Re-run edgeprep to make a new plan from the current state"
-    ))
+    anyhow::Error::new(ChangedSincePlan { path: device_path.to_string(), what: what.to_string() })
 }
 
 fn needs_root(device_path: &str, uid: u32, gid: u32) -> anyhow::Error {
-    input_error(format!(
-        "{device_path} must be owned by {uid}:{gid}, which only root can arrange; nothing was written. Run edgeprep with sudo"
-    ))
+    anyhow::Error::new(NeedsRoot { path: device_path.to_string(), uid, gid })
 }
 
 /// The directories whose state the backup must record: every planned directory, and every
@@ -568,7 +720,19 @@ mod tests {
         // The audit log (and its parents) is the only thing on disk.
         let mut found: Vec<_> = walk(dir.path());
         found.sort();
-        assert_eq!(found, vec![root.path("/var"), root.path("/var/log"), root.path(AUDIT_LOG)]);
+        // The lock is taken even with nothing to do, so a concurrent apply cannot report
+        // success while another is halfway through.
+        assert_eq!(
+            found,
+            vec![
+                root.path("/run"),
+                root.path("/run/edgeprep"),
+                root.path(lock::LOCK_FILE),
+                root.path("/var"),
+                root.path("/var/log"),
+                root.path(AUDIT_LOG)
+            ]
+        );
         let log = audit::read_all(&root).unwrap();
         assert_eq!(log.len(), 1);
         assert_eq!(log[0].result, "unchanged");
@@ -735,13 +899,19 @@ mod tests {
         assert_eq!(step.output.code, Some(3));
         assert_eq!(step.output.stderr, "docker: unit not found");
         assert_eq!(crate::error::exit_code_for(&err), crate::error::EXIT_FAILED);
-        // Commands stop at the failure; the one that had succeeded runs again on the restored files.
+        // Commands stop at the failure; every command up to and including the failed one runs
+        // again on the restored files, so docker is not left stopped.
         assert_eq!(
             runner.calls,
-            vec!["iotedge config apply", "systemctl restart docker", "iotedge config apply"]
+            vec![
+                "iotedge config apply",
+                "systemctl restart docker",
+                "iotedge config apply",
+                "systemctl restart docker"
+            ]
         );
-        assert_eq!(step.reapplied.len(), 1);
-        assert_eq!(step.reapplied[0].reason, "ok");
+        let again: Vec<_> = step.reapplied.iter().map(|r| (r.command.as_str(), r.reason.as_str())).collect();
+        assert_eq!(again, vec![("iotedge config apply", "ok"), ("systemctl restart docker", "ok")]);
 
         let config = root.path("/etc/aziot/config.toml");
         assert_eq!(fs::read(&config).unwrap(), b"original\n");
@@ -764,40 +934,40 @@ mod tests {
     fn command_that_cannot_start_is_a_step_failure_without_exit_code() {
         let (_dir, root) = device();
         let plan = Plan {
-            files: vec![write("/etc/new.conf", None, b"x")],
+            files: vec![write("/etc/edgeprep/new.conf", None, b"x")],
             commands: vec![cmd("no-such-program", &[])],
             ..Plan::default()
         };
         let mut runner = FakeRunner::failing_at(0, Err("could not start `no-such-program`".into()));
         let err = apply(&plan, &root, &mut runner, &actor()).unwrap_err();
-        let step = err.downcast_ref::<StepFailed>().unwrap();
+        let step = err.downcast_ref::<StepFailed>().unwrap_or_else(|| panic!("{err:#}"));
         assert_eq!(step.output.code, None);
         assert!(step.output.stderr.contains("could not start"));
-        assert!(!root.path("/etc/new.conf").exists());
+        assert!(!root.path("/etc/edgeprep/new.conf").exists());
     }
 
     #[test]
     fn write_failure_midway_restores_what_was_already_written() {
         let (_dir, root) = device();
-        put(&root, "/etc/keep.conf", b"keep", 0o644, me());
+        put(&root, "/etc/edgeprep/keep.conf", b"keep", 0o644, me());
         // The second write makes /etc/blocker a file, so the third cannot create a file in it.
         let plan = Plan {
             files: vec![
-                write("/etc/keep.conf", Some(b"keep"), b"changed"),
-                write("/etc/blocker", None, b"i am a file"),
-                write("/etc/blocker/inside.conf", None, b"x"),
+                write("/etc/edgeprep/keep.conf", Some(b"keep"), b"changed"),
+                write("/etc/edgeprep/blocker", None, b"i am a file"),
+                write("/etc/edgeprep/blocker/inside.conf", None, b"x"),
             ],
             commands: vec![cmd("true", &[])],
             ..Plan::default()
         };
         let mut runner = FakeRunner::default();
         let err = apply(&plan, &root, &mut runner, &actor()).unwrap_err();
-        assert!(format!("{err:#}").contains("/etc/blocker/inside.conf"), "{err:#}");
+        assert!(format!("{err:#}").contains("/etc/edgeprep/blocker/inside.conf"), "{err:#}");
         assert!(err.downcast_ref::<StepFailed>().is_none());
         assert_eq!(crate::error::exit_code_for(&err), crate::error::EXIT_FAILED);
         assert!(runner.calls.is_empty(), "no command runs after a failed write");
-        assert_eq!(fs::read(root.path("/etc/keep.conf")).unwrap(), b"keep");
-        assert!(!root.path("/etc/blocker").exists());
+        assert_eq!(fs::read(root.path("/etc/edgeprep/keep.conf")).unwrap(), b"keep");
+        assert!(!root.path("/etc/edgeprep/blocker").exists());
         assert_eq!(audit::read_all(&root).unwrap()[0].result, "rolled back");
     }
 
@@ -807,7 +977,7 @@ mod tests {
         put(&root, "/etc/aziot/config.toml", b"edited by someone else", 0o644, me());
         let plan = Plan {
             files: vec![
-                write("/etc/other.conf", None, b"x"),
+                write("/etc/edgeprep/other.conf", None, b"x"),
                 write("/etc/aziot/config.toml", Some(b"what the plan saw"), b"new"),
             ],
             ..Plan::default()
@@ -821,40 +991,44 @@ mod tests {
             "{message}"
         );
         assert_eq!(fs::read(root.path("/etc/aziot/config.toml")).unwrap(), b"edited by someone else");
-        assert!(!root.path("/etc/other.conf").exists());
+        assert!(!root.path("/etc/edgeprep/other.conf").exists());
         assert!(!root.path("/var").exists(), "no backup, no audit log");
     }
 
     #[test]
     fn preflight_refuses_a_file_created_or_removed_since_the_plan() {
         let (_dir, root) = device();
-        put(&root, "/etc/appeared.conf", b"surprise", 0o644, me());
-        let created = Plan { files: vec![write("/etc/appeared.conf", None, b"x")], ..Plan::default() };
+        put(&root, "/etc/edgeprep/appeared.conf", b"surprise", 0o644, me());
+        let created =
+            Plan { files: vec![write("/etc/edgeprep/appeared.conf", None, b"x")], ..Plan::default() };
         let err = apply(&created, &root, &mut FakeRunner::default(), &actor()).unwrap_err();
         assert!(format!("{err}").contains("was created since the plan"), "{err}");
 
-        let removed =
-            Plan { files: vec![write("/etc/gone.conf", Some(b"was here"), b"x")], ..Plan::default() };
+        let removed = Plan {
+            files: vec![write("/etc/edgeprep/gone.conf", Some(b"was here"), b"x")],
+            ..Plan::default()
+        };
         let err = apply(&removed, &root, &mut FakeRunner::default(), &actor()).unwrap_err();
         assert!(format!("{err}").contains("was removed since the plan"), "{err}");
-        assert!(!root.path("/etc/gone.conf").exists());
+        assert!(!root.path("/etc/edgeprep/gone.conf").exists());
     }
 
     #[test]
     fn preflight_refuses_ownership_only_root_can_give_when_not_root() {
         let (_dir, root) = device();
-        put(&root, "/etc/mine.conf", b"m", 0o644, me());
+        put(&root, "/etc/edgeprep/mine.conf", b"m", 0o644, me());
         let not_root = Process { uid: 1000, gid: 1000 };
-        let mut change = write("/etc/x.conf", None, b"x");
+        let mut change = write("/etc/edgeprep/x.conf", None, b"x");
         change.ownership = Some(Ownership { mode: 0o644, uid: 0, gid: 0 });
         let plan = Plan { files: vec![change], ..Plan::default() };
         let err = preflight(&plan, &root, not_root).unwrap_err();
         assert!(format!("{err}").contains("sudo"), "{err}");
         // Keeping an existing file's owner that is not ours is just as impossible.
-        let keep = Plan { files: vec![write("/etc/mine.conf", Some(b"m"), b"n")], ..Plan::default() };
+        let keep =
+            Plan { files: vec![write("/etc/edgeprep/mine.conf", Some(b"m"), b"n")], ..Plan::default() };
         assert!(preflight(&keep, &root, not_root).is_err());
         // Our own uid/gid is fine.
-        let mut ours = write("/etc/y.conf", None, b"y");
+        let mut ours = write("/etc/edgeprep/y.conf", None, b"y");
         ours.ownership = Some(Ownership { mode: 0o600, uid: 1000, gid: 1000 });
         assert!(preflight(&Plan { files: vec![ours], ..Plan::default() }, &root, not_root).is_ok());
     }
@@ -884,7 +1058,7 @@ mod tests {
     }
 
     #[test]
-    fn restore_of_the_latest_set_undoes_the_last_apply_and_can_itself_be_undone() {
+    fn restore_of_the_latest_apply_undoes_it_and_can_itself_be_undone_by_id() {
         if not_root_so_skip() {
             return;
         }
@@ -913,7 +1087,9 @@ mod tests {
         assert_ne!(report.backup, report.restored_from);
         let (_, undo) = manifest_of(&root, &report.backup);
         assert_eq!(undo.action, "rollback");
-        let again = backup::restore(&root, None).unwrap();
+        // Without an id, a rollback picks the latest apply not rolled back yet: none is left.
+        assert!(backup::restore(&root, None).is_err());
+        let again = backup::restore(&root, Some(&report.backup)).unwrap();
         assert_eq!(again.restored_from, report.backup);
         assert_eq!(fs::read(&config).unwrap(), b"v2");
         assert_eq!(fs::read(&dropin).unwrap(), b"[Service]\n");
@@ -922,16 +1098,16 @@ mod tests {
     #[test]
     fn restore_by_id_picks_that_set_and_an_unknown_id_lists_the_available_ones() {
         let (_dir, root) = device();
-        put(&root, "/etc/a.conf", b"1", 0o644, me());
+        put(&root, "/etc/edgeprep/a.conf", b"1", 0o644, me());
         let first = apply(
-            &Plan { files: vec![write("/etc/a.conf", Some(b"1"), b"2")], ..Plan::default() },
+            &Plan { files: vec![write("/etc/edgeprep/a.conf", Some(b"1"), b"2")], ..Plan::default() },
             &root,
             &mut FakeRunner::default(),
             &actor(),
         )
         .unwrap();
         apply(
-            &Plan { files: vec![write("/etc/a.conf", Some(b"2"), b"3")], ..Plan::default() },
+            &Plan { files: vec![write("/etc/edgeprep/a.conf", Some(b"2"), b"3")], ..Plan::default() },
             &root,
             &mut FakeRunner::default(),
             &actor(),
@@ -939,7 +1115,7 @@ mod tests {
         .unwrap();
         let first_id = first.backup.unwrap();
         backup::restore(&root, Some(&first_id)).unwrap();
-        assert_eq!(fs::read(root.path("/etc/a.conf")).unwrap(), b"1");
+        assert_eq!(fs::read(root.path("/etc/edgeprep/a.conf")).unwrap(), b"1");
 
         let err = backup::restore(&root, Some("19990101T000000Z")).unwrap_err();
         assert_eq!(crate::error::exit_code_for(&err), crate::error::EXIT_BAD_INPUT);
@@ -956,9 +1132,9 @@ mod tests {
     #[test]
     fn restore_refuses_a_damaged_backup_copy() {
         let (_dir, root) = device();
-        put(&root, "/etc/a.conf", b"1", 0o644, me());
+        put(&root, "/etc/edgeprep/a.conf", b"1", 0o644, me());
         let report = apply(
-            &Plan { files: vec![write("/etc/a.conf", Some(b"1"), b"2")], ..Plan::default() },
+            &Plan { files: vec![write("/etc/edgeprep/a.conf", Some(b"1"), b"2")], ..Plan::default() },
             &root,
             &mut FakeRunner::default(),
             &actor(),
@@ -970,14 +1146,17 @@ mod tests {
         fs::write(stored, b"tampered").unwrap();
         let err = backup::restore(&root, Some(&id)).unwrap_err();
         assert!(format!("{err:#}").contains("SHA-256"), "{err:#}");
-        assert_eq!(fs::read(root.path("/etc/a.conf")).unwrap(), b"2");
+        assert_eq!(fs::read(root.path("/etc/edgeprep/a.conf")).unwrap(), b"2");
     }
 
     #[test]
     fn list_shows_complete_sets_oldest_first_with_user_and_files() {
         let (_dir, root) = device();
         for n in 0..3 {
-            let plan = Plan { files: vec![write(&format!("/etc/f{n}.conf"), None, b"x")], ..Plan::default() };
+            let plan = Plan {
+                files: vec![write(&format!("/etc/edgeprep/f{n}.conf"), None, b"x")],
+                ..Plan::default()
+            };
             apply(&plan, &root, &mut FakeRunner::default(), &actor()).unwrap();
         }
         // An interrupted set without a manifest is not offered.
@@ -985,7 +1164,10 @@ mod tests {
         let sets = backup::list(&root).unwrap();
         assert_eq!(sets.len(), 3);
         let files: Vec<_> = sets.iter().map(|s| s.files.clone()).collect();
-        assert_eq!(files, vec![vec!["/etc/f0.conf"], vec!["/etc/f1.conf"], vec!["/etc/f2.conf"]]);
+        assert_eq!(
+            files,
+            vec![vec!["/etc/edgeprep/f0.conf"], vec!["/etc/edgeprep/f1.conf"], vec!["/etc/edgeprep/f2.conf"]]
+        );
         assert!(sets.iter().all(|s| s.user == "tech" && s.time.ends_with('Z')));
         let mut ids: Vec<_> = sets.iter().map(|s| s.id.clone()).collect();
         ids.dedup();
@@ -1021,7 +1203,7 @@ mod tests {
     fn listing_runner_records_commands_as_not_run_and_the_log_says_listed() {
         let (_dir, root) = device();
         let plan = Plan {
-            files: vec![write("/etc/x.conf", None, b"x")],
+            files: vec![write("/etc/edgeprep/x.conf", None, b"x")],
             commands: vec![cmd("iotedge", &["config", "apply"])],
             ..Plan::default()
         };
@@ -1038,7 +1220,7 @@ mod tests {
     fn successful_apply_logs_applied_with_files_commands_and_backup() {
         let (_dir, root) = device();
         let plan = Plan {
-            files: vec![write("/etc/x.conf", None, b"x")],
+            files: vec![write("/etc/edgeprep/x.conf", None, b"x")],
             commands: vec![cmd("systemctl", &["restart", "aziot-edged"])],
             ..Plan::default()
         };
@@ -1051,11 +1233,231 @@ mod tests {
         assert_eq!(log[0].result, "applied");
         assert_eq!(log[0].action, "apply");
         assert_eq!(log[0].user, "tech");
-        assert_eq!(log[0].files, vec!["/etc/x.conf"]);
+        assert_eq!(log[0].files, vec!["/etc/edgeprep/x.conf"]);
         assert_eq!(log[0].commands, vec!["systemctl restart aziot-edged"]);
         assert_eq!(log[0].backup, report.backup);
         assert_eq!(log[0].error, None);
         let (_, manifest) = manifest_of(&root, report.backup.as_deref().unwrap());
         assert_eq!(manifest.commands, vec!["systemctl restart aziot-edged"]);
+    }
+
+    fn journal_of(root: &DeviceRoot, id: &str) -> backup::Journal {
+        let text = fs::read_to_string(root.path(BACKUPS_DIR).join(id).join(backup::JOURNAL)).unwrap();
+        serde_json::from_str(&text).unwrap()
+    }
+
+    #[test]
+    fn config_apply_is_not_run_again_against_a_config_toml_the_rollback_removed() {
+        let (_dir, root) = device();
+        let plan = Plan {
+            files: vec![write("/etc/aziot/config.toml", None, b"hostname = \"x\"\n")],
+            commands: vec![
+                cmd("iotedge", &["config", "apply", "-c", "/etc/aziot/config.toml"]),
+                cmd("docker", &["rm", "-f", "edgeAgent"]),
+            ],
+            ..Plan::default()
+        };
+        let mut runner = FakeRunner::failing_at(1, failure(1, "Cannot connect to the Docker daemon"));
+        let err = apply(&plan, &root, &mut runner, &actor()).unwrap_err();
+        let step = err.downcast_ref::<StepFailed>().unwrap();
+        assert!(!root.path("/etc/aziot/config.toml").exists());
+        assert_eq!(
+            runner.calls,
+            vec![
+                "iotedge config apply -c /etc/aziot/config.toml",
+                "docker rm -f edgeAgent",
+                "docker rm -f edgeAgent"
+            ]
+        );
+        assert!(!step.reapplied[0].ran);
+        assert!(
+            step.reapplied[0].reason.starts_with("skipped: /etc/aziot/config.toml did not exist"),
+            "{:?}",
+            step.reapplied
+        );
+        assert_eq!(step.reapplied[1].reason, "ok");
+        assert_eq!(journal_of(&root, &step.backup).stage, backup::Stage::RolledBack);
+    }
+
+    #[test]
+    fn journal_records_each_command_and_ends_completed() {
+        let (_dir, root) = device();
+        let plan = Plan {
+            files: vec![write("/etc/edgeprep/x.conf", None, b"x")],
+            commands: vec![cmd("systemctl", &["daemon-reload"]), cmd("systemctl", &["restart", "docker"])],
+            ..Plan::default()
+        };
+        let report = apply(&plan, &root, &mut FakeRunner::default(), &actor()).unwrap();
+        let journal = journal_of(&root, report.backup.as_deref().unwrap());
+        assert_eq!(journal.stage, backup::Stage::Completed);
+        assert_eq!(journal.commands_done, 2);
+        assert_eq!(journal.commands[1].planned().display(), "systemctl restart docker");
+        assert!(recover::pending(&root).unwrap().is_none());
+    }
+
+    #[test]
+    fn an_apply_is_refused_while_an_interrupted_one_is_pending() {
+        let (_dir, root) = device();
+        let plan = Plan {
+            files: vec![write("/etc/edgeprep/x.conf", None, b"x")],
+            commands: vec![cmd("systemctl", &["daemon-reload"]), cmd("systemctl", &["restart", "docker"])],
+            ..Plan::default()
+        };
+        let report = apply(&plan, &root, &mut FakeRunner::default(), &actor()).unwrap();
+        let id = report.backup.unwrap();
+        // As if the power went out after the first command.
+        let set_dir = root.path(BACKUPS_DIR).join(&id);
+        let mut journal = journal_of(&root, &id);
+        journal.stage = backup::Stage::FilesWritten;
+        journal.commands_done = 1;
+        backup::write_journal(&set_dir, &journal).unwrap();
+
+        let pending = recover::pending(&root).unwrap().expect("pending");
+        assert_eq!(pending.id, id);
+        assert_eq!(pending.pending_commands, vec!["systemctl restart docker"]);
+        let next = Plan { files: vec![write("/etc/edgeprep/y.conf", None, b"y")], ..Plan::default() };
+        let err = apply(&next, &root, &mut FakeRunner::default(), &actor()).unwrap_err();
+        assert_eq!(crate::error::exit_code_for(&err), crate::error::EXIT_BAD_INPUT);
+        assert!(format!("{err}").contains("interrupted"), "{err}");
+        assert!(!root.path("/etc/edgeprep/y.conf").exists());
+
+        let mut runner = FakeRunner::default();
+        let finished = recover::finish(&root, &mut runner, &actor()).unwrap().unwrap();
+        assert_eq!(finished.outcome, "completed");
+        assert_eq!(runner.calls, vec!["systemctl restart docker"]);
+        assert_eq!(journal_of(&root, &id).stage, backup::Stage::Completed);
+        assert!(recover::pending(&root).unwrap().is_none());
+    }
+
+    #[test]
+    fn an_apply_interrupted_while_writing_files_is_finished_by_putting_them_back() {
+        let (_dir, root) = device();
+        put(&root, "/etc/edgeprep/a.conf", b"1", 0o644, me());
+        let plan = Plan {
+            files: vec![write("/etc/edgeprep/a.conf", Some(b"1"), b"2")],
+            commands: vec![cmd("systemctl", &["restart", "docker"])],
+            ..Plan::default()
+        };
+        let id = apply(&plan, &root, &mut FakeRunner::default(), &actor()).unwrap().backup.unwrap();
+        let mut journal = journal_of(&root, &id);
+        journal.stage = backup::Stage::BackedUp;
+        journal.commands_done = 0;
+        backup::write_journal(&root.path(BACKUPS_DIR).join(&id), &journal).unwrap();
+
+        let mut runner = FakeRunner::default();
+        let finished = recover::finish(&root, &mut runner, &actor()).unwrap().unwrap();
+        assert_eq!(finished.outcome, "restored");
+        assert!(runner.calls.is_empty(), "no command had run, none runs now");
+        assert_eq!(fs::read(root.path("/etc/edgeprep/a.conf")).unwrap(), b"1");
+        assert_eq!(journal_of(&root, &id).stage, backup::Stage::RolledBack);
+    }
+
+    #[test]
+    fn rollback_without_id_follows_the_sequence_number_not_the_clock() {
+        let (_dir, root) = device();
+        put(&root, "/etc/edgeprep/a.conf", b"1", 0o644, me());
+        let first = Plan { files: vec![write("/etc/edgeprep/a.conf", Some(b"1"), b"2")], ..Plan::default() };
+        apply(&first, &root, &mut FakeRunner::default(), &actor()).unwrap();
+        let second = Plan { files: vec![write("/etc/edgeprep/a.conf", Some(b"2"), b"3")], ..Plan::default() };
+        let id = apply(&second, &root, &mut FakeRunner::default(), &actor()).unwrap().backup.unwrap();
+        // The clock went back to 1970 before the second apply (no RTC): its id sorts first.
+        let epoch = "19700101T000000Z";
+        let backups = root.path(BACKUPS_DIR);
+        fs::rename(backups.join(&id), backups.join(epoch)).unwrap();
+        let manifest_path = backups.join(epoch).join(backup::MANIFEST);
+        let text = fs::read_to_string(&manifest_path).unwrap().replace(&id, epoch);
+        fs::write(&manifest_path, text).unwrap();
+
+        let report = backup::restore(&root, None).unwrap();
+        assert_eq!(report.restored_from, epoch);
+        assert_eq!(fs::read(root.path("/etc/edgeprep/a.conf")).unwrap(), b"2");
+        let listed = backup::list(&root).unwrap();
+        let last = listed.last().unwrap();
+        assert_eq!((last.action.as_str(), last.restores.as_deref()), ("rollback", Some(epoch)));
+        assert!(last.seq > listed[0].seq);
+        let undone = listed.iter().find(|s| s.id == epoch).unwrap();
+        assert_eq!(undone.status, "rolled back");
+        assert_eq!(undone.rolled_back_by.as_deref(), Some(last.id.as_str()));
+        // The next rollback without id goes one further back.
+        let report = backup::restore(&root, None).unwrap();
+        assert_ne!(report.restored_from, epoch);
+        assert_eq!(fs::read(root.path("/etc/edgeprep/a.conf")).unwrap(), b"1");
+    }
+
+    #[test]
+    fn an_automatic_rollback_is_marked_in_the_list_and_not_picked_again() {
+        let (_dir, root) = device();
+        let plan = Plan {
+            files: vec![write("/etc/edgeprep/x.conf", None, b"x")],
+            commands: vec![cmd("systemctl", &["restart", "docker"])],
+            ..Plan::default()
+        };
+        let mut runner = FakeRunner::failing_at(0, failure(1, "nope"));
+        apply(&plan, &root, &mut runner, &actor()).unwrap_err();
+        let listed = backup::list(&root).unwrap();
+        assert_eq!(listed[0].status, "rolled back automatically");
+        assert!(backup::restore(&root, None).is_err(), "an apply already rolled back is not picked");
+    }
+
+    #[test]
+    fn a_tampered_manifest_is_listed_as_damaged_refused_and_blocks_nothing_else() {
+        let (dir, root) = device();
+        put(&root, "/etc/edgeprep/a.conf", b"1", 0o644, me());
+        let one = Plan { files: vec![write("/etc/edgeprep/a.conf", Some(b"1"), b"2")], ..Plan::default() };
+        let first = apply(&one, &root, &mut FakeRunner::default(), &actor()).unwrap().backup.unwrap();
+        let two = Plan { files: vec![write("/etc/edgeprep/a.conf", Some(b"2"), b"3")], ..Plan::default() };
+        let second = apply(&two, &root, &mut FakeRunner::default(), &actor()).unwrap().backup.unwrap();
+
+        // Someone rewrites the newest set to drop a setuid shell outside the root.
+        let manifest_path = root.path(BACKUPS_DIR).join(&second).join(backup::MANIFEST);
+        let text = fs::read_to_string(&manifest_path)
+            .unwrap()
+            .replace("\"/etc/edgeprep/a.conf\"", "\"/etc/aziot/../../../../tmp/evil\"")
+            .replace("\"0644\"", "\"4755\"");
+        fs::write(&manifest_path, text).unwrap();
+
+        let listed = backup::list(&root).unwrap();
+        let damaged = listed.iter().find(|s| s.id == second).unwrap();
+        assert_eq!(damaged.status, "damaged");
+        assert!(damaged.damaged.as_deref().unwrap().contains(".."), "{damaged:?}");
+        let err = backup::restore(&root, Some(&second)).unwrap_err();
+        assert!(format!("{err}").contains("damaged"), "{err}");
+        assert!(!dir.path().join("tmp/evil").exists());
+        // The good set still restores, with or without its id.
+        let report = backup::restore(&root, None).unwrap();
+        assert_eq!(report.restored_from, first);
+        assert_eq!(fs::read(root.path("/etc/edgeprep/a.conf")).unwrap(), b"1");
+    }
+
+    #[test]
+    fn an_apply_killed_while_rolling_back_is_finished_by_restoring_and_running_again() {
+        let (_dir, root) = device();
+        put(&root, "/etc/edgeprep/a.conf", b"1", 0o644, me());
+        let plan = Plan {
+            files: vec![write("/etc/edgeprep/a.conf", Some(b"1"), b"2")],
+            commands: vec![cmd("systemctl", &["daemon-reload"]), cmd("systemctl", &["restart", "docker"])],
+            ..Plan::default()
+        };
+        let mut runner = FakeRunner::failing_at(1, failure(1, "docker failed"));
+        let err = apply(&plan, &root, &mut runner, &actor()).unwrap_err();
+        let id = err.downcast_ref::<StepFailed>().unwrap().backup.clone();
+        let journal = journal_of(&root, &id);
+        assert_eq!((journal.stage, journal.rerun), (backup::Stage::RolledBack, 2));
+        // As if the power went out just after the journal said "rolling back".
+        backup::write_journal(
+            &root.path(BACKUPS_DIR).join(&id),
+            &backup::Journal { stage: backup::Stage::RollingBack, ..journal },
+        )
+        .unwrap();
+        fs::write(root.path("/etc/edgeprep/a.conf"), b"2").unwrap();
+        assert_eq!(recover::pending(&root).unwrap().unwrap().stage, backup::Stage::RollingBack);
+
+        let mut runner = FakeRunner::default();
+        let finished = recover::finish(&root, &mut runner, &actor()).unwrap().unwrap();
+        assert_eq!(finished.outcome, "restored");
+        assert_eq!(fs::read(root.path("/etc/edgeprep/a.conf")).unwrap(), b"1");
+        assert_eq!(runner.calls, vec!["systemctl daemon-reload", "systemctl restart docker"]);
+        assert_eq!(journal_of(&root, &id).stage, backup::Stage::RolledBack);
+        assert!(recover::pending(&root).unwrap().is_none());
     }
 }

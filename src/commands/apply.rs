@@ -1,4 +1,4 @@
-//! `edgeprep apply`: show the plan, confirm, apply it, report.
+//! `edgeprep apply`: finish an interrupted apply, show the plan, confirm, apply it, report.
 
 use std::io::Write;
 
@@ -8,12 +8,23 @@ use serde_json::json;
 use super::context::{Context, confirm, interactive};
 use super::plan::make_plan;
 use crate::apply::interrupt::Shield;
-use crate::apply::{Actor, ApplyReport, INTERRUPTED, StepFailed, apply};
+use crate::apply::recover::{self, Finished};
+use crate::apply::render::{
+    failure_json, report_json, write_failure, write_finished, write_pending, write_report,
+};
+use crate::apply::{Actor, StepFailed, apply};
 use crate::cli::ApplyArgs;
 use crate::error::{EXIT_FAILED, EXIT_OK, input_error};
-use crate::plan::{NO_CHANGES, render_text};
+use crate::plan::render_text;
 
 pub fn run(ctx: &Context, args: &ApplyArgs, out: &mut dyn Write) -> Result<i32> {
+    let recovered = match finish_interrupted(ctx, args, out) {
+        Ok(Recovery::Done(finished)) => finished,
+        Ok(Recovery::Declined) => return Ok(EXIT_OK),
+        Ok(Recovery::Failed(code)) => return Ok(code),
+        Err(err) if args.json => return json_error(err, out),
+        Err(err) => return Err(err),
+    };
     let plan = match make_plan(ctx, args.answers.as_deref()) {
         Ok(plan) => plan,
         Err(err) if args.json => return json_error(err, out),
@@ -40,32 +51,84 @@ pub fn run(ctx: &Context, args: &ApplyArgs, out: &mut dyn Write) -> Result<i32> 
     match outcome {
         Ok(report) => {
             if args.json {
-                writeln!(out, "{}", serde_json::to_string_pretty(&report_json(&report))?)?;
+                let mut value = report_json(&report);
+                if let Some(finished) = &recovered {
+                    value["recovered"] = json!(finished);
+                }
+                writeln!(out, "{}", serde_json::to_string_pretty(&value)?)?;
             } else {
                 write_report(&report, out)?;
             }
             Ok(EXIT_OK)
         }
-        Err(err) => match err.downcast_ref::<StepFailed>() {
-            Some(failed) => {
-                if args.json {
-                    let value = json!({
-                        "changed": false,
-                        "failed": failed.command.display(),
-                        "exit_code": failed.output.code,
-                        "output": format!("{}{}", failed.output.stdout, failed.output.stderr),
-                        "backup": failed.backup,
-                        "reapplied": failed.reapplied,
-                    });
-                    writeln!(out, "{}", serde_json::to_string_pretty(&value)?)?;
-                } else {
-                    write_failure(failed, out)?;
-                }
-                Ok(EXIT_FAILED)
-            }
-            None => Err(err),
-        },
+        Err(err) => failed(err, args.json, out),
     }
+}
+
+enum Recovery {
+    Done(Option<Finished>),
+    Declined,
+    Failed(i32),
+}
+
+/// An apply a crash interrupted is finished (or its half-written files put back) before
+/// anything new is planned: a plan made from its files would say "No changes" while the
+/// services still run the old configuration.
+fn finish_interrupted(ctx: &Context, args: &ApplyArgs, out: &mut dyn Write) -> Result<Recovery> {
+    let Some(pending) = recover::pending(&ctx.root)? else {
+        return Ok(Recovery::Done(None));
+    };
+    if !args.json {
+        write_pending(&pending, out)?;
+        out.flush()?;
+    }
+    if pending.action != "apply" {
+        return Err(input_error(format!(
+            "{}; nothing was changed. {}",
+            pending.describe(),
+            pending.next_step()
+        )));
+    }
+    if !args.yes {
+        if !interactive() {
+            return Err(input_error(format!(
+                "{}; run `edgeprep apply --yes` to finish it, or `edgeprep rollback {}` to undo it",
+                pending.describe(),
+                pending.id
+            )));
+        }
+        if !confirm("Finish the interrupted apply now?")? {
+            writeln!(out, "Nothing was changed.")?;
+            return Ok(Recovery::Declined);
+        }
+    }
+    let mut runner = ctx.runner();
+    let shield = Shield::raise()?;
+    let outcome = recover::finish(&ctx.root, runner.as_mut(), &Actor::from_env());
+    drop(shield);
+    match outcome {
+        Ok(finished) => {
+            if let (false, Some(finished)) = (args.json, &finished) {
+                write_finished(finished, out)?;
+            }
+            Ok(Recovery::Done(finished))
+        }
+        Err(err) => failed(err, args.json, out).map(Recovery::Failed),
+    }
+}
+
+/// A step failed: report it. Exit 1 when the files were restored; when restoring failed too,
+/// the error (exit 3) follows the report.
+fn failed(err: anyhow::Error, json: bool, out: &mut dyn Write) -> Result<i32> {
+    let Some(step) = err.downcast_ref::<StepFailed>() else {
+        return if json { json_error(err, out) } else { Err(err) };
+    };
+    if json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&failure_json(step))?)?;
+    } else {
+        write_failure(step, out)?;
+    }
+    if step.restored && crate::error::exit_code_for(&err) == EXIT_FAILED { Ok(EXIT_FAILED) } else { Err(err) }
 }
 
 /// For `--json` callers, bad input is JSON on stdout too (and the message on stderr).
@@ -73,69 +136,4 @@ pub fn json_error(err: anyhow::Error, out: &mut dyn Write) -> Result<i32> {
     let value = json!({ "changed": false, "error": format!("{err:#}") });
     writeln!(out, "{}", serde_json::to_string_pretty(&value)?)?;
     Err(err)
-}
-
-fn report_json(report: &ApplyReport) -> serde_json::Value {
-    json!({
-        "changed": report.changed,
-        "files": report.files,
-        "commands": report.commands,
-        "backup": report.backup,
-    })
-}
-
-fn write_report(report: &ApplyReport, out: &mut dyn Write) -> Result<()> {
-    if !report.changed {
-        writeln!(out, "{NO_CHANGES}")?;
-        return Ok(());
-    }
-    if let Some(id) = &report.backup {
-        writeln!(out, "Backed up the originals as {id} (undo with: edgeprep rollback {id})")?;
-    }
-    for file in &report.files {
-        writeln!(out, "Wrote {file}")?;
-    }
-    let listed: Vec<_> = report.commands.iter().filter(|c| !c.ran).collect();
-    for command in report.commands.iter().filter(|c| c.ran) {
-        writeln!(out, "Ran {}", command.command)?;
-    }
-    if !listed.is_empty() {
-        writeln!(out, "To run on the device, in order (--root is not /):")?;
-        for command in listed {
-            writeln!(out, "  sudo {}", command.command)?;
-        }
-    }
-    writeln!(out, "Done.")?;
-    Ok(())
-}
-
-fn write_failure(failed: &StepFailed, out: &mut dyn Write) -> Result<()> {
-    if failed.output.stderr == INTERRUPTED {
-        writeln!(out, "STOPPED before `{}`: edgeprep was interrupted.", failed.command.display())?;
-    } else {
-        writeln!(
-            out,
-            "FAILED: `{}` exited with {}.",
-            failed.command.display(),
-            exit_text(failed.output.code)
-        )?;
-        for line in failed.output.stdout.lines().chain(failed.output.stderr.lines()) {
-            writeln!(out, "  | {line}")?;
-        }
-    }
-    writeln!(out, "Every file was restored from backup {}.", failed.backup)?;
-    for record in &failed.reapplied {
-        writeln!(out, "Ran again on the restored files: {} ({})", record.command, record.reason)?;
-    }
-    let next = if failed.output.stderr == INTERRUPTED {
-        "Run apply again when ready."
-    } else {
-        "Fix the cause above and run apply again."
-    };
-    writeln!(out, "{next}")?;
-    Ok(())
-}
-
-fn exit_text(code: Option<i32>) -> String {
-    code.map_or_else(|| "a signal".to_string(), |c| format!("code {c}"))
 }

@@ -1,85 +1,72 @@
-//! `edgeprep rollback`: list backup sets, or restore one.
+//! `edgeprep rollback`: list backup sets, or restore one (finishing an interrupted rollback
+//! first).
 
 use std::io::Write;
 
 use anyhow::Result;
+use serde_json::json;
 
 use super::context::{Context, confirm, interactive};
-use crate::apply::audit::{self, AuditEntry};
 use crate::apply::interrupt::Shield;
-use crate::apply::lock::DeviceLock;
-use crate::apply::{Actor, backup};
+use crate::apply::render::write_rollback;
+use crate::apply::{Actor, backup, recover};
 use crate::cli::RollbackArgs;
 use crate::error::{EXIT_FAILED, EXIT_OK, input_error};
-use crate::plan::commands::{Changes, commands_for};
 
 pub fn run(ctx: &Context, args: &RollbackArgs, out: &mut dyn Write) -> Result<i32> {
-    let sets = backup::list(&ctx.root)?;
     if args.list {
+        let sets = backup::list(&ctx.root)?;
+        if args.json {
+            writeln!(out, "{}", serde_json::to_string_pretty(&json!({ "sets": sets }))?)?;
+            return Ok(EXIT_OK);
+        }
         if sets.is_empty() {
             writeln!(out, "No backup sets yet.")?;
         }
         for set in &sets {
-            writeln!(out, "{}  by {}  {}", set.id, set.user, set.files.join(", "))?;
+            writeln!(out, "{}", list_line(set))?;
         }
         return Ok(EXIT_OK);
     }
-    let Some(latest) = sets.last() else {
-        return Err(input_error(
-            "there is no backup set to roll back to (apply has not changed anything yet)",
-        ));
+    let what = match (&args.id, recover::pending(&ctx.root)?) {
+        (Some(id), _) => format!("Restore the files of backup set {id}?"),
+        (None, Some(p)) if p.action == "rollback" => format!("Finish the interrupted rollback ({})?", p.id),
+        (None, _) => "Restore the files of the latest apply that was not rolled back?".to_string(),
     };
-    let id = args.id.clone().unwrap_or_else(|| latest.id.clone());
     if !args.yes {
         if !interactive() {
             return Err(input_error("refusing to roll back without --yes when no one is at a terminal"));
         }
-        if !confirm(&format!("Restore the files of backup set {id}?"))? {
+        if !confirm(&what)? {
             writeln!(out, "Nothing was changed.")?;
             return Ok(EXIT_OK);
         }
     }
-    let _lock = DeviceLock::acquire(&ctx.root)?;
+    let mut runner = ctx.runner();
+    // Held through the commands too: a rollback in progress finishes before edgeprep exits.
     let shield = Shield::raise()?;
-    let report = backup::restore(&ctx.root, Some(&id));
+    let report = recover::rollback(&ctx.root, args.id.as_deref(), runner.as_mut(), &Actor::from_env());
     drop(shield);
     let report = report?;
-    let commands = commands_for(&Changes::from_paths(&report.files));
-    for path in &report.files {
-        writeln!(out, "Restored {path}")?;
+    if args.json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
+    } else {
+        write_rollback(&report, out)?;
     }
-    writeln!(
-        out,
-        "The state before this rollback is saved as {} (edgeprep rollback {0} undoes it).",
-        report.backup
-    )?;
-    let mut runner = ctx.runner();
-    let mut failed = Vec::new();
-    for command in &commands {
-        if !runner.executes() {
-            writeln!(out, "To run on the device: sudo {}", command.display())?;
-            continue;
-        }
-        let output = runner.run(command)?;
-        if command.succeeded(&output) {
-            writeln!(out, "Ran {}", command.display())?;
-        } else {
-            writeln!(out, "FAILED: {} ({})", command.display(), output.stderr.trim())?;
-            failed.push(command.display());
-        }
+    Ok(if report.failed.is_empty() { EXIT_OK } else { EXIT_FAILED })
+}
+
+fn list_line(set: &backup::BackupInfo) -> String {
+    if let Some(why) = &set.damaged {
+        return format!("{}  DAMAGED: {why}", set.id);
     }
-    audit::append(
-        &ctx.root,
-        &AuditEntry {
-            time: audit::now_rfc3339(),
-            user: Actor::from_env().user,
-            action: "rollback".to_string(),
-            files: report.files.clone(),
-            commands: commands.iter().map(|c| c.display()).collect(),
-            result: if failed.is_empty() { "restored" } else { "restored, commands failed" }.to_string(),
-            backup: Some(report.backup.clone()),
-            error: (!failed.is_empty()).then(|| format!("failed: {}", failed.join(", "))),
-        },
-    )?;
-    Ok(if failed.is_empty() { EXIT_OK } else { EXIT_FAILED })
+    let what = match (&set.restores, set.action.as_str()) {
+        (Some(target), _) => format!("rollback of {target}"),
+        (None, action) => action.to_string(),
+    };
+    let status = match &set.rolled_back_by {
+        Some(by) => format!("rolled back by {by}"),
+        None => set.status.clone(),
+    };
+    format!("{}  #{}  {what}, {status}  by {}  {}", set.id, set.seq, set.user, set.files.join(", "))
 }
