@@ -511,6 +511,14 @@ pub fn validate_manifest(manifest: &Manifest) -> Result<()> {
                 file.mode.unwrap_or(0)
             );
         }
+        if let Some(link) = &file.link {
+            if let Some(problem) = path_problem(&link.target, false) {
+                bail!("the link target `{}` of {} {problem}", link.target.escape_debug(), file.path);
+            }
+            if link.text.is_empty() || link.text.chars().any(char::is_control) {
+                bail!("file {} records an impossible symlink text", file.path);
+            }
+        }
         if file.existed
             && file.stored.as_deref().is_none_or(|s| s.is_empty() || s.contains('/') || s == "." || s == "..")
         {
@@ -982,6 +990,7 @@ mod tests {
             gid: Some(0),
             stored: Some("000-x".into()),
             sha256: Some("00".into()),
+            link: None,
         }
     }
 

@@ -159,6 +159,8 @@ pub fn apply(
     let me = Process::current();
     preflight(plan, root, me)?;
     let mut audit_log = AuditLog::open(root)?;
+    // A run killed mid-write leaves its temp file (perhaps holding a secret) beside the target.
+    atomic::remove_stale_temp_files(root, &atomic::written_dirs())?;
 
     let journal_commands: Vec<JournalCommand> =
         plan.commands.iter().map(|c| JournalCommand::record(c, secrets)).collect();

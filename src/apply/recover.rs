@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 
 use super::audit::{AuditEntry, AuditLog};
 use super::backup::{self, BackupSet, Journal, JournalCommand, Stage};
-use super::{Actor, ApplyLog, ApplyReport, CommandRecord, Steps, audit, lock, roll_back, set_stage};
+use super::{Actor, ApplyLog, ApplyReport, CommandRecord, Steps, atomic, audit, lock, roll_back, set_stage};
 use crate::error::{NotRestored, input_error};
 use crate::plan::commands::{Changes, commands_for};
 use crate::root::DeviceRoot;
@@ -119,6 +119,7 @@ pub struct Finished {
 pub fn finish(root: &DeviceRoot, runner: &mut dyn CommandRunner, actor: &Actor) -> Result<Option<Finished>> {
     let _lock = lock::DeviceLock::acquire(root)?;
     let Some(pending) = pending(root)? else { return Ok(None) };
+    atomic::remove_stale_temp_files(root, &atomic::written_dirs())?;
     if pending.action != "apply" {
         return Err(input_error(format!(
             "{}; nothing was changed. {}",
