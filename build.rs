@@ -5,6 +5,8 @@
 //!   `../shared/fixtures/iotedge-1.4.43` (CI has them; a bare clone does not).
 //! - `running_as_root`: the build runs as root, so tests may chown files (CI runs as root).
 //! - `has_dockerd`: Debian's `dockerd` is installed, so tests/dockerd.rs can start a private one.
+//! - `has_static_busybox`: /bin/busybox is statically linked (Debian's `busybox-static`), so
+//!   tests/dockerd.rs can make a one-file image without a registry.
 //! - `journald_running`: a journald socket exists, so a container may use the journald log driver.
 //!
 //! Nothing here changes the edgeprep binary or library: the cfgs are read only by `#[test]`s.
@@ -16,9 +18,11 @@ use std::path::Path;
 const SHARED_FIXTURES: &str = "../shared/fixtures/iotedge-1.4.43";
 const DOCKERD_CANDIDATES: &[&str] = &["/usr/sbin/dockerd", "/usr/bin/dockerd"];
 const JOURNALD_SOCKET: &str = "/run/systemd/journal/socket";
+const BUSYBOX: &str = "/bin/busybox";
 
 fn main() {
-    for cfg in ["shared_fixtures", "running_as_root", "has_dockerd", "journald_running"] {
+    for cfg in ["shared_fixtures", "running_as_root", "has_dockerd", "has_static_busybox", "journald_running"]
+    {
         println!("cargo::rustc-check-cfg=cfg({cfg})");
     }
     println!("cargo::rerun-if-changed=build.rs");
@@ -41,6 +45,10 @@ fn main() {
         println!("cargo::rerun-if-changed={dockerd}");
         println!("cargo::rustc-cfg=has_dockerd");
     }
+    if is_static_elf(Path::new(BUSYBOX)) {
+        println!("cargo::rerun-if-changed={BUSYBOX}");
+        println!("cargo::rustc-cfg=has_static_busybox");
+    }
     if Path::new(JOURNALD_SOCKET).exists() {
         println!("cargo::rustc-cfg=journald_running");
     }
@@ -55,4 +63,21 @@ fn running_as_root() -> bool {
             .and_then(|ids| ids.split_whitespace().nth(1))
             .is_some_and(|euid| euid == "0")
     })
+}
+
+/// Whether `path` is a 64-bit little-endian ELF executable without a program interpreter
+/// (PT_INTERP), i.e. it runs in an empty container.
+fn is_static_elf(path: &Path) -> bool {
+    const PT_INTERP: u32 = 3;
+    let Ok(bytes) = std::fs::read(path) else { return false };
+    if bytes.len() < 64 || &bytes[..4] != b"\x7fELF" || bytes[4] != 2 || bytes[5] != 1 {
+        return false;
+    }
+    let u16_at = |at: usize| u16::from_le_bytes([bytes[at], bytes[at + 1]]) as usize;
+    let phoff = u64::from_le_bytes(bytes[0x20..0x28].try_into().unwrap_or([0; 8])) as usize;
+    let (phentsize, phnum) = (u16_at(0x36), u16_at(0x38));
+    (0..phnum).all(|i| {
+        let at = phoff + i * phentsize;
+        bytes.get(at..at + 4).is_some_and(|t| u32::from_le_bytes([t[0], t[1], t[2], t[3]]) != PT_INTERP)
+    }) && phnum > 0
 }
