@@ -81,12 +81,19 @@ fn plan_writes_nothing_and_masks_secrets() {
 }
 
 #[test]
+#[cfg_attr(
+    not(running_as_root),
+    ignore = "needs root (edgeprep creates files owned by root or IoT Edge's users)"
+)]
 fn apply_creates_config_from_template_and_runs_commands_in_order() {
     creates_config_from_template_and_runs_commands_in_order(&template_text());
 }
 
 #[test]
-#[cfg_attr(not(shared_fixtures), ignore = "needs ../shared/fixtures (IoT Edge's template); CI has it")]
+#[cfg_attr(
+    not(all(running_as_root, shared_fixtures)),
+    ignore = "needs root and ../shared/fixtures (IoT Edge's template); CI has both"
+)]
 fn apply_creates_config_from_iot_edges_real_template_and_runs_commands_in_order() {
     creates_config_from_template_and_runs_commands_in_order(&common::upstream_template_text());
 }
@@ -149,6 +156,10 @@ fn creates_config_from_template_and_runs_commands_in_order(template: &str) {
 }
 
 #[test]
+#[cfg_attr(
+    not(running_as_root),
+    ignore = "needs root (edgeprep creates files owned by root or IoT Edge's users)"
+)]
 fn applying_the_same_answers_twice_changes_and_restarts_nothing() {
     let device = device_from_template();
     let answers = device.answers(FULL_ANSWERS);
