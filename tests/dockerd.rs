@@ -4,8 +4,10 @@
 //! test builds itself, and `docker inspect` must show the configured log driver and options.
 //!
 //! The dockerd runs inside `unshare --pid --mount-proc --net` with its own data root, exec
-//! root, pidfile and socket under a temp dir, no bridge and no iptables: it never touches this
-//! machine's docker, network or mounts, and everything it started dies with its namespace.
+//! root, pidfile and socket under a temp dir, tmpfs on /run and /etc/docker inside the
+//! namespace, its own cgroup parent (removed afterwards), no bridge and no iptables: it never
+//! touches this machine's docker, network, mounts or files, and everything it started dies
+//! with its namespace.
 
 mod common;
 
@@ -41,6 +43,9 @@ struct PrivateDockerd {
     dir: tempfile::TempDir,
     child: Child,
     stop: Option<ChildStdin>,
+    /// The cgroup containers go under (in every hierarchy), removed once dockerd is gone so
+    /// the machine keeps no trace of the test.
+    cgroup_parent: String,
 }
 
 impl PrivateDockerd {
@@ -50,10 +55,16 @@ impl PrivateDockerd {
         std::fs::write(dir.path().join("daemon.json"), daemon_json).unwrap();
         std::fs::create_dir_all(dir.path().join("client")).unwrap();
         let log = std::fs::File::create(dir.path().join("dockerd.log")).unwrap();
+        let cgroup_parent = dir.path().file_name().unwrap().to_string_lossy().into_owned();
         // PID 1 of the namespace is this shell: it stops dockerd when the test closes stdin
         // and exits with dockerd's status, so a dockerd that refuses its config is seen at once.
         // (sh gives background jobs /dev/null as stdin, hence the copy on fd 3.)
-        let script = r#"exec 3<&0; dockerd "$@" 3<&- & pid=$!; (read _ <&3; kill -TERM $pid) & wait $pid"#;
+        // Tmpfs mounts, private to the namespace, take what dockerd and its shims write in
+        // fixed places: /run/docker/plugins, /run/containerd/s and dockerd 20.10's trust key
+        // /etc/docker/key.json (docker.io ships /etc/docker, so it is there to mount on).
+        let script = r#"mount -t tmpfs -o mode=755 edgeprep-test-run /run || exit 125
+mount -t tmpfs -o mode=755 edgeprep-test-etc /etc/docker || exit 125
+exec 3<&0; dockerd "$@" 3<&- & pid=$!; (read _ <&3; kill -TERM $pid) & wait $pid"#;
         let mut child = Command::new("unshare")
             .args([
                 "--fork",
@@ -72,6 +83,7 @@ impl PrivateDockerd {
             .arg(format!("--exec-root={}", dir.path().join("exec").display()))
             .arg(format!("--pidfile={}", dir.path().join("dockerd.pid").display()))
             .arg(format!("--host=unix://{}", dir.path().join("docker.sock").display()))
+            .arg(format!("--cgroup-parent=/{cgroup_parent}"))
             .args(["--bridge=none", "--iptables=false", "--ip6tables=false"])
             .stdin(Stdio::piped())
             .stdout(log.try_clone().unwrap())
@@ -79,7 +91,7 @@ impl PrivateDockerd {
             .spawn()
             .expect("starting unshare (util-linux)");
         let stop = child.stdin.take();
-        let mut dockerd = PrivateDockerd { dir, child, stop };
+        let mut dockerd = PrivateDockerd { dir, child, stop, cgroup_parent };
         dockerd.wait_until_ready()?;
         Ok(dockerd)
     }
@@ -149,16 +161,21 @@ impl Drop for PrivateDockerd {
     fn drop(&mut self) {
         drop(self.stop.take());
         let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
+        while Instant::now() < deadline && !matches!(self.child.try_wait(), Ok(Some(_))) {
             std::thread::sleep(Duration::from_millis(100));
         }
-        // SIGKILL to unshare: --kill-child kills the namespace's PID 1, and with it every
-        // process in the namespace.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if !matches!(self.child.try_wait(), Ok(Some(_))) {
+            // SIGKILL to unshare: --kill-child kills the namespace's PID 1, and with it every
+            // process in the namespace.
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        // Empty by now (the containers were removed or died with the namespace).
+        let cgroups = Path::new("/sys/fs/cgroup");
+        let _ = std::fs::remove_dir(cgroups.join(&self.cgroup_parent));
+        for hierarchy in std::fs::read_dir(cgroups).into_iter().flatten().flatten() {
+            let _ = std::fs::remove_dir(hierarchy.path().join(&self.cgroup_parent));
+        }
     }
 }
 
