@@ -7,6 +7,8 @@
 //! - `has_dockerd`: Debian's `dockerd` is installed, so tests/dockerd.rs can start a private one.
 //! - `has_static_busybox`: /bin/busybox is statically linked (Debian's `busybox-static`), so
 //!   tests/dockerd.rs can make a one-file image without a registry.
+//! - `has_openssl`: the openssl CLI is installed, which tests/cert_openssl.rs uses to make
+//!   and check certificates.
 //! - `journald_running`: a journald socket exists, so a container may use the journald log driver.
 //!
 //! Nothing here changes the edgeprep binary or library: the cfgs are read only by `#[test]`s.
@@ -19,10 +21,17 @@ const SHARED_FIXTURES: &str = "../shared/fixtures/iotedge-1.4.43";
 const DOCKERD_CANDIDATES: &[&str] = &["/usr/sbin/dockerd", "/usr/bin/dockerd"];
 const JOURNALD_SOCKET: &str = "/run/systemd/journal/socket";
 const BUSYBOX: &str = "/bin/busybox";
+const OPENSSL_CANDIDATES: &[&str] = &["/usr/bin/openssl", "/bin/openssl", "/usr/local/bin/openssl"];
 
 fn main() {
-    for cfg in ["shared_fixtures", "running_as_root", "has_dockerd", "has_static_busybox", "journald_running"]
-    {
+    for cfg in [
+        "shared_fixtures",
+        "running_as_root",
+        "has_dockerd",
+        "has_static_busybox",
+        "has_openssl",
+        "journald_running",
+    ] {
         println!("cargo::rustc-check-cfg=cfg({cfg})");
     }
     println!("cargo::rerun-if-changed=build.rs");
@@ -48,6 +57,10 @@ fn main() {
     if is_static_elf(Path::new(BUSYBOX)) {
         println!("cargo::rerun-if-changed={BUSYBOX}");
         println!("cargo::rustc-cfg=has_static_busybox");
+    }
+    if let Some(openssl) = OPENSSL_CANDIDATES.iter().find(|p| Path::new(p).is_file()) {
+        println!("cargo::rerun-if-changed={openssl}");
+        println!("cargo::rustc-cfg=has_openssl");
     }
     if Path::new(JOURNALD_SOCKET).exists() {
         println!("cargo::rustc-cfg=journald_running");
