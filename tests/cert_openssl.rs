@@ -1,5 +1,6 @@
 //! Certificates made by the real `openssl` CLI are judged by `cert inspect`, and what edgeprep
 //! generates is checked by openssl. Each test builds its own PKI in a temporary directory.
+//! Without the openssl CLI (cfg `has_openssl` from build.rs) they are ignored with the reason.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -246,6 +247,7 @@ fn standard_chain(kind: &str) -> Pki {
 }
 
 #[test]
+#[cfg_attr(not(has_openssl), ignore = "needs the openssl CLI (apt-get install openssl); .ci/run installs it")]
 fn openssl_ec_chain_with_pkcs8_key_is_usable_without_warnings() {
     let pki = standard_chain("ec");
     let (code, report) = pki.inspect("chain.pem", Some("edge.key"));
@@ -258,6 +260,7 @@ fn openssl_ec_chain_with_pkcs8_key_is_usable_without_warnings() {
 }
 
 #[test]
+#[cfg_attr(not(has_openssl), ignore = "needs the openssl CLI (apt-get install openssl); .ci/run installs it")]
 fn openssl_rsa_chain_with_pkcs1_key_is_usable() {
     let pki = standard_chain("rsa");
     let (code, report) = pki.inspect("chain.pem", Some("edge.key"));
@@ -271,6 +274,7 @@ fn openssl_rsa_chain_with_pkcs1_key_is_usable() {
 }
 
 #[test]
+#[cfg_attr(not(has_openssl), ignore = "needs the openssl CLI (apt-get install openssl); .ci/run installs it")]
 fn openssl_sec1_ec_key_is_matched() {
     let pki = Pki::new();
     pki.root("root", "ec");
@@ -284,6 +288,7 @@ fn openssl_sec1_ec_key_is_matched() {
 }
 
 #[test]
+#[cfg_attr(not(has_openssl), ignore = "needs the openssl CLI (apt-get install openssl); .ci/run installs it")]
 fn der_certificate_is_read() {
     let pki = standard_chain("ec");
     pki.openssl(&["x509", "-in", "edge.pem", "-outform", "DER", "-out", "edge.der"]);
@@ -294,6 +299,7 @@ fn der_certificate_is_read() {
 }
 
 #[test]
+#[cfg_attr(not(has_openssl), ignore = "needs the openssl CLI (apt-get install openssl); .ci/run installs it")]
 fn expired_edge_ca_is_an_error() {
     let pki = Pki::new();
     pki.root("root", "ec");
@@ -305,6 +311,7 @@ fn expired_edge_ca_is_an_error() {
 }
 
 #[test]
+#[cfg_attr(not(has_openssl), ignore = "needs the openssl CLI (apt-get install openssl); .ci/run installs it")]
 fn not_yet_valid_edge_ca_is_an_error() {
     let pki = Pki::new();
     pki.root("root", "ec");
@@ -316,6 +323,7 @@ fn not_yet_valid_edge_ca_is_an_error() {
 }
 
 #[test]
+#[cfg_attr(not(has_openssl), ignore = "needs the openssl CLI (apt-get install openssl); .ci/run installs it")]
 fn edge_ca_expiring_within_warn_days_is_a_warning() {
     let pki = Pki::new();
     pki.root("root", "ec");
@@ -327,6 +335,7 @@ fn edge_ca_expiring_within_warn_days_is_a_warning() {
 }
 
 #[test]
+#[cfg_attr(not(has_openssl), ignore = "needs the openssl CLI (apt-get install openssl); .ci/run installs it")]
 fn leaf_certificate_is_not_a_ca() {
     let pki = Pki::new();
     pki.root("root", "ec");
@@ -339,6 +348,7 @@ fn leaf_certificate_is_not_a_ca() {
 }
 
 #[test]
+#[cfg_attr(not(has_openssl), ignore = "needs the openssl CLI (apt-get install openssl); .ci/run installs it")]
 fn wrong_key_does_not_match() {
     let pki = standard_chain("ec");
     let other = pki.key("other", "ec");
@@ -349,6 +359,7 @@ fn wrong_key_does_not_match() {
 }
 
 #[test]
+#[cfg_attr(not(has_openssl), ignore = "needs the openssl CLI (apt-get install openssl); .ci/run installs it")]
 fn rsa_key_does_not_match_ec_certificate() {
     let pki = standard_chain("ec");
     let other = pki.key("other", "rsa");
@@ -358,6 +369,7 @@ fn rsa_key_does_not_match_ec_certificate() {
 }
 
 #[test]
+#[cfg_attr(not(has_openssl), ignore = "needs the openssl CLI (apt-get install openssl); .ci/run installs it")]
 fn chain_with_root_first_is_out_of_order() {
     let pki = standard_chain("ec");
     pki.cat("reversed.pem", &["root.pem", "edge.pem"]);
@@ -368,6 +380,7 @@ fn chain_with_root_first_is_out_of_order() {
 }
 
 #[test]
+#[cfg_attr(not(has_openssl), ignore = "needs the openssl CLI (apt-get install openssl); .ci/run installs it")]
 fn issuer_with_same_name_but_other_key_fails_signature_check() {
     let pki = standard_chain("ec");
     // A second root called "root" with a different key.
@@ -383,6 +396,7 @@ fn issuer_with_same_name_but_other_key_fails_signature_check() {
 }
 
 #[test]
+#[cfg_attr(not(has_openssl), ignore = "needs the openssl CLI (apt-get install openssl); .ci/run installs it")]
 fn encrypted_pkcs8_key_is_an_error_with_the_decrypt_command() {
     let pki = standard_chain("ec");
     pki.openssl(&["pkey", "-in", "edge.key", "-aes256", "-passout", "pass:x", "-out", "enc.key"]);
@@ -395,6 +409,7 @@ fn encrypted_pkcs8_key_is_an_error_with_the_decrypt_command() {
 }
 
 #[test]
+#[cfg_attr(not(has_openssl), ignore = "needs the openssl CLI (apt-get install openssl); .ci/run installs it")]
 fn encrypted_genpkey_and_legacy_keys_are_errors() {
     let pki = standard_chain("ec");
     pki.openssl(&[
@@ -422,6 +437,7 @@ fn encrypted_genpkey_and_legacy_keys_are_errors() {
 }
 
 #[test]
+#[cfg_attr(not(has_openssl), ignore = "needs the openssl CLI (apt-get install openssl); .ci/run installs it")]
 fn p384_edge_ca_key_is_unusable_by_keyd() {
     let pki = Pki::new();
     pki.root("root", "ec");
@@ -434,6 +450,7 @@ fn p384_edge_ca_key_is_unusable_by_keyd() {
 }
 
 #[test]
+#[cfg_attr(not(has_openssl), ignore = "needs the openssl CLI (apt-get install openssl); .ci/run installs it")]
 fn rsa_1024_edge_ca_key_is_too_small() {
     let pki = Pki::new();
     pki.root("root", "rsa");
@@ -446,6 +463,7 @@ fn rsa_1024_edge_ca_key_is_too_small() {
 }
 
 #[test]
+#[cfg_attr(not(has_openssl), ignore = "needs the openssl CLI (apt-get install openssl); .ci/run installs it")]
 fn self_signed_ca_without_pathlen_is_usable_with_warnings() {
     let pki = Pki::new();
     pki.root("root", "ec");
@@ -456,6 +474,7 @@ fn self_signed_ca_without_pathlen_is_usable_with_warnings() {
 }
 
 #[test]
+#[cfg_attr(not(has_openssl), ignore = "needs the openssl CLI (apt-get install openssl); .ci/run installs it")]
 fn edge_ca_named_like_the_hostname_is_an_error() {
     let pki = Pki::new();
     pki.root("root", "ec");
@@ -513,11 +532,13 @@ fn check_generated_with_openssl(key_type: KeyType) {
 }
 
 #[test]
+#[cfg_attr(not(has_openssl), ignore = "needs the openssl CLI (apt-get install openssl); .ci/run installs it")]
 fn generated_ec_chain_verifies_with_openssl() {
     check_generated_with_openssl(KeyType::EcP256);
 }
 
 #[test]
+#[cfg_attr(not(has_openssl), ignore = "needs the openssl CLI (apt-get install openssl); .ci/run installs it")]
 fn generated_rsa_2048_chain_verifies_with_openssl() {
     check_generated_with_openssl(KeyType::Rsa2048);
     let pki = Pki::new();
@@ -527,11 +548,13 @@ fn generated_rsa_2048_chain_verifies_with_openssl() {
 }
 
 #[test]
+#[cfg_attr(not(has_openssl), ignore = "needs the openssl CLI (apt-get install openssl); .ci/run installs it")]
 fn generated_rsa_4096_chain_verifies_with_openssl() {
     check_generated_with_openssl(KeyType::Rsa4096);
 }
 
 #[test]
+#[cfg_attr(not(has_openssl), ignore = "needs the openssl CLI (apt-get install openssl); .ci/run installs it")]
 fn generate_chain_days_are_what_openssl_sees() {
     let chain = generate_chain(&GenerateOptions {
         common_name: "x".to_string(),
@@ -548,6 +571,7 @@ fn generate_chain_days_are_what_openssl_sees() {
 }
 
 #[test]
+#[cfg_attr(not(has_openssl), ignore = "needs the openssl CLI (apt-get install openssl); .ci/run installs it")]
 fn csr_verifies_with_openssl_and_requests_edge_ca_extensions() {
     let pki = Pki::new();
     let args = CertCsrArgs {
@@ -591,6 +615,7 @@ fn csr_verifies_with_openssl_and_requests_edge_ca_extensions() {
 }
 
 #[test]
+#[cfg_attr(not(has_openssl), ignore = "needs the openssl CLI (apt-get install openssl); .ci/run installs it")]
 fn rsa_csr_verifies_with_openssl() {
     let pki = Pki::new();
     let args = CertCsrArgs {

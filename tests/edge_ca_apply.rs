@@ -81,6 +81,10 @@ fn apply(device: &Device, answers: &Path) -> assert_cmd::assert::Assert {
 }
 
 #[test]
+#[cfg_attr(
+    not(running_as_root),
+    ignore = "needs root (edgeprep creates files owned by root or IoT Edge's users)"
+)]
 fn installs_edge_ca_with_owners_modes_and_config() {
     let device = quickstart_device();
     let chain = chain("contoso edge ca");
@@ -124,6 +128,10 @@ fn installs_edge_ca_with_owners_modes_and_config() {
 }
 
 #[test]
+#[cfg_attr(
+    not(running_as_root),
+    ignore = "needs root (edgeprep creates files owned by root or IoT Edge's users)"
+)]
 fn reapplying_the_same_edge_ca_is_a_no_op() {
     let device = quickstart_device();
     let answers = answers_for(&device, &usb(&device, &chain("contoso edge ca"), "usb"));
@@ -134,6 +142,10 @@ fn reapplying_the_same_edge_ca_is_a_no_op() {
 }
 
 #[test]
+#[cfg_attr(
+    not(running_as_root),
+    ignore = "needs root (edgeprep creates files owned by root or IoT Edge's users)"
+)]
 fn failing_config_apply_rolls_the_certificate_files_back_too() {
     let device = quickstart_device();
     let before = device.device_snapshot();
@@ -145,6 +157,10 @@ fn failing_config_apply_rolls_the_certificate_files_back_too() {
 }
 
 #[test]
+#[cfg_attr(
+    not(running_as_root),
+    ignore = "needs root (edgeprep creates files owned by root or IoT Edge's users)"
+)]
 fn rotation_backs_up_the_old_ca_and_rollback_restores_it() {
     let device = quickstart_device();
     let first = chain("contoso edge ca");
@@ -191,6 +207,10 @@ fn edge_ca_named_like_the_device_is_refused() {
 }
 
 #[test]
+#[cfg_attr(
+    not(running_as_root),
+    ignore = "needs root (edgeprep creates files owned by root or IoT Edge's users)"
+)]
 fn missing_service_users_keep_root_ownership_and_say_so() {
     let device = quickstart_device();
     device.write("/etc/passwd", "root:x:0:0::/root:/bin/sh\n");
@@ -200,6 +220,10 @@ fn missing_service_users_keep_root_ownership_and_say_so() {
 }
 
 #[test]
+#[cfg_attr(
+    not(running_as_root),
+    ignore = "needs root (edgeprep creates files owned by root or IoT Edge's users)"
+)]
 fn generated_edge_ca_is_installed_once_and_its_root_key_set_aside() {
     let device = quickstart_device();
     let answers = device.answers("[edge_ca]\ngenerate = { common_name = \"contoso edge ca\", days = 365 }\n");
@@ -223,6 +247,10 @@ fn generated_edge_ca_is_installed_once_and_its_root_key_set_aside() {
 }
 
 #[test]
+#[cfg_attr(
+    not(running_as_root),
+    ignore = "needs root (edgeprep creates files owned by root or IoT Edge's users)"
+)]
 fn cert_status_reports_the_installed_edge_ca() {
     let device = quickstart_device();
     device.edgeprep(&["cert", "status"]).assert().code(3);

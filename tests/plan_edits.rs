@@ -91,8 +91,20 @@ fn subset(mask: u16) -> Answers {
 }
 
 #[test]
+#[cfg_attr(not(shared_fixtures), ignore = "needs ../shared/fixtures (IoT Edge's template); CI has it")]
 fn template_gets_a_complete_agent_and_every_setting() {
-    let state = DeviceState::default().with_file(CONFIG, common::template_text());
+    let plan = complete_agent_and_every_setting(common::upstream_template_text());
+    insta::assert_snapshot!(render_text(&plan));
+}
+
+#[test]
+fn our_template_gets_a_complete_agent_and_every_setting() {
+    let plan = complete_agent_and_every_setting(common::template_text());
+    insta::assert_snapshot!(render_text(&plan));
+}
+
+fn complete_agent_and_every_setting(template: String) -> Plan {
+    let state = DeviceState::default().with_file(CONFIG, template);
     let plan = build_plan(&state, &every_answer(), &inputs()).unwrap();
     let config = written(&plan, CONFIG).expect("config.toml written");
     let parsed: toml::Table = config.parse().unwrap();
@@ -102,7 +114,10 @@ fn template_gets_a_complete_agent_and_every_setting() {
     assert_eq!(parsed["agent"]["env"]["UpstreamProtocol"].as_str(), Some("MqttWs"));
     assert_eq!(parsed["agent"]["env"]["https_proxy"].as_str(), Some("http://proxy.local:3128"));
     assert_eq!(parsed["image_garbage_collection"]["cleanup_recurrence"].as_str(), Some("2d"));
-    insta::assert_snapshot!(render_text(&plan));
+    assert_eq!(parsed["agent"]["name"].as_str(), Some("edgeAgent"));
+    assert_eq!(parsed["agent"]["type"].as_str(), Some("docker"));
+    assert!(parsed["agent"]["config"]["image"].as_str().is_some_and(|i| !i.is_empty()));
+    plan
 }
 
 #[test]
@@ -117,6 +132,16 @@ fn second_plan_after_applying_is_empty() {
         let again = build_plan(&applied(state, &plan), &every_answer(), &inputs()).unwrap();
         assert!(again.is_empty(), "second plan not empty:\n{}", render_text(&again));
     }
+}
+
+#[test]
+#[cfg_attr(not(shared_fixtures), ignore = "needs ../shared/fixtures (IoT Edge's template); CI has it")]
+fn second_plan_after_applying_to_iot_edges_real_template_is_empty() {
+    let state = DeviceState::default().with_file(CONFIG, common::upstream_template_text());
+    let plan = build_plan(&state, &every_answer(), &inputs()).unwrap();
+    assert!(!plan.is_empty());
+    let again = build_plan(&applied(state, &plan), &every_answer(), &inputs()).unwrap();
+    assert!(again.is_empty(), "second plan not empty:\n{}", render_text(&again));
 }
 
 #[test]
@@ -187,23 +212,42 @@ proptest! {
     /// comes out unchanged and in order; on the template (all comments) nothing is lost at all.
     #[test]
     fn untouched_lines_survive_any_combination_of_answers(mask in 0u16..256) {
-        let answers = subset(mask);
-        for (original, allow_replaced) in [(common::template_text(), false), (BENCH_CONFIG.to_string(), true)] {
-            let state = DeviceState::default().with_file(CONFIG, original.clone()).with_file(DAEMON, BENCH_DAEMON);
-            let plan = build_plan(&state, &answers, &inputs()).unwrap();
-            let Some(after) = written(&plan, CONFIG) else { continue };
-            let diff = similar::TextDiff::from_lines(original.as_str(), after.as_str());
-            for change in diff.iter_all_changes().filter(|c| c.tag() == similar::ChangeTag::Delete) {
-                let line = change.value().trim();
-                prop_assert!(allow_replaced, "template line lost: {line}");
-                prop_assert!(
-                    touched_key(line, &answers),
-                    "line removed that no answer touches: {line:?}"
-                );
-            }
-            prop_assert!(after.parse::<toml::Table>().is_ok());
-        }
+        untouched_lines_survive(&common::template_text(), false, mask)?;
+        untouched_lines_survive(BENCH_CONFIG, true, mask)?;
     }
+
+    #[test]
+    #[cfg_attr(not(shared_fixtures), ignore = "needs ../shared/fixtures (IoT Edge's template); CI has it")]
+    fn no_line_of_iot_edges_real_template_is_lost_whatever_the_answers(mask in 0u16..256) {
+        untouched_lines_survive(&common::upstream_template_text(), false, mask)?;
+    }
+}
+
+fn untouched_lines_survive(original: &str, allow_replaced: bool, mask: u16) -> Result<(), TestCaseError> {
+    let answers = subset(mask);
+    let state = DeviceState::default().with_file(CONFIG, original).with_file(DAEMON, BENCH_DAEMON);
+    let plan = build_plan(&state, &answers, &inputs()).unwrap();
+    let Some(after) = written(&plan, CONFIG) else {
+        // Only answers that touch config.toml leave it alone.
+        prop_assert!(
+            answers.hostname.is_none()
+                && answers.provisioning.is_none()
+                && answers.upstream.is_none()
+                && answers.proxy.is_none()
+                && answers.agent.is_none()
+                && answers.image_garbage_collection.is_none(),
+            "config.toml not written although an answer changes it"
+        );
+        return Ok(());
+    };
+    let diff = similar::TextDiff::from_lines(original, after.as_str());
+    for change in diff.iter_all_changes().filter(|c| c.tag() == similar::ChangeTag::Delete) {
+        let line = change.value().trim();
+        prop_assert!(allow_replaced, "template line lost: {line}");
+        prop_assert!(touched_key(line, &answers), "line removed that no answer touches: {line:?}");
+    }
+    prop_assert!(after.parse::<toml::Table>().is_ok());
+    Ok(())
 }
 
 /// Whether `line` holds a key that `answers` set (so it may legitimately change).
@@ -225,10 +269,22 @@ fn touched_key(line: &str, answers: &Answers) -> bool {
 /// IoT Edge's own test super-config (input of `config apply`), which has empty `[agent.env]`
 /// and `[agent.config.auth]` tables: the answers land inside them, nothing else moves.
 #[test]
+#[cfg_attr(not(shared_fixtures), ignore = "needs ../shared/fixtures (IoT Edge's test configs); CI has it")]
 fn edits_land_in_the_existing_tables_of_iot_edges_super_config() {
     let path = common::upstream_fixture("edgelet__iotedge__test-files__config__ca-certs__super-config.toml");
     let original = std::fs::read_to_string(path).unwrap();
-    let state = DeviceState::default().with_file(CONFIG, original.clone());
+    edits_land_in_the_existing_tables(&original, "image = \"mcr.microsoft.com/azureiotedge-agent:1.0\"\n");
+}
+
+/// The same on our own full config with empty agent tables.
+#[test]
+fn edits_land_in_the_existing_empty_agent_tables_of_a_full_config() {
+    let original = common::fixture("super-config-empty-agent-tables.toml");
+    edits_land_in_the_existing_tables(&original, "image = \"mcr.microsoft.com/azureiotedge-agent:1.2\"\n");
+}
+
+fn edits_land_in_the_existing_tables(original: &str, image_line: &str) {
+    let state = DeviceState::default().with_file(CONFIG, original);
     let answers = Answers {
         upstream: every_answer().upstream,
         proxy: every_answer().proxy,
@@ -240,14 +296,17 @@ fn edits_land_in_the_existing_tables_of_iot_edges_super_config() {
     let parsed: toml::Table = after.parse().unwrap();
     assert_eq!(parsed["agent"]["env"]["UpstreamProtocol"].as_str(), Some("MqttWs"));
     assert_eq!(parsed["agent"]["config"]["auth"]["username"].as_str(), Some("edge-pull"));
+    // No table header is added: the answers went into the tables already there.
+    let headers = |t: &str| t.lines().filter(|l| l.starts_with('[')).count();
+    assert_eq!(headers(&after), headers(original), "{after}");
     // Only the image line is replaced; every other line survives in order.
-    let diff = similar::TextDiff::from_lines(original.as_str(), after.as_str());
+    let diff = similar::TextDiff::from_lines(original, after.as_str());
     let removed: Vec<_> = diff
         .iter_all_changes()
         .filter(|c| c.tag() == similar::ChangeTag::Delete)
         .map(|c| c.value().to_string())
         .collect();
-    assert_eq!(removed, ["image = \"mcr.microsoft.com/azureiotedge-agent:1.0\"\n"]);
+    assert_eq!(removed, [image_line]);
     let again = build_plan(&applied(state, &plan), &answers, &inputs()).unwrap();
     assert!(again.is_empty());
 }

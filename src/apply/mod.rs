@@ -691,15 +691,6 @@ mod tests {
         (p.uid, p.gid)
     }
 
-    /// Tests that give files other owners need root (as in CI); elsewhere they say so and pass.
-    fn not_root_so_skip() -> bool {
-        let skip = !Process::current().is_root();
-        if skip {
-            eprintln!("skipped: this test chowns files and needs root");
-        }
-        skip
-    }
-
     fn manifest_of(root: &DeviceRoot, id: &str) -> (String, backup::Manifest) {
         let text = fs::read_to_string(root.path(BACKUPS_DIR).join(id).join(backup::MANIFEST)).unwrap();
         let manifest = serde_json::from_str(&text).unwrap();
@@ -754,10 +745,8 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(not(running_as_root), ignore = "needs root (chown)")]
     fn existing_file_is_backed_up_with_mode_and_owner_and_keeps_them_after_write() {
-        if not_root_so_skip() {
-            return;
-        }
         let (_dir, root) = device();
         put(&root, "/etc/aziot/config.toml", b"old = 1\n", 0o640, (1234, 1234));
         let plan = Plan {
@@ -815,10 +804,8 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(not(running_as_root), ignore = "needs root (chown)")]
     fn explicit_ownership_is_applied_to_new_and_existing_files() {
-        if not_root_so_skip() {
-            return;
-        }
         let (_dir, root) = device();
         put(&root, "/var/aziot/certs/ca.pem", b"old", 0o600, (0, 0));
         let own = Ownership { mode: 0o444, uid: 2001, gid: 2002 };
@@ -835,10 +822,8 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(not(running_as_root), ignore = "needs root (chown)")]
     fn planned_dir_is_created_with_its_mode_and_owner_and_missing_parents_get_0755() {
-        if not_root_so_skip() {
-            return;
-        }
         let (_dir, root) = device();
         let plan = Plan {
             dirs: vec![DirChange {
@@ -887,10 +872,8 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(not(running_as_root), ignore = "needs root (chown)")]
     fn failing_command_restores_every_file_byte_identical_and_removes_what_it_created() {
-        if not_root_so_skip() {
-            return;
-        }
         let (_dir, root) = device();
         let plan = busy_plan(&root);
         let mut runner = FakeRunner::failing_at(1, failure(3, "docker: unit not found"));
@@ -1036,10 +1019,8 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(not(running_as_root), ignore = "needs root (chown)")]
     fn move_to_backup_takes_the_file_away_and_restore_puts_it_back() {
-        if not_root_so_skip() {
-            return;
-        }
         let (_dir, root) = device();
         put(&root, "/var/lib/aziot/certd/certs/old.cer", b"CERT", 0o640, (1234, 1234));
         let plan = Plan {
@@ -1060,10 +1041,8 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(not(running_as_root), ignore = "needs root (chown)")]
     fn restore_of_the_latest_apply_undoes_it_and_can_itself_be_undone_by_id() {
-        if not_root_so_skip() {
-            return;
-        }
         let (_dir, root) = device();
         put(&root, "/etc/aziot/config.toml", b"v1", 0o640, (1234, 1234));
         let plan = Plan {

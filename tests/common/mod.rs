@@ -1,21 +1,66 @@
 //! Shared test harness: a temporary device root and fake `iotedge`, `systemctl` and `docker`
 //! on PATH that record their calls (and can be told to fail), so no test touches this
-//! machine's real /etc, /var or services.
+//! machine's real /etc, /var or services. The default fake `iotedge` checks the config.toml
+//! that `config apply` names like IoT Edge would (see fake_iotedge.py).
+//!
+//! Tests that read IoT Edge's own files from ../shared carry
+//! `#[cfg_attr(not(shared_fixtures), ignore = "...")]` (the cfg comes from build.rs); each has a
+//! twin on our own fixtures in tests/fixtures/ so a bare clone still covers the behaviour.
 #![allow(dead_code)]
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use assert_cmd::Command;
 
-/// IoT Edge's real template, read from the shared fixtures beside the checkout.
+/// A file of IoT Edge's own (template, test configs), from the shared fixtures beside the
+/// checkout. Only tests ignored without `shared_fixtures` may call this.
 pub fn upstream_fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/iotedge-1.4.43").join(name)
 }
 
-pub fn template_text() -> String {
+/// IoT Edge's real config.toml template (needs `shared_fixtures`).
+pub fn upstream_template_text() -> String {
     let path = upstream_fixture("edgelet__contrib__config__linux__template.toml");
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
+}
+
+/// The smallest `[provisioning]` IoT Edge accepts: device configs in tests need one, or the
+/// fake `iotedge config apply` rejects them as IoT Edge would.
+pub const PROVISIONING: &str = "[provisioning]\nsource = \"manual\"\nconnection_string = \"HostName=h.azure-devices.net;DeviceId=edge-01;SharedAccessKey=YWJj\"\n";
+
+/// A config.toml IoT Edge accepts, with `hostname` as its first line.
+pub fn provisioned_config(hostname: &str) -> String {
+    format!("hostname = \"{hostname}\"\n\n{PROVISIONING}")
+}
+
+/// Our own template in the real one's shape (everything commented out), always present.
+pub fn template_text() -> String {
+    fixture("config-template.toml")
+}
+
+/// A file of tests/fixtures/.
+pub fn fixture(name: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
+}
+
+/// The Python (3.11+, for tomllib) that runs the fake `iotedge`, by absolute path since the
+/// fakes run with only their own directory on PATH.
+fn python_with_tomllib() -> &'static str {
+    static PYTHON: OnceLock<String> = OnceLock::new();
+    PYTHON.get_or_init(|| {
+        let output = std::process::Command::new("python3")
+            .args(["-c", "import sys, tomllib; print(sys.executable)"])
+            .output();
+        match output {
+            Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout).trim().to_string(),
+            _ => panic!(
+                "the fake iotedge needs python3 >= 3.11 (tomllib) on PATH; install python3 (.ci/run does)"
+            ),
+        }
+    })
 }
 
 /// Every external command edgeprep may run; each gets a fake.
@@ -35,6 +80,7 @@ impl Device {
         for program in FAKED {
             device.fake(program, "");
         }
+        device.strict_iotedge();
         device.write("/etc/hostname", "edge-01\n");
         device
     }
@@ -70,6 +116,26 @@ impl Device {
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
 
+    /// Install the default fake `iotedge`, whose `config apply` fails (exit 1, IoT Edge's
+    /// message) on a config.toml IoT Edge would reject.
+    pub fn strict_iotedge(&self) {
+        let script =
+            include_str!("fake_iotedge.py").replace("@CALLS_LOG@", &self.calls_log().display().to_string());
+        let path = self.bin().join("iotedge");
+        std::fs::write(&path, format!("#!{}\n{script}", python_with_tomllib())).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+
+    /// Run the default fake `iotedge` on its own, as edgeprep would, and return (exit code, stderr).
+    pub fn iotedge(&self, args: &[&str]) -> (i32, String) {
+        let output = std::process::Command::new(self.bin().join("iotedge"))
+            .args(args)
+            .env("EDGEPREP_TEST_ROOT", self.root())
+            .output()
+            .unwrap();
+        (output.status.code().unwrap_or(-1), String::from_utf8_lossy(&output.stderr).into_owned())
+    }
+
     pub fn path(&self, device_path: &str) -> PathBuf {
         self.root().join(device_path.trim_start_matches('/'))
     }
@@ -100,7 +166,10 @@ impl Device {
     /// without a fake fails to start instead of reaching this machine.
     pub fn edgeprep(&self, args: &[&str]) -> Command {
         let mut cmd = Command::cargo_bin("edgeprep").unwrap();
-        cmd.env("PATH", self.bin()).env_remove("SUDO_USER").env("USER", "tester");
+        cmd.env("PATH", self.bin())
+            .env_remove("SUDO_USER")
+            .env("USER", "tester")
+            .env("EDGEPREP_TEST_ROOT", self.root());
         cmd.arg("--root").arg(self.root()).arg("--run-commands").args(args);
         cmd
     }
