@@ -1,6 +1,8 @@
 //! In-place edits of `/etc/docker/daemon.json` with jsonc-parser's CST: indentation, key order
 //! and untouched keys are kept. dockerd rejects comments, trailing commas and duplicate keys, so
-//! those are errors (naming the line) rather than something to carry along.
+//! those are errors (naming the line) rather than something to carry along. So is a UTF-8 byte
+//! order mark (see [`DaemonJson::parse`]); `\r\n` line endings are kept, and lines edgeprep adds
+//! use them too.
 
 use std::collections::HashMap;
 
@@ -33,6 +35,17 @@ impl DaemonJson {
     /// `path_for_errors`, line and column, and the fix. An empty (or all-whitespace) file is an
     /// empty object.
     pub fn parse(text: &str, path_for_errors: &str) -> Result<Self> {
+        if text.starts_with('\u{feff}') {
+            // Recent dockerd skips a BOM, but the moby-engine 20.10 that many IoT Edge 1.4 devices
+            // run hands the bytes straight to Go's encoding/json, which refuses them. Keeping the
+            // BOM would leave such a dockerd unable to start; removing it silently would change
+            // a byte the user did not ask edgeprep to change.
+            return Err(input_error(format!(
+                "{path_for_errors}: line 1, column 1: the file starts with a UTF-8 byte order mark \
+                 (BOM), which older dockerd releases refuse; save it as UTF-8 without a BOM, e.g. \
+                 sed -i '1s/^\\xEF\\xBB\\xBF//' {path_for_errors}"
+            )));
+        }
         if is_blank(text) {
             // dockerd treats an empty file as "no settings"; keep its bytes until something is set
             return Ok(Self { text: text.to_string() });
