@@ -322,3 +322,69 @@ fn switching_provisioning_twice_is_stable_and_never_mixes_variants() {
     );
     assert!(!manual.contains("attestation"), "{manual}");
 }
+
+// ---- toml_edit's decor: every set keeps the line's comment and spacing -----------------------
+
+#[test]
+fn set_keeps_inline_comment_and_spacing_in_standard_dotted_and_inline_tables() {
+    let text = "hostname   =   'old'    # the name\n\
+                agent.env.RuntimeLogLevel = \"info\"   # dotted\n\
+                [agent.config]\n\
+                image = \"i\"\t# tabbed\n\
+                createOptions = { HostConfig = { Privileged = true } }   # inline\n";
+    let mut doc = config(text);
+    doc.set(&[], "hostname", "edge-01");
+    doc.set(&["agent", "env"], "RuntimeLogLevel", "debug");
+    doc.set(&["agent", "config"], "image", "j");
+    doc.set(&["agent", "config", "createOptions", "HostConfig"], "Privileged", false);
+    assert_eq!(
+        doc.render(),
+        "hostname   =   \"edge-01\"    # the name\n\
+         agent.env.RuntimeLogLevel = \"debug\"   # dotted\n\
+         [agent.config]\n\
+         image = \"j\"\t# tabbed\n\
+         createOptions = { HostConfig = { Privileged = false } }   # inline\n"
+    );
+}
+
+#[test]
+fn set_keeps_the_comment_of_a_value_whose_type_changes() {
+    let mut doc = config("[agent.env]\nRuntimeLogLevel = 3   # why a number?\n");
+    doc.set(&["agent", "env"], "RuntimeLogLevel", "info");
+    assert_eq!(doc.render(), "[agent.env]\nRuntimeLogLevel = \"info\"   # why a number?\n");
+}
+
+#[test]
+fn setting_an_equal_value_in_another_spelling_changes_nothing() {
+    let text = "hostname = 'edge-01' # literal\n[image_garbage_collection]\nenabled = true\n";
+    let mut doc = config(text);
+    doc.set(&[], "hostname", "edge-01");
+    doc.set(&["image_garbage_collection"], "enabled", true);
+    assert_eq!(doc.render(), text);
+}
+
+#[test]
+fn removing_a_key_with_an_inline_comment_takes_exactly_its_line() {
+    let text = "[agent.env]\n\"a\" = \"1\"   # keep me\n\"HTTPS_PROXY\" = \"http://p:3128\"   # old spelling\n\"b\" = \"2\" # keep me too\n";
+    let mut doc = config(text);
+    doc.remove(&["agent", "env"], "HTTPS_PROXY");
+    assert_eq!(doc.render(), "[agent.env]\n\"a\" = \"1\"   # keep me\n\"b\" = \"2\" # keep me too\n");
+    let mut last = config("[agent.env]\na = \"1\"\nb = \"2\" # last\n\n# next\n[edge_ca]\ncert = \"c\"\n");
+    last.remove(&["agent", "env"], "b");
+    assert_eq!(last.render(), "[agent.env]\na = \"1\"\n\n# next\n[edge_ca]\ncert = \"c\"\n");
+}
+
+#[test]
+fn remove_with_comments_takes_the_attached_comment_block_only() {
+    let text =
+        "[t]\na = 1\n\n# about b, paragraph one\n\n# about b\n# more about b\nb = 2 # b's own\nc = 3\n";
+    let mut doc = config(text);
+    doc.remove_with_comments(&["t"], "b");
+    assert_eq!(doc.render(), "[t]\na = 1\n\n# about b, paragraph one\n\nc = 3\n");
+    let mut plain = config(text);
+    plain.remove(&["t"], "b");
+    assert_eq!(
+        plain.render(),
+        "[t]\na = 1\n\n# about b, paragraph one\n\n# about b\n# more about b\nc = 3\n"
+    );
+}
