@@ -382,3 +382,24 @@ proptest! {
         check_daemon_edits(&bytes)?;
     }
 }
+
+// ---- nesting ------------------------------------------------------------------------------
+
+/// Random bytes almost never nest deeply; a recursive parser would overflow the stack (an
+/// abort, worse than a panic) on a file that does. Every parser here has a depth limit.
+#[test]
+fn deeply_nested_input_is_refused_not_a_stack_overflow() {
+    let depth = 100_000;
+    let json = format!("{{\"a\": {}1{}}}", "[".repeat(depth), "]".repeat(depth));
+    assert!(is_input_error(&DaemonJson::parse(&json, DAEMON).err().expect("deep JSON refused")));
+    let tomls = [
+        format!("a = {}1{}\n", "[".repeat(depth), "]".repeat(depth)),
+        format!("a = {}1{}\n", "{b = ".repeat(depth), "}".repeat(depth)),
+        format!("[{}a]\nx = 1\n", "a.".repeat(depth)),
+        format!("{}a = 1\n", "a.".repeat(depth)),
+    ];
+    for toml in &tomls {
+        assert!(is_input_error(&ConfigToml::parse(toml, CONFIG).expect_err("deep TOML refused")));
+        assert!(is_input_error(&parse_answers(toml, "answers.toml").expect_err("deep answers refused")));
+    }
+}
