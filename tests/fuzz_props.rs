@@ -383,6 +383,54 @@ proptest! {
     }
 }
 
+// ---- error positions ------------------------------------------------------------------------
+
+/// "line L, column C" of an error message.
+fn position(err: &anyhow::Error) -> String {
+    let msg = err.to_string();
+    let start = msg.find(": line ").map_or(0, |i| i + 2);
+    let end = msg[start..].find(": ").map_or(msg.len(), |i| start + i);
+    msg[start..end].to_owned()
+}
+
+/// A broken file reports the same line and column whether it uses LF or CRLF, with or
+/// without a BOM: the user looks for the spot in an editor that shows neither.
+fn check_positions(lf: &str) -> Result<(), TestCaseError> {
+    if lf.contains('\r') || lf.starts_with('\u{feff}') {
+        return Ok(());
+    }
+    let crlf = lf.replace('\n', "\r\n");
+    if let Err(err) = ConfigToml::parse(lf, CONFIG) {
+        for twin in [crlf.clone(), format!("\u{feff}{lf}"), format!("\u{feff}{crlf}")] {
+            let twin_err = ConfigToml::parse(&twin, CONFIG);
+            prop_assert!(twin_err.is_err(), "{twin:?} parses, its LF twin does not");
+            if let Err(twin_err) = twin_err {
+                prop_assert_eq!(position(&twin_err), position(&err), "{:?}\n{}\n{}", twin, twin_err, err);
+            }
+        }
+    }
+    if let Err(err) = DaemonJson::parse(lf, DAEMON) {
+        let twin_err = DaemonJson::parse(&crlf, DAEMON);
+        prop_assert!(twin_err.is_err(), "{crlf:?} parses, its LF twin does not");
+        if let Err(twin_err) = twin_err {
+            prop_assert_eq!(position(&twin_err), position(&err), "{:?}\n{}\n{}", crlf, twin_err, err);
+        }
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: CASES_CONFIG, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn error_positions_are_the_same_with_crlf_and_bom(
+        seed in prop::sample::select([CONFIG_SEEDS, DAEMON_SEEDS].concat()),
+        mutations in prop::collection::vec(mutation(), 1..6),
+    ) {
+        check_positions(&text(&mutate(seed, &mutations)))?;
+    }
+}
+
 // ---- nesting ------------------------------------------------------------------------------
 
 /// Random bytes almost never nest deeply; a recursive parser would overflow the stack (an

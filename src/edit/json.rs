@@ -59,11 +59,10 @@ impl DaemonJson {
             // serde_json's message ends in its own " at line L column C"; ours says that up front
             let full = err.to_string();
             let what = full.rsplit_once(" at line ").map_or(full.as_str(), |(what, _)| what);
+            let (line, column) = line_col(text, serde_json_offset(text, err.line(), err.column()));
             return Err(input_error(format!(
-                "{path_for_errors}: line {}, column {}: invalid JSON ({what}); fix the syntax: \
-                 dockerd does not start with an invalid daemon.json",
-                err.line(),
-                err.column()
+                "{path_for_errors}: line {line}, column {column}: invalid JSON ({what}); fix the \
+                 syntax: dockerd does not start with an invalid daemon.json"
             )));
         }
         match &parsed.value {
@@ -251,9 +250,35 @@ fn to_input(value: Value) -> CstInputValue {
     }
 }
 
+/// The byte offset serde_json's error position points at. serde_json counts columns in bytes
+/// and reports a line break it has just read as column 0 of the next line; edgeprep's messages
+/// count characters, and put a line break at the end of its own line, like an editor shows it.
+fn serde_json_offset(text: &str, line: usize, column: usize) -> usize {
+    let line_start = match line.checked_sub(2) {
+        None => 0,
+        Some(breaks) => text.match_indices('\n').nth(breaks).map_or(text.len(), |(at, _)| at + 1),
+    };
+    let offset = match column.checked_sub(1) {
+        Some(column) => line_start + column,
+        None => line_start.saturating_sub(1),
+    };
+    line_end(text, offset.min(text.len()))
+}
+
+/// `offset`, moved off the line feed of a `\r\n`: the `\r` is the line's end as the user sees
+/// it, not a column of its own.
+fn line_end(text: &str, offset: usize) -> usize {
+    let bytes = text.as_bytes();
+    if offset > 0 && bytes.get(offset) == Some(&b'\n') && bytes[offset - 1] == b'\r' {
+        offset - 1
+    } else {
+        offset
+    }
+}
+
 /// Turn jsonc-parser's error into a message that says where, what and how to fix it.
 fn syntax_error(text: &str, path: &str, err: &ParseError) -> anyhow::Error {
-    let (line, column) = line_col(text, err.range().start);
+    let (line, column) = line_col(text, line_end(text, err.range().start));
     let (what, fix) = match err.kind() {
         ParseErrorKind::CommentsNotAllowed | ParseErrorKind::UnterminatedCommentBlock => {
             ("a comment".to_string(), "remove the comment: dockerd does not accept comments in daemon.json")
@@ -695,6 +720,18 @@ mod tests {
         assert!(msg.contains("line 2, column 12:"), "{msg}");
         assert!(msg.contains("control character"), "{msg}");
         assert!(!msg.contains(" at line "), "position given twice: {msg}");
+    }
+
+    #[test]
+    fn serde_json_positions_count_characters_and_end_lines_where_the_break_is() {
+        // serde_json would say column 13 (bytes: `é` is two).
+        let msg = parse_error("{\n  \"é\": \"tab\there\"\n}\n");
+        assert!(msg.contains("line 2, column 12:"), "{msg}");
+        // A line break inside a string: serde_json says "line 3, column 0".
+        for text in ["{\n  \"a\": \"x\n\"\n}\n", "{\r\n  \"a\": \"x\r\n\"\r\n}\r\n"] {
+            let msg = parse_error(text);
+            assert!(msg.contains("line 2, column 10:"), "{text:?}: {msg}");
+        }
     }
 
     #[test]
