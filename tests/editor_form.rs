@@ -428,3 +428,18 @@ fn provisioning_written_inline_dotted_or_headerless_switches_without_mixing_vari
         assert_eq!(keys, expected, "{existing:?} became:\n{out}");
     }
 }
+
+#[test]
+fn daemon_json_with_mixed_line_endings_keeps_every_untouched_line() {
+    let text = "{\r\n  \"data-root\": \"/var/lib/docker\",\n  \"debug\": false,\r\n  \"log-opts\": {\n    \"max-size\": \"10m\"\r\n  }\r\n}\n";
+    let mut doc = DaemonJson::parse(text, DAEMON).expect("parses");
+    doc.set(&["log-opts", "max-file"], json!("3"));
+    doc.set(&["debug"], json!(true));
+    let out = doc.render();
+    for kept in ["{\r\n", "  \"data-root\": \"/var/lib/docker\",\n", "  \"log-opts\": {\n", "  }\r\n", "}\n"]
+    {
+        assert!(lines(&out).contains(&kept), "lost {kept:?}:\n{out:?}");
+    }
+    assert!(out.contains("  \"debug\": true,\r\n"), "{out:?}");
+    assert_eq!(doc.get(&["log-opts"]), Some(json!({"max-size": "10m", "max-file": "3"})));
+}

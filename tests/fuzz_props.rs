@@ -244,7 +244,8 @@ fn check_config_edits(bytes: &[u8]) -> Result<(), TestCaseError> {
     }
     prop_assert_eq!(before.starts_with('\u{feff}'), after.starts_with('\u{feff}'), "BOM lost or added");
     // A multi-line string or value spans lines that do not name their key: skip those files.
-    if !before.contains("\"\"\"") && !before.contains("'''") && !before.contains("[\n") {
+    let multi_line = ["\"\"\"", "'''", "[\n", "[\r\n", "[ \n"].iter().any(|t| before.contains(t));
+    if !multi_line {
         let names: Vec<&str> = SETS
             .iter()
             .flat_map(|(path, key, _)| path.iter().copied().chain([*key]))
