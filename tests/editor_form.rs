@@ -443,3 +443,35 @@ fn daemon_json_with_mixed_line_endings_keeps_every_untouched_line() {
     assert!(out.contains("  \"debug\": true,\r\n"), "{out:?}");
     assert_eq!(doc.get(&["log-opts"]), Some(json!({"max-size": "10m", "max-file": "3"})));
 }
+
+#[test]
+fn a_second_plan_on_a_crlf_bom_device_is_empty() {
+    let answers =
+        parse_answers(include_str!("../assets/demo/answers.toml"), "demo answers").expect("answers");
+    let config = format!("{BOM}{}", include_str!("fixtures/bench-config.toml").replace('\n', "\r\n"));
+    let daemon = include_str!("fixtures/bench-daemon.json").replace('\n', "\r\n");
+    let mut state = DeviceState::default().with_file(CONFIG, config).with_file(DAEMON, daemon);
+    let inputs = Inputs::at(time::OffsetDateTime::now_utc());
+    let plan = build_plan(&state, &answers, &inputs).expect("plan");
+    assert!(!plan.files.is_empty());
+    for file in &plan.files {
+        let FileAction::Write(bytes) = &file.action else { panic!("{} not written", file.path) };
+        let text = String::from_utf8(bytes.clone()).expect("UTF-8");
+        // The systemd drop-ins are edgeprep's own files, always LF.
+        if file.path == CONFIG || file.path == DAEMON {
+            assert!(
+                !text.replace("\r\n", "").contains('\n'),
+                "{}: a bare LF line ending:\n{text:?}",
+                file.path
+            );
+        }
+        assert_eq!(text.starts_with(BOM), file.path == CONFIG, "{}", file.path);
+        state = state.with_file(&file.path, bytes.clone());
+    }
+    let again = build_plan(&state, &answers, &inputs).expect("second plan");
+    assert!(
+        again.files.is_empty(),
+        "second plan: {:?}",
+        again.files.iter().map(|f| &f.path).collect::<Vec<_>>()
+    );
+}
