@@ -475,3 +475,49 @@ fn a_second_plan_on_a_crlf_bom_device_is_empty() {
         again.files.iter().map(|f| &f.path).collect::<Vec<_>>()
     );
 }
+
+#[test]
+fn removing_a_dotted_key_keeps_the_comment_lines_above_it() {
+    let cases = [
+        (
+            "# proxy for the agent\nagent.env.HTTPS_PROXY = \"x\" # old\nhostname = \"h\"\n",
+            "# proxy for the agent\nhostname = \"h\"\n",
+        ),
+        (
+            "hostname = \"h\"\n# proxy for the agent\nagent.env.HTTPS_PROXY = \"x\" # old\n# tail\n[t]\na = 1\n",
+            "hostname = \"h\"\n# proxy for the agent\n# tail\n[t]\na = 1\n",
+        ),
+        (
+            "[agent]\nname = \"n\"\n# proxy\nenv.HTTPS_PROXY = \"x\" # old\n# about type\ntype = \"docker\"\n",
+            "[agent]\nname = \"n\"\n# proxy\n# about type\ntype = \"docker\"\n",
+        ),
+        ("[agent]\n# proxy\nenv.HTTPS_PROXY = \"x\" # old\nenv.b = 1\n", "[agent]\n# proxy\nenv.b = 1\n"),
+        // Not dotted, but a dotted line follows: the comment stays right where it was.
+        ("[agent.env]\n# about x\nX = 1\nsub.y = 2\nz = 3\n", "[agent.env]\n# about x\nsub.y = 2\nz = 3\n"),
+    ];
+    for (text, expected) in cases {
+        let mut doc = config(text);
+        doc.remove(&["agent", "env"], if text.contains("\nX = 1") { "X" } else { "HTTPS_PROXY" });
+        assert_eq!(doc.render(), expected, "from {text:?}");
+    }
+}
+
+/// The editor's layout rules look for blank lines; toml_edit keeps `\r\n` in its decor, so
+/// without care a CRLF file got its new top-level key above the file's first paragraph.
+#[test]
+fn a_crlf_file_is_edited_exactly_like_its_lf_twin() {
+    for lf in ["# a\n\n# b\n[t]\nx = 1\n", MANUAL, DPS_X509, include_str!("fixtures/bench-config.toml")] {
+        let edit = |text: &str| {
+            let mut doc = config(text);
+            doc.remove(&["t"], "x");
+            doc.set(&[], "parent_hostname", "gw");
+            doc.set(&["agent", "env"], "https_proxy", "http://p:3128");
+            doc.set(&["t", "sub"], "k", 1);
+            doc.remove_with_comments(&["provisioning"], "connection_string");
+            doc.render()
+        };
+        let crlf = lf.replace('\n', "\r\n");
+        assert_eq!(edit(&crlf), edit(lf).replace('\n', "\r\n"), "{lf}");
+        assert_eq!(edit(&format!("{BOM}{crlf}")), format!("{BOM}{}", edit(lf).replace('\n', "\r\n")));
+    }
+}

@@ -6,7 +6,8 @@
 //! were set, and (TOML) with the lines it did not touch.
 //!
 //! Case counts keep the whole file near a minute in a debug build on a shared 2-core machine
-//! (measured: see each `cases`).
+//! (measured: see the `CASES_*` constants). Each run draws new inputs; a failure prints the
+//! minimal input, and `PROPTEST_RNG_SEED=<n>` makes a run repeatable (or CI deterministic).
 // `shared_fixtures` is declared by build.rs where the fixtures are present.
 #![allow(unexpected_cfgs)]
 
@@ -251,13 +252,39 @@ fn check_config_edits(bytes: &[u8]) -> Result<(), TestCaseError> {
             .flat_map(|(path, key, _)| path.iter().copied().chain([*key]))
             .chain(["https_proxy"])
             .collect();
-        for line in lost_lines(&before, &after) {
+        // The BOM stays at the start of the file even when a new first line goes above the old one.
+        let unbom = |t: &str| t.strip_prefix('\u{feff}').unwrap_or(t).to_owned();
+        for line in lost_lines(&unbom(&before), &unbom(&after)) {
             prop_assert!(
                 names.iter().any(|n| line.contains(n)),
                 "untouched line lost: {line:?}\n{before:?}\n{after:?}"
             );
         }
     }
+    Ok(())
+}
+
+/// A CRLF file (with or without a BOM) is edited exactly like its LF twin.
+fn check_crlf_twin(lf: &str) -> Result<(), TestCaseError> {
+    if lf.contains('\r') || lf.starts_with('\u{feff}') || !lf.contains('\n') {
+        return Ok(());
+    }
+    let edit = |text: &str| -> Option<String> {
+        let mut doc = ConfigToml::parse(text, CONFIG).ok()?;
+        for (path, key, value) in SETS {
+            doc.set(path, key, *value);
+        }
+        doc.remove(&["agent", "env"], "https_proxy");
+        doc.remove_with_comments(&["provisioning"], "connection_string");
+        Some(doc.render())
+    };
+    let Some(lf_out) = edit(lf) else {
+        return Ok(());
+    };
+    let crlf = lf.replace('\n', "\r\n");
+    let want = lf_out.replace('\n', "\r\n");
+    prop_assert_eq!(edit(&crlf), Some(want.clone()), "{:?}", crlf);
+    prop_assert_eq!(edit(&format!("\u{feff}{crlf}")), Some(format!("\u{feff}{want}")));
     Ok(())
 }
 
@@ -321,6 +348,14 @@ proptest! {
     #[test]
     fn config_editor_keeps_untouched_lines_of_mutated_configs(bytes in mutated(CONFIG_SEEDS, 6)) {
         check_config_edits(&bytes)?;
+    }
+
+    #[test]
+    fn config_editor_treats_a_crlf_file_like_its_lf_twin(
+        seed in prop::sample::select(CONFIG_SEEDS),
+        mutations in prop::collection::vec(mutation(), 0..6),
+    ) {
+        check_crlf_twin(&text(&mutate(seed, &mutations)))?;
     }
 
     #[test]

@@ -66,8 +66,20 @@ impl ConfigToml {
             Some(rest) => (true, rest),
             None => (false, text),
         };
-        let doc = text.parse::<DocumentMut>().map_err(|err| {
-            let (line, column) = err.span().map_or((1, 1), |span| line_col(text, line_end(text, span.start)));
+        // toml_edit keeps `\r\n` inside its decor, and the layout rules below look for blank
+        // lines as `\n\n`: the editor works on the LF form, `render` puts the endings back.
+        // A lone CR (which IoT Edge refuses) must not be turned into a line ending, so such a
+        // file is parsed as it is.
+        let lf_form;
+        let parsed_text = if text.contains('\r') && !has_lone_cr(text) {
+            lf_form = text.replace("\r\n", "\n");
+            lf_form.as_str()
+        } else {
+            text
+        };
+        let doc = parsed_text.parse::<DocumentMut>().map_err(|err| {
+            let at = |offset: usize| line_col(parsed_text, line_end(parsed_text, offset));
+            let (line, column) = err.span().map_or((1, 1), |span| at(span.start));
             let what = err.message().split_whitespace().collect::<Vec<_>>().join(" ");
             input_error(format!(
                 "{path_for_errors}: line {line}, column {column}: invalid TOML: {what}; \
@@ -175,6 +187,15 @@ impl ConfigToml {
             self.remove_family(&path, with_comments);
             return;
         }
+        // Comments above the key move onto the line printed after it. A dotted key's lines
+        // are printed inside the body of the nearest table with a header (or the root).
+        let home = self.body_owner(table_path);
+        let here: Vec<String> = table_path.iter().map(|s| (*s).to_owned()).collect();
+        let next_line = self
+            .body_lines(&table_path[..home])
+            .into_iter()
+            .skip_while(|(path, k)| !(*path == here && k == key))
+            .nth(1);
         let Some(parent) = self.item_at_mut(table_path) else {
             return;
         };
@@ -185,13 +206,6 @@ impl ConfigToml {
             }
             return;
         };
-        let dotted = table.is_dotted();
-        let next_value = table
-            .iter()
-            .skip_while(|(k, _)| *k != key)
-            .skip(1)
-            .find(|(_, item)| item.is_value())
-            .map(|(k, _)| k.to_owned());
         let Some((removed, _)) = table.remove_entry(key) else {
             return;
         };
@@ -207,12 +221,53 @@ impl ConfigToml {
         if comments.is_empty() {
             return;
         }
-        if let Some(mut next) = next_value.as_deref().and_then(|k| table.key_mut(k)) {
-            let old = prefix_text(next.leaf_decor().prefix()).to_owned();
-            next.leaf_decor_mut().set_prefix(format!("{comments}{old}"));
-        } else if !dotted {
-            self.prepend_to_following(table_path, comments);
+        match next_line {
+            Some((path, next_key)) => {
+                let path: Vec<&str> = path.iter().map(String::as_str).collect();
+                let next = self.item_at_mut(&path).and_then(Item::as_table_like_mut);
+                if let Some(mut next) = next.and_then(|t| t.key_mut(&next_key)) {
+                    let old = prefix_text(next.leaf_decor().prefix()).to_owned();
+                    next.leaf_decor_mut().set_prefix(format!("{comments}{old}"));
+                }
+            }
+            None => self.prepend_to_following(&table_path[..home], comments),
         }
+    }
+
+    /// How much of `table_path` leads to the table whose body prints its keys: the nearest
+    /// one with a header (or the root), not a dotted one.
+    fn body_owner(&self, table_path: &[&str]) -> usize {
+        (0..=table_path.len())
+            .rev()
+            .find(
+                |&depth| matches!(self.item_at(&table_path[..depth]), Some(Item::Table(t)) if !t.is_dotted()),
+            )
+            .unwrap_or(0)
+    }
+
+    /// The key-value lines in the body of the table at `path`, in the order toml_edit prints
+    /// them (dotted keys flattened where they stand): the path of the table holding each key,
+    /// and the key.
+    fn body_lines(&self, path: &[&str]) -> Vec<(Vec<String>, String)> {
+        fn collect(table: &Table, here: &mut Vec<String>, out: &mut Vec<(Vec<String>, String)>) {
+            for (key, item) in table.iter() {
+                match item {
+                    Item::Value(_) => out.push((here.clone(), key.to_owned())),
+                    Item::Table(t) if t.is_dotted() => {
+                        here.push(key.to_owned());
+                        collect(t, here, out);
+                        here.pop();
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let mut out = Vec::new();
+        if let Some(Item::Table(table)) = self.item_at(path) {
+            let mut here: Vec<String> = path.iter().map(|s| (*s).to_owned()).collect();
+            collect(table, &mut here, &mut out);
+        }
+        out
     }
 
     /// Remove the table at `table_path` and all its sub-tables, if present.
@@ -777,6 +832,11 @@ fn prefix_text(prefix: Option<&toml_edit::RawString>) -> &str {
 /// The complete lines of a prefix: what is above a key or header, without its indentation.
 fn whole_lines(prefix: &str) -> &str {
     prefix.rfind('\n').map_or("", |end| &prefix[..=end])
+}
+
+/// Whether `text` has a CR that does not start a `\r\n`.
+fn has_lone_cr(text: &str) -> bool {
+    text.match_indices('\r').any(|(at, _)| !text[at + 1..].starts_with('\n'))
 }
 
 /// `offset`, moved off the line feed of a `\r\n`: the `\r` is the line's end as the user sees
