@@ -5,12 +5,12 @@
 //! table); new tables are standard `[a.b]` tables placed after their parent's family (or at the
 //! end); a changed value keeps the inline comment and spacing of the line it replaces.
 //!
-//! The file's own form survives: toml_edit reads `\r\n` but writes `\n`, and drops a UTF-8 byte
-//! order mark, so the editor works on toml_edit's form and [`ConfigToml::render`] maps the result
-//! back: a line that is still there comes out byte for byte as it was read (its own line ending),
-//! a new line gets the line ending most of the file uses, and a BOM stays in front. IoT Edge's
-//! TOML parser accepts both (it skips a BOM and folds `\r\n`), so neither is "fixed" behind the
-//! user's back.
+//! The file's own form survives: the editor works on the file's LF form without its UTF-8 byte
+//! order mark (toml_edit would drop the BOM, and the layout rules below look for `\n\n`), and
+//! [`ConfigToml::render`] maps the result back: a line that is still there comes out byte for
+//! byte as it was read (its own line ending), a changed line keeps its ending, a new line gets
+//! the ending most of the file uses, and the BOM stays in front. IoT Edge's TOML parser accepts
+//! both (it skips a BOM and folds `\r\n`), so neither is "fixed" behind the user's back.
 //!
 //! How toml_edit lays a document out, which the code below works with: the root table's
 //! key-values come first, then every table with a header sorted by its "position", then the
@@ -37,7 +37,8 @@ pub struct ConfigToml {
     doc: DocumentMut,
     /// The file as read, without its BOM: untouched lines are copied from here.
     original: String,
-    /// What toml_edit renders for `original` before any edit (its line endings all `\n`).
+    /// What toml_edit renders for the parsed (LF) form before any edit: while the document
+    /// still renders to this, `render` returns `original` itself.
     pristine: String,
     bom: bool,
 }
