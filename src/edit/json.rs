@@ -1,6 +1,8 @@
 //! In-place edits of `/etc/docker/daemon.json` with jsonc-parser's CST: indentation, key order
 //! and untouched keys are kept. dockerd rejects comments, trailing commas and duplicate keys, so
-//! those are errors (naming the line) rather than something to carry along.
+//! those are errors (naming the line) rather than something to carry along. So is a UTF-8 byte
+//! order mark (see [`DaemonJson::parse`]); `\r\n` line endings are kept, and lines edgeprep adds
+//! use them too.
 
 use std::collections::HashMap;
 
@@ -33,6 +35,17 @@ impl DaemonJson {
     /// `path_for_errors`, line and column, and the fix. An empty (or all-whitespace) file is an
     /// empty object.
     pub fn parse(text: &str, path_for_errors: &str) -> Result<Self> {
+        if text.starts_with('\u{feff}') {
+            // Recent dockerd skips a BOM, but the moby-engine 20.10 that many IoT Edge 1.4 devices
+            // run hands the bytes straight to Go's encoding/json, which refuses them. Keeping the
+            // BOM would leave such a dockerd unable to start; removing it silently would change
+            // a byte the user did not ask edgeprep to change.
+            return Err(input_error(format!(
+                "{path_for_errors}: line 1, column 1: the file starts with a UTF-8 byte order mark \
+                 (BOM), which older dockerd releases refuse; save it as UTF-8 without a BOM, e.g. \
+                 sed -i '1s/^\\xEF\\xBB\\xBF//' {path_for_errors}"
+            )));
+        }
         if is_blank(text) {
             // dockerd treats an empty file as "no settings"; keep its bytes until something is set
             return Ok(Self { text: text.to_string() });
@@ -46,11 +59,10 @@ impl DaemonJson {
             // serde_json's message ends in its own " at line L column C"; ours says that up front
             let full = err.to_string();
             let what = full.rsplit_once(" at line ").map_or(full.as_str(), |(what, _)| what);
+            let (line, column) = line_col(text, serde_json_offset(text, err.line(), err.column()));
             return Err(input_error(format!(
-                "{path_for_errors}: line {}, column {}: invalid JSON ({what}); fix the syntax: \
-                 dockerd does not start with an invalid daemon.json",
-                err.line(),
-                err.column()
+                "{path_for_errors}: line {line}, column {column}: invalid JSON ({what}); fix the \
+                 syntax: dockerd does not start with an invalid daemon.json"
             )));
         }
         match &parsed.value {
@@ -238,9 +250,35 @@ fn to_input(value: Value) -> CstInputValue {
     }
 }
 
+/// The byte offset serde_json's error position points at. serde_json counts columns in bytes
+/// and reports a line break it has just read as column 0 of the next line; edgeprep's messages
+/// count characters, and put a line break at the end of its own line, like an editor shows it.
+fn serde_json_offset(text: &str, line: usize, column: usize) -> usize {
+    let line_start = match line.checked_sub(2) {
+        None => 0,
+        Some(breaks) => text.match_indices('\n').nth(breaks).map_or(text.len(), |(at, _)| at + 1),
+    };
+    let offset = match column.checked_sub(1) {
+        Some(column) => line_start + column,
+        None => line_start.saturating_sub(1),
+    };
+    line_end(text, offset.min(text.len()))
+}
+
+/// `offset`, moved off the line feed of a `\r\n`: the `\r` is the line's end as the user sees
+/// it, not a column of its own.
+fn line_end(text: &str, offset: usize) -> usize {
+    let bytes = text.as_bytes();
+    if offset > 0 && bytes.get(offset) == Some(&b'\n') && bytes[offset - 1] == b'\r' {
+        offset - 1
+    } else {
+        offset
+    }
+}
+
 /// Turn jsonc-parser's error into a message that says where, what and how to fix it.
 fn syntax_error(text: &str, path: &str, err: &ParseError) -> anyhow::Error {
-    let (line, column) = line_col(text, err.range().start);
+    let (line, column) = line_col(text, line_end(text, err.range().start));
     let (what, fix) = match err.kind() {
         ParseErrorKind::CommentsNotAllowed | ParseErrorKind::UnterminatedCommentBlock => {
             ("a comment".to_string(), "remove the comment: dockerd does not accept comments in daemon.json")
@@ -682,6 +720,18 @@ mod tests {
         assert!(msg.contains("line 2, column 12:"), "{msg}");
         assert!(msg.contains("control character"), "{msg}");
         assert!(!msg.contains(" at line "), "position given twice: {msg}");
+    }
+
+    #[test]
+    fn serde_json_positions_count_characters_and_end_lines_where_the_break_is() {
+        // serde_json would say column 13 (bytes: `é` is two).
+        let msg = parse_error("{\n  \"é\": \"tab\there\"\n}\n");
+        assert!(msg.contains("line 2, column 12:"), "{msg}");
+        // A line break inside a string: serde_json says "line 3, column 0".
+        for text in ["{\n  \"a\": \"x\n\"\n}\n", "{\r\n  \"a\": \"x\r\n\"\r\n}\r\n"] {
+            let msg = parse_error(text);
+            assert!(msg.contains("line 2, column 10:"), "{text:?}: {msg}");
+        }
     }
 
     #[test]

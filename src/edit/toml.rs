@@ -5,6 +5,13 @@
 //! table); new tables are standard `[a.b]` tables placed after their parent's family (or at the
 //! end); a changed value keeps the inline comment and spacing of the line it replaces.
 //!
+//! The file's own form survives: the editor works on the file's LF form without its UTF-8 byte
+//! order mark (toml_edit would drop the BOM, and the layout rules below look for `\n\n`), and
+//! [`ConfigToml::render`] maps the result back: a line that is still there comes out byte for
+//! byte as it was read (its own line ending), a changed line keeps its ending, a new line gets
+//! the ending most of the file uses, and the BOM stays in front. IoT Edge's TOML parser accepts
+//! both (it skips a BOM and folds `\r\n`), so neither is "fixed" behind the user's back.
+//!
 //! How toml_edit lays a document out, which the code below works with: the root table's
 //! key-values come first, then every table with a header sorted by its "position", then the
 //! document's trailing text. Comments and blank lines live in the decor prefix of the key or
@@ -21,10 +28,19 @@ use crate::error::{input_error, line_col};
 /// What to tell a user whose config.toml does not parse.
 const SYNTAX_FIX: &str = "fix the syntax at that line, or restore the file from a backup";
 
+/// UTF-8's byte order mark, as Windows editors put it at the start of a text file.
+const BOM: char = '\u{feff}';
+
 /// A parsed config.toml that remembers its exact formatting.
 #[derive(Debug, Clone)]
 pub struct ConfigToml {
     doc: DocumentMut,
+    /// The file as read, without its BOM: untouched lines are copied from here.
+    original: String,
+    /// What toml_edit renders for the parsed (LF) form before any edit: while the document
+    /// still renders to this, `render` returns `original` itself.
+    pristine: String,
+    bom: bool,
 }
 
 /// One table with a header (or an implicit one) as toml_edit will render it.
@@ -46,23 +62,50 @@ impl ConfigToml {
     /// Parse `text`. A syntax error is an [`crate::error::InputError`] naming `path_for_errors`,
     /// the line and column, and what to fix.
     pub fn parse(text: &str, path_for_errors: &str) -> Result<Self> {
-        let doc = text.parse::<DocumentMut>().map_err(|err| {
-            let (line, column) = err.span().map_or((1, 1), |span| line_col(text, span.start));
+        // Without the BOM, error columns on the first line count what the user sees.
+        let (bom, text) = match text.strip_prefix(BOM) {
+            Some(rest) => (true, rest),
+            None => (false, text),
+        };
+        // toml_edit keeps `\r\n` inside its decor, and the layout rules below look for blank
+        // lines as `\n\n`: the editor works on the LF form, `render` puts the endings back.
+        // A lone CR (which IoT Edge refuses) must not be turned into a line ending, so such a
+        // file is parsed as it is.
+        let lf_form;
+        let parsed_text = if text.contains('\r') && !has_lone_cr(text) {
+            lf_form = text.replace("\r\n", "\n");
+            lf_form.as_str()
+        } else {
+            text
+        };
+        let doc = parsed_text.parse::<DocumentMut>().map_err(|err| {
+            let at = |offset: usize| line_col(parsed_text, line_end(parsed_text, offset));
+            let (line, column) = err.span().map_or((1, 1), |span| at(span.start));
             let what = err.message().split_whitespace().collect::<Vec<_>>().join(" ");
             input_error(format!(
                 "{path_for_errors}: line {line}, column {column}: invalid TOML: {what}; \
                  {SYNTAX_FIX}"
             ))
         })?;
-        let mut config = Self { doc };
+        let pristine = doc.to_string();
+        let mut config = Self { doc, original: text.to_owned(), pristine, bom };
         // Explicit, spaced positions let new tables be slotted in between existing ones.
         config.renumber();
         Ok(config)
     }
 
-    /// The document as text: byte-identical to the input when nothing was changed.
+    /// The document as text: byte-identical to the input when nothing was changed; after an
+    /// edit, every line that was kept is byte-identical to the input's (line ending included).
     pub fn render(&self) -> String {
-        self.doc.to_string()
+        let edited = self.doc.to_string();
+        let body = if edited == self.pristine {
+            self.original.clone()
+        } else if self.original.contains('\r') {
+            restore_line_endings(&self.original, &edited)
+        } else {
+            edited
+        };
+        if self.bom { format!("{BOM}{body}") } else { body }
     }
 
     /// The string at `table_path` / `key` (`table_path` empty = top level), if it is a string.
@@ -116,14 +159,44 @@ impl ConfigToml {
     ///
     /// Only the key's line goes: comment lines above it stay where they were.
     pub fn remove(&mut self, table_path: &[&str], key: &str) {
+        self.remove_key(table_path, key, false);
+    }
+
+    /// Remove `key` like [`Self::remove`], together with the comment lines right above it (up
+    /// to the nearest blank line): those describe the key, and would mislead once it is gone.
+    /// Comments separated from it by a blank line stay. A sub-table goes with the comments right
+    /// above its header in the same way.
+    pub fn remove_with_comments(&mut self, table_path: &[&str], key: &str) {
+        self.remove_key(table_path, key, true);
+    }
+
+    /// The keys of the table at `table_path` (values and sub-tables), in the order they are
+    /// stored; empty when there is no table there.
+    pub fn keys(&self, table_path: &[&str]) -> Vec<String> {
+        self.item_at(table_path)
+            .and_then(Item::as_table_like)
+            .map(|table| table.iter().map(|(key, _)| key.to_owned()).collect())
+            .unwrap_or_default()
+    }
+
+    fn remove_key(&mut self, table_path: &[&str], key: &str, with_comments: bool) {
         let Some(item) = self.item_at(table_path).and_then(|t| t.as_table_like()?.get(key)) else {
             return;
         };
         if !item.is_value() {
             let path: Vec<&str> = table_path.iter().copied().chain([key]).collect();
-            self.remove_table(&path);
+            self.remove_family(&path, with_comments);
             return;
         }
+        // Comments above the key move onto the line printed after it. A dotted key's lines
+        // are printed inside the body of the nearest table with a header (or the root).
+        let home = self.body_owner(table_path);
+        let here: Vec<String> = table_path.iter().map(|s| (*s).to_owned()).collect();
+        let next_line = self
+            .body_lines(&table_path[..home])
+            .into_iter()
+            .skip_while(|(path, k)| !(*path == here && k == key))
+            .nth(1);
         let Some(parent) = self.item_at_mut(table_path) else {
             return;
         };
@@ -134,26 +207,68 @@ impl ConfigToml {
             }
             return;
         };
-        let dotted = table.is_dotted();
-        let next_value = table
-            .iter()
-            .skip_while(|(k, _)| *k != key)
-            .skip(1)
-            .find(|(_, item)| item.is_value())
-            .map(|(k, _)| k.to_owned());
         let Some((removed, _)) = table.remove_entry(key) else {
             return;
         };
-        let comments = whole_lines(prefix_text(removed.leaf_decor().prefix()));
+        let mut comments = whole_lines(prefix_text(removed.leaf_decor().prefix()));
+        if with_comments {
+            comments = unattached(comments);
+            if !comments.contains('#') {
+                // Only blank lines: what follows has its own spacing, a second blank line
+                // would just pile up.
+                return;
+            }
+        }
         if comments.is_empty() {
             return;
         }
-        if let Some(mut next) = next_value.as_deref().and_then(|k| table.key_mut(k)) {
-            let old = prefix_text(next.leaf_decor().prefix()).to_owned();
-            next.leaf_decor_mut().set_prefix(format!("{comments}{old}"));
-        } else if !dotted {
-            self.prepend_to_following(table_path, comments);
+        match next_line {
+            Some((path, next_key)) => {
+                let path: Vec<&str> = path.iter().map(String::as_str).collect();
+                let next = self.item_at_mut(&path).and_then(Item::as_table_like_mut);
+                if let Some(mut next) = next.and_then(|t| t.key_mut(&next_key)) {
+                    let old = prefix_text(next.leaf_decor().prefix()).to_owned();
+                    next.leaf_decor_mut().set_prefix(format!("{comments}{old}"));
+                }
+            }
+            None => self.prepend_to_following(&table_path[..home], comments),
         }
+    }
+
+    /// How much of `table_path` leads to the table whose body prints its keys: the nearest
+    /// one with a header (or the root), not a dotted one.
+    fn body_owner(&self, table_path: &[&str]) -> usize {
+        (0..=table_path.len())
+            .rev()
+            .find(
+                |&depth| matches!(self.item_at(&table_path[..depth]), Some(Item::Table(t)) if !t.is_dotted()),
+            )
+            .unwrap_or(0)
+    }
+
+    /// The key-value lines in the body of the table at `path`, in the order toml_edit prints
+    /// them (dotted keys flattened where they stand): the path of the table holding each key,
+    /// and the key.
+    fn body_lines(&self, path: &[&str]) -> Vec<(Vec<String>, String)> {
+        fn collect(table: &Table, here: &mut Vec<String>, out: &mut Vec<(Vec<String>, String)>) {
+            for (key, item) in table.iter() {
+                match item {
+                    Item::Value(_) => out.push((here.clone(), key.to_owned())),
+                    Item::Table(t) if t.is_dotted() => {
+                        here.push(key.to_owned());
+                        collect(t, here, out);
+                        here.pop();
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let mut out = Vec::new();
+        if let Some(Item::Table(table)) = self.item_at(path) {
+            let mut here: Vec<String> = path.iter().map(|s| (*s).to_owned()).collect();
+            collect(table, &mut here, &mut out);
+        }
+        out
     }
 
     /// Remove the table at `table_path` and all its sub-tables, if present.
@@ -161,6 +276,12 @@ impl ConfigToml {
     /// The comments above the table's header stay (they often describe other, commented-out
     /// sections of IoT Edge's template); the comments inside it go with it.
     pub fn remove_table(&mut self, table_path: &[&str]) {
+        self.remove_family(table_path, false);
+    }
+
+    /// [`Self::remove_table`] for the editors that also drop the comments attached to what they
+    /// remove (see [`Self::remove_with_comments`]).
+    fn remove_family(&mut self, table_path: &[&str], with_comments: bool) {
         let Some((last, parent_path)) = table_path.split_last() else {
             return;
         };
@@ -176,7 +297,10 @@ impl ConfigToml {
         let header = self.header_of_family(table_path);
         self.remove_from_parent(parent_path, last);
         if let Some(header) = header {
-            let comments = whole_lines(&header.prefix);
+            let mut comments = whole_lines(&header.prefix);
+            if with_comments {
+                comments = unattached(comments);
+            }
             if comments.contains('#') {
                 self.prepend_before_pos(header.pos, comments);
             }
@@ -186,8 +310,9 @@ impl ConfigToml {
 
     /// Replace the whole table at `table_path` (and its sub-tables) with `entries`, where each
     /// entry is (sub-table path relative to `table_path`, key, value). The header comment of the
-    /// existing table is kept. Used where mixing old and new keys would be a parse error in IoT
-    /// Edge (e.g. switching provisioning from manual to DPS).
+    /// existing table is kept, nothing else of it: for a section edgeprep owns whole, or one
+    /// that does not exist yet. Where the user's comments inside the table matter (provisioning),
+    /// the plan prunes with [`Self::remove_with_comments`] and sets values instead.
     pub fn replace_table(&mut self, table_path: &[&str], entries: &[(&[&str], &str, toml_edit::Value)]) {
         let full_path =
             |sub: &[&str]| -> Vec<String> { table_path.iter().chain(sub).map(|s| (*s).to_owned()).collect() };
@@ -503,7 +628,7 @@ impl ConfigToml {
     fn first_top_level_key_prefix(&mut self) -> Option<String> {
         let slots = self.layout();
         let Some(first) = slots.iter().find(|s| s.visible) else {
-            let prefix = format!("{}{}", self.trailing(), blank_line_after(&self.render()));
+            let prefix = format!("{}{}", self.trailing(), blank_line_after(&self.doc.to_string()));
             self.doc.set_trailing("");
             return Some(prefix);
         };
@@ -522,7 +647,7 @@ impl ConfigToml {
     /// An implicit (headerless) table is about to get its first key, so its header appears:
     /// put it right above its first sub-table and hand it that sub-table's leading comments.
     fn reveal(&mut self, table_path: &[&str]) {
-        let before = self.render();
+        let before = self.doc.to_string();
         if let Some(Item::Table(table)) = self.item_at_mut(table_path) {
             table.set_implicit(false);
         }
@@ -554,6 +679,64 @@ impl ConfigToml {
         });
         self.with_table_mut(child_dfs, |t| t.decor_mut().set_prefix("\n"));
         self.renumber();
+    }
+}
+
+/// `edited` (toml_edit's rendering, all `\n`) with the line endings of `original` put back.
+///
+/// A line diff (ignoring line endings) pairs each kept line with its original, which is copied
+/// verbatim, and a changed line with the one it replaces, whose line ending it keeps; inserted
+/// lines end like most of the file does. Where the two disagree on whether
+/// the last line is terminated, `edited` wins, so a file without a final newline keeps lacking one.
+fn restore_line_endings(original: &str, edited: &str) -> String {
+    let old: Vec<(&str, &str)> = original.split_inclusive('\n').map(split_eol).collect();
+    let new: Vec<(&str, &str)> = edited.split_inclusive('\n').map(split_eol).collect();
+    let crlf = old.iter().filter(|(_, eol)| *eol == "\r\n").count();
+    let lf = old.iter().filter(|(_, eol)| *eol == "\n").count();
+    let file_eol = if crlf > lf { "\r\n" } else { "\n" };
+    let old_keys: Vec<&str> = old.iter().map(|(content, _)| *content).collect();
+    let new_keys: Vec<&str> = new.iter().map(|(content, _)| *content).collect();
+    // For each line of `edited`: the line of `original` it is (kept), or replaces (changed).
+    let mut from_old: Vec<Option<(usize, bool)>> = vec![None; new.len()];
+    for op in similar::capture_diff_slices(similar::Algorithm::Myers, &old_keys, &new_keys) {
+        match op {
+            similar::DiffOp::Equal { old_index, new_index, len } => {
+                for i in 0..len {
+                    from_old[new_index + i] = Some((old_index + i, true));
+                }
+            }
+            similar::DiffOp::Replace { old_index, old_len, new_index, new_len } => {
+                for i in 0..old_len.min(new_len) {
+                    from_old[new_index + i] = Some((old_index + i, false));
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = String::with_capacity(edited.len() + crlf * 2);
+    for (&(content, eol), source) in new.iter().zip(from_old) {
+        let terminated = !eol.is_empty();
+        let (text, own_eol) = match source {
+            Some((i, kept)) => (if kept { old[i].0 } else { content }, old[i].1),
+            None => (content, ""),
+        };
+        out.push_str(text);
+        if terminated {
+            out.push_str(if own_eol.is_empty() { file_eol } else { own_eol });
+        }
+    }
+    out
+}
+
+/// A line (from `split_inclusive('\n')`) as its content and its line ending (`\r\n`, `\n` or
+/// none, on the last line).
+fn split_eol(line: &str) -> (&str, &str) {
+    if let Some(content) = line.strip_suffix("\r\n") {
+        (content, "\r\n")
+    } else if let Some(content) = line.strip_suffix('\n') {
+        (content, "\n")
+    } else {
+        (line, "")
     }
 }
 
@@ -650,6 +833,31 @@ fn prefix_text(prefix: Option<&toml_edit::RawString>) -> &str {
 /// The complete lines of a prefix: what is above a key or header, without its indentation.
 fn whole_lines(prefix: &str) -> &str {
     prefix.rfind('\n').map_or("", |end| &prefix[..=end])
+}
+
+/// Whether `text` has a CR that does not start a `\r\n`.
+fn has_lone_cr(text: &str) -> bool {
+    text.match_indices('\r').any(|(at, _)| !text[at + 1..].starts_with('\n'))
+}
+
+/// `offset`, moved off the line feed of a `\r\n`: the `\r` is the line's end as the user sees
+/// it, not a column of its own.
+fn line_end(text: &str, offset: usize) -> usize {
+    if text.get(..offset).is_some_and(|before| before.ends_with('\r')) { offset - 1 } else { offset }
+}
+
+/// The lines of `lines` up to and including the last blank one: what is not attached to the key
+/// or header below.
+fn unattached(lines: &str) -> &str {
+    let mut end = 0;
+    let mut at = 0;
+    for line in lines.split_inclusive('\n') {
+        at += line.len();
+        if line.trim().is_empty() {
+            end = at;
+        }
+    }
+    &lines[..end]
 }
 
 /// What to put after `text` so that what follows starts after a blank line.

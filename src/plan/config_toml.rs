@@ -209,8 +209,11 @@ fn ensure_agent(doc: &mut ConfigToml, image: Option<&str>) {
     }
 }
 
-/// Provisioning is replaced as a whole: keys of two variants side by side are IoT Edge's most
-/// common parse error ("data did not match any variant of untagged enum").
+/// Provisioning is edited in place, key by key, so the table's comments, its header and every
+/// unchanged line stay. What must not survive is a key of another variant: keys of two variants
+/// side by side are IoT Edge's most common parse error ("data did not match any variant of
+/// untagged enum"). So every key (and sub-table) the chosen variant does not use is removed
+/// first, with the comment lines attached to it, then the wanted values are set.
 fn set_provisioning(doc: &mut ConfigToml, provisioning: &Provisioning) {
     let desired = provisioning_entries(provisioning);
     let entries: Vec<(&[&str], &str, Value)> =
@@ -223,7 +226,54 @@ fn set_provisioning(doc: &mut ConfigToml, provisioning: &Provisioning) {
     if wanted.as_ref().and_then(current_provisioning).is_some_and(|w| current_provisioning(doc) == Some(w)) {
         return;
     }
-    doc.replace_table(&["provisioning"], &entries);
+    let root = ["provisioning"];
+    if !doc.has_table(&root) {
+        // Nothing to keep (absent, or not even a table): a fresh table, placed like any new one.
+        doc.replace_table(&root, &entries);
+        return;
+    }
+    let own_keys = |sub: &[&str]| -> Vec<&str> {
+        entries.iter().filter(|(s, _, _)| *s == sub).map(|(_, key, _)| *key).collect()
+    };
+    let sub_tables: Vec<&str> = entries.iter().filter_map(|(sub, _, _)| sub.first().copied()).collect();
+    let mut keep_at_top = own_keys(&[]);
+    keep_at_top.extend(&sub_tables);
+    keep_at_top.extend(optional_keys(provisioning.source));
+    prune(doc, &root, &keep_at_top, &[]);
+    for sub in &sub_tables {
+        let path = ["provisioning", sub];
+        if doc.has_table(&path) {
+            // A value the variant wants may exist as a table (an issuance table where a file
+            // URI now goes): that table goes too, `set` then writes the value.
+            let values: Vec<&str> = own_keys(&[sub]);
+            prune(doc, &path, &values, &values);
+        }
+    }
+    for (sub, key, value) in &entries {
+        let path: Vec<&str> = root.iter().chain(sub.iter()).copied().collect();
+        doc.set(&path, key, value.clone());
+    }
+}
+
+/// Remove from the table at `path` every key not in `keep`, and every sub-table named in
+/// `values_only` (where a value goes), each with its attached comments.
+fn prune(doc: &mut ConfigToml, path: &[&str], keep: &[&str], values_only: &[&str]) {
+    for key in doc.keys(path) {
+        let sub: Vec<&str> = path.iter().copied().chain([key.as_str()]).collect();
+        let wrong_kind =
+            values_only.contains(&key.as_str()) && doc.get(path, &key).is_none() && doc.has_table(&sub);
+        if !keep.contains(&key.as_str()) || wrong_kind {
+            doc.remove_with_comments(path, &key);
+        }
+    }
+}
+
+/// Keys a variant allows that the answers do not set: a user's own are kept.
+fn optional_keys(source: ProvisioningSource) -> &'static [&'static str] {
+    match source {
+        ProvisioningSource::Manual => &[],
+        ProvisioningSource::Dps => &["payload"],
+    }
 }
 
 type Entry = (Vec<&'static str>, &'static str, Value);
