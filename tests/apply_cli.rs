@@ -213,12 +213,13 @@ fn existing_files_keep_mode_and_owner() {
     let device = device_from_template();
     device.write("/etc/aziot/config.toml", provisioned_config("old"));
     let path = device.path("/etc/aziot/config.toml");
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+    // 0400, not 0640: the file holds a SAS key, and a group-readable one would be tightened.
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o400)).unwrap();
     std::os::unix::fs::chown(&path, Some(1234), Some(4321)).unwrap();
     let answers = device.answers("hostname = \"edge-01\"\n");
     device.edgeprep(&["apply", "--yes", "--answers", answers.to_str().unwrap()]).assert().success();
     let meta = std::fs::metadata(&path).unwrap();
-    assert_eq!((meta.mode() & 0o777, meta.uid(), meta.gid()), (0o640, 1234, 4321));
+    assert_eq!((meta.mode() & 0o777, meta.uid(), meta.gid()), (0o400, 1234, 4321));
     assert_eq!(device.read("/etc/aziot/config.toml"), provisioned_config("edge-01"));
 }
 
