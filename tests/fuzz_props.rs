@@ -8,8 +8,6 @@
 //! Case counts keep the whole file near a minute in a debug build on a shared 2-core machine
 //! (measured: see the `CASES_*` constants). Each run draws new inputs; a failure prints the
 //! minimal input, and `PROPTEST_RNG_SEED=<n>` makes a run repeatable (or CI deterministic).
-// `shared_fixtures` is declared by build.rs where the fixtures are present.
-#![allow(unexpected_cfgs)]
 
 mod common;
 

@@ -2,8 +2,6 @@
 //! commented-out blocks uncommented, then edgeprep switches or updates the provisioning. Needs
 //! the shared fixtures beside the checkout; tests/editor_form.rs covers the same behaviour on
 //! fixtures of our own for a bare clone.
-// `shared_fixtures` is declared by build.rs where the fixtures are present.
-#![allow(unexpected_cfgs)]
 
 mod common;
 
