@@ -8,7 +8,7 @@ use std::os::unix::fs::{MetadataExt, symlink};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::Device;
+use common::{Device, provisioned_config};
 use edgeprep::apply::atomic;
 use edgeprep::certs::generate::{GenerateOptions, generate_chain};
 use edgeprep::cli::KeyType;
@@ -193,7 +193,7 @@ fn a_symlinked_config_is_edited_at_its_target_and_rollback_restores_link_and_tar
     for (name, text) in [("relative", "../../opt/image/config.toml"), ("absolute", "/opt/image/config.toml")]
     {
         let device = Device::new();
-        device.write("/opt/image/config.toml", "hostname = \"edge-01\"\n");
+        device.write("/opt/image/config.toml", provisioned_config("edge-01"));
         std::fs::create_dir_all(device.path("/etc/aziot")).unwrap();
         symlink(text, device.path("/etc/aziot/config.toml")).unwrap();
         let answers = device.answers("hostname = \"edge-02\"\n");
@@ -201,17 +201,17 @@ fn a_symlinked_config_is_edited_at_its_target_and_rollback_restores_link_and_tar
 
         let link = device.path("/etc/aziot/config.toml");
         assert_eq!(std::fs::read_link(&link).unwrap(), PathBuf::from(text), "{name}: still the same link");
-        assert_eq!(device.read("/opt/image/config.toml"), "hostname = \"edge-02\"\n", "{name}");
+        assert_eq!(device.read("/opt/image/config.toml"), provisioned_config("edge-02"), "{name}");
 
         // Someone replaces the link with a copy; rollback puts the link back and the old bytes
         // into its target.
         std::fs::remove_file(&link).unwrap();
-        std::fs::write(&link, "hostname = \"copy\"\n").unwrap();
+        std::fs::write(&link, provisioned_config("copy")).unwrap();
         device.edgeprep(&["rollback", "--yes"]).assert().success();
         assert_eq!(std::fs::read_link(&link).unwrap(), PathBuf::from(text), "{name}: link restored");
         assert_eq!(
             device.read("/opt/image/config.toml"),
-            "hostname = \"edge-01\"\n",
+            provisioned_config("edge-01"),
             "{name}: target restored"
         );
     }
@@ -287,7 +287,7 @@ fn edge_ca_device() -> (Device, PathBuf) {
     let device = Device::new();
     device.write("/etc/passwd", format!("root:x:0:0::/root:/bin/sh\naziotks:x:{KEYS_UID}:{KEYS_UID}::/:/bin/false\naziotcs:x:{CERTS_UID}:{CERTS_UID}::/:/bin/false\n"));
     device.write("/etc/group", format!("root:x:0:\naziotks:x:{KEYS_UID}:\naziotcs:x:{CERTS_UID}:\n"));
-    device.write("/etc/aziot/config.toml", "hostname = \"edge-01\"\n");
+    device.write("/etc/aziot/config.toml", provisioned_config("edge-01"));
     let chain = generate_chain(&GenerateOptions {
         common_name: "contoso edge ca".to_string(),
         days: 365,
@@ -361,12 +361,12 @@ fn only_certificates_of_the_previous_ca_leave_certds_directory() {
 #[test]
 fn an_apply_removes_a_killed_runs_temp_file_beside_what_it_writes() {
     let device = Device::new();
-    device.write("/etc/aziot/config.toml", "hostname = \"edge-01\"\n");
+    device.write("/etc/aziot/config.toml", provisioned_config("edge-01"));
     device.write("/etc/aziot/.edgeprep-tmp-k1LLed", "hostname = \"half");
     let answers = device.answers("hostname = \"edge-02\"\n");
     device.edgeprep(&["apply", "--yes", "--answers", answers.to_str().unwrap()]).assert().success();
     assert!(!device.exists("/etc/aziot/.edgeprep-tmp-k1LLed"));
-    assert_eq!(device.read("/etc/aziot/config.toml"), "hostname = \"edge-02\"\n");
+    assert_eq!(device.read("/etc/aziot/config.toml"), provisioned_config("edge-02"));
     let names: Vec<_> =
         std::fs::read_dir(device.path("/etc/aziot")).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(names, vec![std::ffi::OsString::from("config.toml")]);
@@ -396,7 +396,7 @@ fn creating_through_a_planted_dangling_link_creates_inside_the_root() {
 #[test]
 fn a_symlinked_daemon_json_is_edited_at_its_target_and_stays_a_link() {
     let device = Device::new();
-    device.write("/etc/aziot/config.toml", "hostname = \"edge-01\"\n");
+    device.write("/etc/aziot/config.toml", provisioned_config("edge-01"));
     device.write("/data/docker/daemon.json", "{\n    \"storage-driver\": \"overlay2\"\n}\n");
     std::fs::create_dir_all(device.path("/etc/docker")).unwrap();
     symlink("/data/docker/daemon.json", device.path("/etc/docker/daemon.json")).unwrap();

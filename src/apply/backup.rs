@@ -512,11 +512,17 @@ pub fn validate_manifest(manifest: &Manifest) -> Result<()> {
             );
         }
         if let Some(link) = &file.link {
-            if let Some(problem) = path_problem(&link.target, false) {
-                bail!("the link target `{}` of {} {problem}", link.target.escape_debug(), file.path);
-            }
+            // A managed file may be a link to anywhere inside the root (an image keeps
+            // config.toml on its data partition) and apply wrote that target, so the target
+            // need not be managed; it must still be a normalized device path, and restoring
+            // resolves it inside the root like every other path.
             if link.text.is_empty() || link.text.chars().any(char::is_control) {
                 bail!("file {} records an impossible symlink text", file.path);
+            }
+            if let Some(problem) =
+                path_problem(&link.target, false).filter(|p| *p != "is not a path edgeprep manages")
+            {
+                bail!("the link target `{}` of {} {problem}", link.target.escape_debug(), file.path);
             }
         }
         if file.existed
@@ -1042,6 +1048,22 @@ mod tests {
         assert!(validate_manifest(&manifest(vec![file("/etc/aziot/x", 0o4755)], vec![])).is_err());
         assert!(validate_manifest(&manifest(vec![file("/etc/aziot/x", 0o2755)], vec![])).is_err());
         assert!(validate_manifest(&manifest(vec![file("/etc/aziot/x", 0o755)], vec![])).is_ok());
+    }
+
+    #[test]
+    fn a_link_may_point_anywhere_normalized_inside_the_root_but_nowhere_else() {
+        let linked = |text: &str, target: &str| {
+            let mut record = file("/etc/aziot/config.toml", 0o600);
+            record.link = Some(LinkRecord { text: text.into(), target: target.into() });
+            validate_manifest(&manifest(vec![record], vec![]))
+        };
+        assert!(linked("/opt/image/config.toml", "/opt/image/config.toml").is_ok());
+        assert!(linked("../../opt/image/config.toml", "/opt/image/config.toml").is_ok());
+        assert!(linked("x", "/../../etc/shadow").is_err());
+        assert!(linked("x", "/opt//image").is_err());
+        assert!(linked("x", "/var/lib/edgeprep/backups/1/manifest.json").is_err());
+        assert!(linked("a\nb", "/opt/image/config.toml").is_err());
+        assert!(linked("", "/opt/image/config.toml").is_err());
     }
 
     #[test]

@@ -242,6 +242,34 @@ def check(config):
         raise Rejected(f"invalid moby_runtime uri {moby['uri']!r}")
 
 
+def in_root(root, device_path):
+    """The host path of `device_path` with every symlink resolved as on the device (a chroot at
+    `root`): absolute link texts start again at the root, `..` stops at it."""
+    pending = [c for c in device_path.split("/") if c]
+    parts = []
+    hops = 0
+    while pending:
+        name = pending.pop(0)
+        if name == ".":
+            continue
+        if name == "..":
+            if parts:
+                parts.pop()
+            continue
+        here = os.path.join(root, *parts, name)
+        if os.path.islink(here):
+            hops += 1
+            if hops > 40:
+                break
+            text = os.readlink(here)
+            if text.startswith("/"):
+                parts = []
+            pending = [c for c in text.split("/") if c] + pending
+            continue
+        parts.append(name)
+    return os.path.join(root, *parts)
+
+
 def config_apply(args):
     device_path = "/etc/aziot/config.toml"
     for i, arg in enumerate(args):
@@ -253,7 +281,7 @@ def config_apply(args):
     if not root:
         print("fake iotedge: EDGEPREP_TEST_ROOT is not set, refusing to read this machine's files", file=sys.stderr)
         return 1
-    path = os.path.join(root, device_path.lstrip("/"))
+    path = in_root(root, device_path)
     try:
         with open(path, "rb") as f:
             raw = f.read()
