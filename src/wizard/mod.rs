@@ -3,4 +3,7 @@
 //! It only collects answers; every rule stays in `answers`, `plan` and `apply`.
 
 pub mod draft;
+pub mod effects;
 pub mod questions;
+pub mod facts;
+pub mod tui;
