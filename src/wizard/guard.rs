@@ -57,11 +57,14 @@ pub fn exit_if_signalled() {
     }
 }
 
-/// Restore the terminal and exit.
+/// Restore the terminal and exit. Runs on a helper thread while the main thread holds the
+/// stdout lock (main.rs locks it for the whole run), so the escape sequences go to stderr,
+/// the same terminal (the wizard only starts when stderr is one). Not `ratatui::restore`
+/// either: on a hung-up terminal it reports the failure with `eprintln!`, which panics.
 fn leave(code: i32) -> ! {
-    // Not `ratatui::restore`: on a hung-up terminal it reports the failure with `eprintln!`,
-    // which panics when stderr is gone too.
-    let _ = ratatui::try_restore();
+    use ratatui::crossterm::{cursor, execute, terminal};
+    let _ = terminal::disable_raw_mode();
+    let _ = execute!(std::io::stderr(), terminal::LeaveAlternateScreen, cursor::Show);
     std::process::exit(code)
 }
 
