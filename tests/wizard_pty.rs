@@ -113,9 +113,5 @@ fn sighup_in_the_middle_of_the_wizard_ends_it_promptly_and_changes_nothing() {
 #[test]
 fn without_a_terminal_the_wizard_points_at_apply() {
     let device = demo_device();
-    device
-        .edgeprep(&[])
-        .assert()
-        .code(2)
-        .stderr(predicates::str::contains("edgeprep apply --answers FILE"));
+    device.edgeprep(&[]).assert().code(2).stderr(predicates::str::contains("edgeprep apply --answers FILE"));
 }

@@ -73,7 +73,13 @@ fn overview_monochrome_keeps_the_selection_visible_without_colour() {
     model.mono = true;
     let terminal = terminal(&model, 80, 24);
     assert_no_colour(&terminal);
-    let selected = terminal.backend().buffer().content().iter().filter(|c| c.modifier.contains(ratatui::style::Modifier::REVERSED)).count();
+    let selected = terminal
+        .backend()
+        .buffer()
+        .content()
+        .iter()
+        .filter(|c| c.modifier.contains(ratatui::style::Modifier::REVERSED))
+        .count();
     assert!(selected > 0, "the selected path is in reverse video");
     insta::assert_snapshot!(terminal.backend().to_string());
 }

@@ -68,10 +68,14 @@ impl Draft {
                         values: s
                             .fields
                             .iter()
-                            .map(|f| (f.key, tree.as_ref().and_then(|t| lookup(t, f.key)).map_or_else(
-                                || absent_text(f),
-                                |v| text_of(f, v),
-                            )))
+                            .map(|f| {
+                                (
+                                    f.key,
+                                    tree.as_ref()
+                                        .and_then(|t| lookup(t, f.key))
+                                        .map_or_else(|| absent_text(f), |v| text_of(f, v)),
+                                )
+                            })
                             .collect(),
                     },
                     None => SectionDraft { set: false, values: recommended_values(s) },
@@ -161,7 +165,11 @@ impl Draft {
         let findings = validate(&answers);
         let errors = findings.errors.into_iter().map(|f| (f, true));
         let warnings = findings.warnings.into_iter().map(|f| (f, false));
-        problems.extend(errors.chain(warnings).map(|(f, error)| Problem { key: f.key, message: f.message, error }));
+        problems.extend(errors.chain(warnings).map(|(f, error)| Problem {
+            key: f.key,
+            message: f.message,
+            error,
+        }));
         let valid = problems.iter().all(|p| !p.error);
         Checked { answers: valid.then_some(answers), problems }
     }
@@ -194,7 +202,11 @@ pub fn section_of(key: &str) -> &str {
 }
 
 fn recommended_values(section: &Section) -> BTreeMap<&'static str, String> {
-    section.fields.iter().map(|f| (f.key, f.recommended.map_or_else(|| absent_text(f), str::to_string))).collect()
+    section
+        .fields
+        .iter()
+        .map(|f| (f.key, f.recommended.map_or_else(|| absent_text(f), str::to_string)))
+        .collect()
 }
 
 /// A field's text when the answers do not have it.
@@ -210,9 +222,11 @@ fn text_of(field: &Field, value: &toml::Value) -> String {
     match (field.kind, value) {
         (Kind::Presence(labels), _) => labels[1].to_string(),
         (_, toml::Value::String(s)) => s.clone(),
-        (_, toml::Value::Array(items)) => {
-            items.iter().map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_string)).collect::<Vec<_>>().join(", ")
-        }
+        (_, toml::Value::Array(items)) => items
+            .iter()
+            .map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_string))
+            .collect::<Vec<_>>()
+            .join(", "),
         (_, other) => other.to_string(),
     }
 }
@@ -236,7 +250,12 @@ fn value_of(field: &Field, text: &str) -> Result<Option<toml::Value>, String> {
         Kind::Text | Kind::Secret => Ok(Some(toml::Value::String(text.to_string()))),
         Kind::Choice(options) => match options.iter().find(|o| o.eq_ignore_ascii_case(text.trim())) {
             Some(o) => Ok(Some(toml::Value::String(o.to_string()))),
-            None => Err(format!("{}{}: use one of {}", key_label(field.key), shown(), options.join(", ").trim_start_matches(", "))),
+            None => Err(format!(
+                "{}{}: use one of {}",
+                key_label(field.key),
+                shown(),
+                options.join(", ").trim_start_matches(", ")
+            )),
         },
         Kind::Bool => match text.trim() {
             "true" => Ok(Some(toml::Value::Boolean(true))),
@@ -245,10 +264,16 @@ fn value_of(field: &Field, text: &str) -> Result<Option<toml::Value>, String> {
         },
         Kind::Number => match text.trim().parse::<u32>() {
             Ok(n) => Ok(Some(toml::Value::Integer(i64::from(n)))),
-            Err(_) => Err(format!("{}{}: is not a whole number; {}", key_label(field.key), shown(), field.hint)),
+            Err(_) => {
+                Err(format!("{}{}: is not a whole number; {}", key_label(field.key), shown(), field.hint))
+            }
         },
         Kind::List => Ok(Some(toml::Value::Array(
-            text.split(',').map(str::trim).filter(|s| !s.is_empty()).map(|s| toml::Value::String(s.into())).collect(),
+            text.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| toml::Value::String(s.into()))
+                .collect(),
         ))),
         Kind::Presence(_) => Ok(None),
     }

@@ -53,14 +53,29 @@ pub fn outcome(result: &Result<ApplyReport>) -> Outcome {
                 } else {
                     format!("`{}` failed.", failed.command.display())
                 }];
-                lines.extend(failed.output.stdout.lines().chain(failed.output.stderr.lines()).map(|l| format!("  | {l}")));
+                lines.extend(
+                    failed
+                        .output
+                        .stdout
+                        .lines()
+                        .chain(failed.output.stderr.lines())
+                        .map(|l| format!("  | {l}")),
+                );
                 lines.push(format!("Every file was restored from backup {}.", failed.backup));
-                lines.extend(failed.reapplied.iter().map(|r| format!("Ran again on the restored files: {}", r.command)));
+                lines.extend(
+                    failed
+                        .reapplied
+                        .iter()
+                        .map(|r| format!("Ran again on the restored files: {}", r.command)),
+                );
                 Outcome { ok: false, lines }
             }
             None => Outcome {
                 ok: false,
-                lines: vec![format!("{err:#}"), "No file was left changed: apply puts back what it wrote.".to_string()],
+                lines: vec![
+                    format!("{err:#}"),
+                    "No file was left changed: apply puts back what it wrote.".to_string(),
+                ],
             },
         },
     }

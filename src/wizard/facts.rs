@@ -33,7 +33,8 @@ pub struct Facts {
 
 impl Facts {
     pub fn read(state: &DeviceState, edge_ca: Option<&EdgeCaStatus>, device: &str) -> Self {
-        let config: toml::Table = text(state, paths::CONFIG_TOML).and_then(|t| t.parse().ok()).unwrap_or_default();
+        let config: toml::Table =
+            text(state, paths::CONFIG_TOML).and_then(|t| t.parse().ok()).unwrap_or_default();
         let daemon: serde_json::Value =
             text(state, paths::DAEMON_JSON).and_then(|t| serde_json::from_str(t).ok()).unwrap_or_default();
         let mut current = BTreeMap::new();
@@ -58,7 +59,8 @@ impl Facts {
         put("provisioning.id_scope", get(&["provisioning", "id_scope"]));
         put("provisioning.global_endpoint", get(&["provisioning", "global_endpoint"]));
         put("upstream.protocol", get(&["agent", "env", "UpstreamProtocol"]));
-        let agent_proxy = ["https_proxy", "HTTPS_PROXY", "Https_Proxy"].iter().find_map(|k| get(&["agent", "env", k]));
+        let agent_proxy =
+            ["https_proxy", "HTTPS_PROXY", "Https_Proxy"].iter().find_map(|k| get(&["agent", "env", k]));
         put("proxy.url", agent_proxy.clone());
         put("agent.image", get(&["agent", "config", "image"]));
         put("agent.auth.server", get(&["agent", "config", "auth", "serveraddress"]));
@@ -72,13 +74,16 @@ impl Facts {
             };
             put(field, get(&["image_garbage_collection", key]));
         }
-        let json_text = |v: Option<&serde_json::Value>| v.map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string));
+        let json_text = |v: Option<&serde_json::Value>| {
+            v.map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
+        };
         put("logging.driver", json_text(daemon.get("log-driver")));
         put("logging.max_size", json_text(daemon.get("log-opts").and_then(|o| o.get("max-size"))));
         put("logging.max_files", json_text(daemon.get("log-opts").and_then(|o| o.get("max-file"))));
-        let dns = daemon.get("dns").and_then(|d| d.as_array()).map(|servers| {
-            servers.iter().filter_map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
-        });
+        let dns = daemon
+            .get("dns")
+            .and_then(|d| d.as_array())
+            .map(|servers| servers.iter().filter_map(|s| s.as_str()).collect::<Vec<_>>().join(", "));
         put("dns.servers", dns);
         put("edge_ca.cert", get(&["edge_ca", "cert"]));
 
@@ -132,7 +137,8 @@ impl Facts {
         let proxy = match proxy_set {
             0 => "none".to_string(),
             n => {
-                let missing: Vec<&str> = self.proxy_places.iter().filter(|(_, s)| !s).map(|(p, _)| *p).collect();
+                let missing: Vec<&str> =
+                    self.proxy_places.iter().filter(|(_, s)| !s).map(|(p, _)| *p).collect();
                 if missing.is_empty() {
                     "set in all 4 places".to_string()
                 } else {

@@ -37,7 +37,10 @@ pub fn install() -> Result<()> {
             }
         })
         .context("starting the signal thread")?;
-    std::thread::Builder::new().name("edgeprep-hangup".into()).spawn(watch_hangup).context("starting the watchdog")?;
+    std::thread::Builder::new()
+        .name("edgeprep-hangup".into())
+        .spawn(watch_hangup)
+        .context("starting the watchdog")?;
     Ok(())
 }
 

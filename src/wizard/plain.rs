@@ -49,7 +49,11 @@ fn ask_and_apply(ctx: &Context, facts: Facts, answers: Option<&Answers>, out: &m
     let model = Model::new(facts, answers);
     let facts = &model.facts;
     let mut draft = model.draft.clone();
-    let given: Vec<&str> = super::questions::SECTIONS.iter().map(|s| s.key).filter(|k| answers.is_some() && draft.is_set(k)).collect();
+    let given: Vec<&str> = super::questions::SECTIONS
+        .iter()
+        .map(|s| s.key)
+        .filter(|k| answers.is_some() && draft.is_set(k))
+        .collect();
 
     eprintln!("edgeprep: {}", facts.device);
     for (item, now) in facts.checklist() {
@@ -114,7 +118,8 @@ fn ask_section(draft: &mut Draft, path: Path, section: &'static Section, facts: 
     eprintln!("{}", section.why);
     let options = vec![KEEP, SET];
     let start = usize::from(draft.is_set(section.key));
-    let set = Select::new(&format!("{}:", section.title), options).with_starting_cursor(start).prompt()? == SET;
+    let set =
+        Select::new(&format!("{}:", section.title), options).with_starting_cursor(start).prompt()? == SET;
     draft.set_section(section.key, set);
     if !set {
         return Ok(());
@@ -141,7 +146,10 @@ fn ask_field(draft: &Draft, path: Path, field: &'static Field, facts: &Facts) ->
     if let Some(options) = field.kind.options() {
         let shown: Vec<&str> = options.iter().map(|o| if o.is_empty() { "(not set)" } else { o }).collect();
         let start = options.iter().position(|o| *o == current).unwrap_or(0);
-        let picked = Select::new(&label, shown.clone()).with_starting_cursor(start).with_help_message(&help).prompt()?;
+        let picked = Select::new(&label, shown.clone())
+            .with_starting_cursor(start)
+            .with_help_message(&help)
+            .prompt()?;
         let at = shown.iter().position(|s| *s == picked).unwrap_or(0);
         return Ok(options[at].to_string());
     }
@@ -156,7 +164,11 @@ fn ask_field(draft: &Draft, path: Path, field: &'static Field, facts: &Facts) ->
             .prompt()?;
         return Ok(if typed.is_empty() { draft.value(field.key).to_string() } else { typed });
     }
-    Ok(Text::new(&label).with_initial_value(&current).with_help_message(&help).with_validator(validator).prompt()?)
+    Ok(Text::new(&label)
+        .with_initial_value(&current)
+        .with_help_message(&help)
+        .with_validator(validator)
+        .prompt()?)
 }
 
 /// The answers rules for one field, on the draft with the typed text in it.

@@ -103,21 +103,46 @@ pub const SECTIONS: &[Section] = &[
         why: "The Edge CA signs the certificates modules and downstream devices trust. The quickstart CA \
               IoT Edge makes itself expires in 90 days and is not for production.",
         fields: &[
-            field("edge_ca.generate", "Source", "import your PKI's files, or generate a chain here", Kind::Presence(&EDGE_CA_SOURCES))
-                .recommend("generate here"),
-            field("edge_ca.cert", "Certificate", "full chain PEM, Edge CA first (path on this machine)", Kind::Text)
-                .when("edge_ca.generate", &["import files"]),
+            field(
+                "edge_ca.generate",
+                "Source",
+                "import your PKI's files, or generate a chain here",
+                Kind::Presence(&EDGE_CA_SOURCES),
+            )
+            .recommend("generate here"),
+            field(
+                "edge_ca.cert",
+                "Certificate",
+                "full chain PEM, Edge CA first (path on this machine)",
+                Kind::Text,
+            )
+            .when("edge_ca.generate", &["import files"]),
             field("edge_ca.key", "Private key", "PEM private key of the Edge CA (path)", Kind::Text)
                 .when("edge_ca.generate", &["import files"]),
-            field("edge_ca.trust_bundle", "Trust bundle", "root CA PEM that modules should trust (path, optional)", Kind::Text)
-                .when("edge_ca.generate", &["import files"]),
-            field("edge_ca.generate.common_name", "Common name", "must differ from the hostname and device id", Kind::Text)
-                .recommend("edgeprep Edge CA")
-                .when("edge_ca.generate", &["generate here"]),
+            field(
+                "edge_ca.trust_bundle",
+                "Trust bundle",
+                "root CA PEM that modules should trust (path, optional)",
+                Kind::Text,
+            )
+            .when("edge_ca.generate", &["import files"]),
+            field(
+                "edge_ca.generate.common_name",
+                "Common name",
+                "must differ from the hostname and device id",
+                Kind::Text,
+            )
+            .recommend("edgeprep Edge CA")
+            .when("edge_ca.generate", &["generate here"]),
             field("edge_ca.generate.days", "Days valid", "whole days, e.g. 365", Kind::Number)
                 .recommend("365")
                 .when("edge_ca.generate", &["generate here"]),
-            field("edge_ca.os_trust_store", "OS trust store", "also trust the root on the host (docker pulls)", Kind::Bool),
+            field(
+                "edge_ca.os_trust_store",
+                "OS trust store",
+                "also trust the root on the host (docker pulls)",
+                Kind::Bool,
+            ),
         ],
         first_boot_only: false,
         recommend_change: true,
@@ -127,9 +152,14 @@ pub const SECTIONS: &[Section] = &[
         title: "Upstream protocol",
         why: "How edgeAgent and edgeHub reach IoT Hub. Where only port 443 is open, AMQP or MQTT over \
               WebSockets is the one that gets through.",
-        fields: &[field("upstream.protocol", "Protocol", "Amqp, AmqpWs, Mqtt or MqttWs", Kind::Choice(&["Amqp", "AmqpWs", "Mqtt", "MqttWs"]))
-            .recommend("AmqpWs")
-            .required()],
+        fields: &[field(
+            "upstream.protocol",
+            "Protocol",
+            "Amqp, AmqpWs, Mqtt or MqttWs",
+            Kind::Choice(&["Amqp", "AmqpWs", "Mqtt", "MqttWs"]),
+        )
+        .recommend("AmqpWs")
+        .required()],
         first_boot_only: false,
         recommend_change: true,
     },
@@ -140,8 +170,13 @@ pub const SECTIONS: &[Section] = &[
               aziot-identityd); missing one is the classic half-working device.",
         fields: &[
             field("proxy.url", "Proxy URL", "http://[user:pass@]host:port", Kind::Secret).required(),
-            field("proxy.no_proxy", "No proxy for", "hosts docker reaches directly, e.g. localhost,127.0.0.1", Kind::Text)
-                .recommend("localhost,127.0.0.1"),
+            field(
+                "proxy.no_proxy",
+                "No proxy for",
+                "hosts docker reaches directly, e.g. localhost,127.0.0.1",
+                Kind::Text,
+            )
+            .recommend("localhost,127.0.0.1"),
         ],
         first_boot_only: false,
         recommend_change: false,
@@ -152,9 +187,19 @@ pub const SECTIONS: &[Section] = &[
         why: "The bootstrap edgeAgent image. Pin an exact version so every device runs the same \
               runtime; a private registry also needs its credentials here.",
         fields: &[
-            field("agent.image", "Agent image", "registry/repository:tag, e.g. mcr.microsoft.com/azureiotedge-agent:1.4.43", Kind::Text)
-                .recommend("mcr.microsoft.com/azureiotedge-agent:1.4.43"),
-            field("agent.auth", "Credentials", "a private registry needs a user and password", Kind::Presence(&AUTH_CHOICES)),
+            field(
+                "agent.image",
+                "Agent image",
+                "registry/repository:tag, e.g. mcr.microsoft.com/azureiotedge-agent:1.4.43",
+                Kind::Text,
+            )
+            .recommend("mcr.microsoft.com/azureiotedge-agent:1.4.43"),
+            field(
+                "agent.auth",
+                "Credentials",
+                "a private registry needs a user and password",
+                Kind::Presence(&AUTH_CHOICES),
+            ),
             field("agent.auth.server", "Registry", "e.g. contoso.azurecr.io", Kind::Text)
                 .required()
                 .when("agent.auth", &["user and password"]),
@@ -175,9 +220,17 @@ pub const SECTIONS: &[Section] = &[
         fields: &[
             field("image_garbage_collection.enabled", "Enabled", "true or false", Kind::Bool)
                 .recommend("true"),
-            field("image_garbage_collection.cleanup_recurrence", "Every", "whole days, e.g. 1d", Kind::Text).recommend("1d"),
-            field("image_garbage_collection.image_age_cleanup_threshold", "Unused for", "e.g. 7d", Kind::Text).recommend("7d"),
-            field("image_garbage_collection.cleanup_time", "At", "HH:MM, device local time", Kind::Text).recommend("03:00"),
+            field("image_garbage_collection.cleanup_recurrence", "Every", "whole days, e.g. 1d", Kind::Text)
+                .recommend("1d"),
+            field(
+                "image_garbage_collection.image_age_cleanup_threshold",
+                "Unused for",
+                "e.g. 7d",
+                Kind::Text,
+            )
+            .recommend("7d"),
+            field("image_garbage_collection.cleanup_time", "At", "HH:MM, device local time", Kind::Text)
+                .recommend("03:00"),
         ],
         first_boot_only: false,
         recommend_change: true,
@@ -188,9 +241,14 @@ pub const SECTIONS: &[Section] = &[
         why: "Docker's default json-file driver never rotates: module logs grow until the disk is \
               full. The local driver with limits keeps them bounded.",
         fields: &[
-            field("logging.driver", "Driver", "local, json-file or journald", Kind::Choice(&["local", "json-file", "journald"]))
-                .recommend("local")
-                .required(),
+            field(
+                "logging.driver",
+                "Driver",
+                "local, json-file or journald",
+                Kind::Choice(&["local", "json-file", "journald"]),
+            )
+            .recommend("local")
+            .required(),
             field("logging.max_size", "Max size", "per file, e.g. 10m", Kind::Text)
                 .recommend("10m")
                 .when("logging.driver", &["local", "json-file"]),
@@ -206,7 +264,13 @@ pub const SECTIONS: &[Section] = &[
         title: "DNS",
         why: "Containers get their DNS servers from docker; on sites where the host's resolver is \
               local-only (127.0.0.53), modules cannot resolve IoT Hub without these.",
-        fields: &[field("dns.servers", "Servers", "IP addresses, comma-separated, e.g. 10.0.0.2, 1.1.1.1", Kind::List).required()],
+        fields: &[field(
+            "dns.servers",
+            "Servers",
+            "IP addresses, comma-separated, e.g. 10.0.0.2, 1.1.1.1",
+            Kind::List,
+        )
+        .required()],
         first_boot_only: false,
         recommend_change: false,
     },
@@ -216,26 +280,62 @@ pub const SECTIONS: &[Section] = &[
         why: "How the device gets its identity in IoT Hub: a connection string for one device, or \
               DPS for a fleet.",
         fields: &[
-            field("provisioning.source", "Source", "manual (connection string) or dps", Kind::Choice(&["manual", "dps"]))
-                .recommend("manual")
-                .required(),
-            field("provisioning.connection_string", "Connection string", "HostName=...;DeviceId=...;SharedAccessKey=...", Kind::Secret)
-                .when("provisioning.source", &["manual"]),
-            field("provisioning.global_endpoint", "Endpoint", "e.g. https://global.azure-devices-provisioning.net", Kind::Text)
-                .recommend("https://global.azure-devices-provisioning.net")
+            field(
+                "provisioning.source",
+                "Source",
+                "manual (connection string) or dps",
+                Kind::Choice(&["manual", "dps"]),
+            )
+            .recommend("manual")
+            .required(),
+            field(
+                "provisioning.connection_string",
+                "Connection string",
+                "HostName=...;DeviceId=...;SharedAccessKey=...",
+                Kind::Secret,
+            )
+            .when("provisioning.source", &["manual"]),
+            field(
+                "provisioning.global_endpoint",
+                "Endpoint",
+                "e.g. https://global.azure-devices-provisioning.net",
+                Kind::Text,
+            )
+            .recommend("https://global.azure-devices-provisioning.net")
+            .when("provisioning.source", &["dps"]),
+            field("provisioning.id_scope", "ID scope", "e.g. 0ne00000000", Kind::Text)
                 .when("provisioning.source", &["dps"]),
-            field("provisioning.id_scope", "ID scope", "e.g. 0ne00000000", Kind::Text).when("provisioning.source", &["dps"]),
-            field("provisioning.attestation", "Attestation", "symmetric_key, x509 or tpm", Kind::Choice(&["symmetric_key", "x509", "tpm"]))
-                .recommend("symmetric_key")
-                .when("provisioning.source", &["dps"]),
-            field("provisioning.registration_id", "Registration id", "the device's DPS registration id", Kind::Text)
-                .when("provisioning.source", &["dps"]),
+            field(
+                "provisioning.attestation",
+                "Attestation",
+                "symmetric_key, x509 or tpm",
+                Kind::Choice(&["symmetric_key", "x509", "tpm"]),
+            )
+            .recommend("symmetric_key")
+            .when("provisioning.source", &["dps"]),
+            field(
+                "provisioning.registration_id",
+                "Registration id",
+                "the device's DPS registration id",
+                Kind::Text,
+            )
+            .when("provisioning.source", &["dps"]),
             field("provisioning.symmetric_key", "Symmetric key", "base64, never shown", Kind::Secret)
                 .when("provisioning.attestation", &["symmetric_key"]),
-            field("provisioning.identity_cert", "Identity cert", "device certificate path on the device", Kind::Text)
-                .when("provisioning.attestation", &["x509"]),
-            field("provisioning.identity_pk", "Identity key", "device private key path on the device", Kind::Text)
-                .when("provisioning.attestation", &["x509"]),
+            field(
+                "provisioning.identity_cert",
+                "Identity cert",
+                "device certificate path on the device",
+                Kind::Text,
+            )
+            .when("provisioning.attestation", &["x509"]),
+            field(
+                "provisioning.identity_pk",
+                "Identity key",
+                "device private key path on the device",
+                Kind::Text,
+            )
+            .when("provisioning.attestation", &["x509"]),
         ],
         first_boot_only: true,
         recommend_change: true,
@@ -245,7 +345,13 @@ pub const SECTIONS: &[Section] = &[
         title: "Hostname",
         why: "Modules and downstream devices reach the device by this name, and edgeHub's \
               certificate carries it: it must match the OS hostname.",
-        fields: &[field("hostname", "Hostname", "e.g. edge-gw-01 or edge-gw-01.plant.example.com", Kind::Text).required()],
+        fields: &[field(
+            "hostname",
+            "Hostname",
+            "e.g. edge-gw-01 or edge-gw-01.plant.example.com",
+            Kind::Text,
+        )
+        .required()],
         first_boot_only: true,
         recommend_change: true,
     },
@@ -308,9 +414,9 @@ impl Path {
     /// The smallest path that walks every section in `keys` (the sections an answers file sets).
     pub fn covering<'a>(keys: impl IntoIterator<Item = &'a str>) -> Option<Path> {
         let keys: Vec<&str> = keys.into_iter().collect();
-        [Path::RotateCa, Path::Production, Path::FirstBoot].into_iter().find(|path| {
-            keys.iter().all(|k| section(k).is_some_and(|s| path.includes(s)))
-        })
+        [Path::RotateCa, Path::Production, Path::FirstBoot]
+            .into_iter()
+            .find(|path| keys.iter().all(|k| section(k).is_some_and(|s| path.includes(s))))
     }
 }
 
@@ -343,7 +449,8 @@ pub(crate) mod tests {
                 );
                 if let Some((other, values)) = field.when {
                     let other = find_field(other).unwrap_or_else(|| panic!("{other} is not a field"));
-                    let options = other.kind.options().unwrap_or_else(|| panic!("{} has no options", other.key));
+                    let options =
+                        other.kind.options().unwrap_or_else(|| panic!("{} has no options", other.key));
                     assert!(values.iter().all(|v| options.contains(v)), "{}: {values:?}", field.key);
                 }
                 if let (Some(options), Some(rec)) = (field.kind.options(), field.recommended) {
@@ -393,7 +500,11 @@ pub(crate) mod tests {
                 image_age_cleanup_threshold: None,
                 cleanup_time: Some("04:15".into()),
             }),
-            logging: Some(Logging { driver: LogDriver::JsonFile, max_size: Some("5m".into()), max_files: Some(4) }),
+            logging: Some(Logging {
+                driver: LogDriver::JsonFile,
+                max_size: Some("5m".into()),
+                max_files: Some(4),
+            }),
             dns: Some(Dns { servers: vec!["10.0.0.2".into(), "1.1.1.1".into()] }),
             edge_ca: Some(EdgeCa {
                 cert: None,

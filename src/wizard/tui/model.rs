@@ -40,7 +40,7 @@ pub struct Outcome {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
     /// Build the plan from these answers and send back [`super::message::Msg::Planned`].
-    BuildPlan(Answers),
+    BuildPlan(Box<Answers>),
     /// Apply the plan last built and send back [`super::message::Msg::Applied`].
     Apply,
     /// Restore the terminal and exit with this code.

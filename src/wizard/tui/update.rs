@@ -73,7 +73,9 @@ fn quit(model: &mut Model) -> Option<Effect> {
 fn overview(model: &mut Model, msg: Msg) -> Option<Effect> {
     match msg {
         Msg::NextField | Msg::Right => model.path_cursor = (model.path_cursor + 1) % Path::ALL.len(),
-        Msg::PrevField | Msg::Left => model.path_cursor = (model.path_cursor + Path::ALL.len() - 1) % Path::ALL.len(),
+        Msg::PrevField | Msg::Left => {
+            model.path_cursor = (model.path_cursor + Path::ALL.len() - 1) % Path::ALL.len()
+        }
         Msg::Char(c @ '1'..='3') => model.path_cursor = usize::from(c as u8 - b'1'),
         Msg::Accept => {
             let path = Path::ALL[model.path_cursor];
@@ -113,7 +115,7 @@ fn to_review(model: &mut Model) -> Option<Effect> {
             model.review = None;
             model.review_scroll = 0;
             model.confirming = false;
-            Some(Effect::BuildPlan(answers))
+            Some(Effect::BuildPlan(Box::new(answers)))
         }
         None => {
             // Send the technician to the first step with an error.
@@ -148,7 +150,7 @@ fn set_focus(model: &mut Model, focus: usize) {
 }
 
 fn step(model: &mut Model, msg: Msg) -> Option<Effect> {
-    let Some(section) = model.section() else { return None };
+    let section = model.section()?;
     let rows = model.focusable().len() + 1;
     match msg {
         Msg::Accept => {
@@ -258,8 +260,10 @@ fn review(model: &mut Model, msg: Msg) -> Option<Effect> {
         Msg::PageUp => model.review_scroll = model.review_scroll.saturating_sub(PAGE),
         Msg::Accept => match &model.review {
             Some(Ok(text)) if text.empty => {
-                model.outcome =
-                    Some(super::model::Outcome { ok: true, lines: vec![crate::plan::NO_CHANGES.to_string()] });
+                model.outcome = Some(super::model::Outcome {
+                    ok: true,
+                    lines: vec![crate::plan::NO_CHANGES.to_string()],
+                });
                 model.screen = Screen::Done;
             }
             Some(Ok(_)) if model.confirming => {
@@ -310,7 +314,7 @@ mod tests {
         let answers = parse_answers(text, "demo").unwrap();
         let mut model = Model::new(provisioned(), Some(&answers));
         assert_eq!(model.preselected, Path::Production);
-        assert_eq!(enter_until_effect(&mut model), Effect::BuildPlan(answers));
+        assert_eq!(enter_until_effect(&mut model), Effect::BuildPlan(Box::new(answers)));
         assert_eq!(model.screen, Screen::Review);
         send(&mut model, &[Msg::Planned(Ok(ReviewText { lines: vec!["diff".into()], empty: false }))]);
         assert_eq!(update(&mut model, Msg::Accept), None, "the first Enter asks");
@@ -338,8 +342,11 @@ mod tests {
     fn enter_without_a_file_takes_the_recommendations() {
         let mut model = Model::new(provisioned(), None);
         let Effect::BuildPlan(answers) = enter_until_effect(&mut model) else { panic!("no plan") };
-        assert_eq!(answers, crate::wizard::draft::Draft::recommended().check(Path::Production).answers.unwrap());
-        assert_eq!(answers.upstream.unwrap().protocol.as_str(), "AmqpWs");
+        assert_eq!(
+            *answers,
+            crate::wizard::draft::Draft::recommended().check(Path::Production).answers.unwrap()
+        );
+        assert_eq!(answers.upstream.as_ref().unwrap().protocol.as_str(), "AmqpWs");
     }
 
     #[test]

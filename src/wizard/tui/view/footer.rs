@@ -21,9 +21,18 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
         Screen::Step(_) if model.typing() => {
             &[("Enter", "next"), ("Esc", "back"), ("Tab", "field"), ("F1", "help"), ("Ctrl-C", "quit")]
         }
-        Screen::Step(_) => &[("Enter", "next"), ("Esc", "back"), ("Tab", "field"), ("Left/Right", "change"), ("?", "help"), ("q", "quit")],
+        Screen::Step(_) => &[
+            ("Enter", "next"),
+            ("Esc", "back"),
+            ("Tab", "field"),
+            ("Left/Right", "change"),
+            ("?", "help"),
+            ("q", "quit"),
+        ],
         Screen::Review if model.confirming => &[("Enter", "apply now"), ("Esc", "not yet")],
-        Screen::Review => &[("Enter", "apply"), ("Esc", "back"), ("Up/Down PgUp/PgDn", "scroll"), ("q", "quit")],
+        Screen::Review => {
+            &[("Enter", "apply"), ("Esc", "back"), ("Up/Down PgUp/PgDn", "scroll"), ("q", "quit")]
+        }
         Screen::Apply => &[("", "applying: keys wait until it finishes")],
         Screen::Done => &[("Enter", "leave")],
     };

@@ -29,7 +29,8 @@ pub fn draw(frame: &mut Frame, model: &Model) {
         Layout::vertical([Constraint::Length(1), Constraint::Min(0), Constraint::Length(1)]).areas(area);
     let title = format!("edgeprep: {}  |  {}", model.facts.device, model.path.title());
     frame.render_widget(Paragraph::new(Line::styled(title, theme.title)), header);
-    let [rail_area, main] = Layout::horizontal([Constraint::Length(rail::WIDTH), Constraint::Min(0)]).areas(body);
+    let [rail_area, main] =
+        Layout::horizontal([Constraint::Length(rail::WIDTH), Constraint::Min(0)]).areas(body);
     rail::draw(frame, rail_area, model, &theme);
     match model.screen {
         Screen::Overview => overview::draw(frame, main, model, &theme),
@@ -77,7 +78,9 @@ fn draw_help(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
     let popup = area.inner(Margin { horizontal: 2, vertical: 1 });
     frame.render_widget(Clear, popup);
     frame.render_widget(
-        Paragraph::new(lines).wrap(Wrap { trim: true }).block(Block::bordered().title(" Help ").style(Style::new())),
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: true })
+            .block(Block::bordered().title(" Help ").style(Style::new())),
         popup,
     );
 }

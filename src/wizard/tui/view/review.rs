@@ -32,7 +32,13 @@ pub fn draw_review(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) 
     };
     frame.render_widget(paragraph, body);
     if let Some(area) = question {
-        frame.render_widget(Paragraph::new(Line::styled("> Apply these changes now? Enter applies, Esc does not.", theme.selected)), area);
+        frame.render_widget(
+            Paragraph::new(Line::styled(
+                "> Apply these changes now? Enter applies, Esc does not.",
+                theme.selected,
+            )),
+            area,
+        );
     }
 }
 
@@ -55,7 +61,10 @@ pub fn draw_apply(frame: &mut Frame, area: Rect, theme: &Theme) {
         Line::styled("Applying...", theme.title),
         Line::raw("Backing up, writing, running the commands. A failure puts every file back."),
     ];
-    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }).block(Block::bordered().title(" Apply ")), area);
+    frame.render_widget(
+        Paragraph::new(lines).wrap(Wrap { trim: true }).block(Block::bordered().title(" Apply ")),
+        area,
+    );
 }
 
 pub fn draw_done(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
@@ -67,5 +76,8 @@ pub fn draw_done(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
     }
     lines.push(Line::default());
     lines.push(Line::raw("Press Enter to leave."));
-    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).block(Block::bordered().title(" Done ")), area);
+    frame.render_widget(
+        Paragraph::new(lines).wrap(Wrap { trim: false }).block(Block::bordered().title(" Done ")),
+        area,
+    );
 }

@@ -17,9 +17,12 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model, section: &'static Sect
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let why = Paragraph::new(section.why).wrap(Wrap { trim: true });
-    let why_height = u16::try_from(wrapped_height(section.why, usize::from(inner.width))).unwrap_or(u16::MAX).min(inner.height / 3);
+    let why_height = u16::try_from(wrapped_height(section.why, usize::from(inner.width)))
+        .unwrap_or(u16::MAX)
+        .min(inner.height / 3);
     let [why_area, _, body] =
-        Layout::vertical([Constraint::Length(why_height), Constraint::Length(1), Constraint::Min(0)]).areas(inner);
+        Layout::vertical([Constraint::Length(why_height), Constraint::Length(1), Constraint::Min(0)])
+            .areas(inner);
     frame.render_widget(why.style(theme.dim), why_area);
 
     let set = model.draft.is_set(section.key);
@@ -40,7 +43,9 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model, section: &'static Sect
         let shown = match field.kind.options() {
             Some(_) => format!("< {} >", shown_value(field, text)),
             // The focused field scrolls to keep the cursor in view; others show their start.
-            None if focused => shown_value(field, text).chars().skip(model.cursor.saturating_sub(room)).collect(),
+            None if focused => {
+                shown_value(field, text).chars().skip(model.cursor.saturating_sub(room)).collect()
+            }
             None => fit(&shown_value(field, text), room),
         };
         rows.push(lines.len());
@@ -96,7 +101,10 @@ fn row_line<'a>(focused: bool, label: &str, value: &str, theme: &Theme) -> Line<
     let pointer = if focused { '>' } else { ' ' };
     let label = format!("{pointer} {label:<w$}", w = LABEL);
     let value_style = if focused { theme.selected } else { Style::new() };
-    Line::from(vec![Span::styled(label, if focused { theme.title } else { Style::new() }), Span::styled(value.to_string(), value_style)])
+    Line::from(vec![
+        Span::styled(label, if focused { theme.title } else { Style::new() }),
+        Span::styled(value.to_string(), value_style),
+    ])
 }
 
 fn problem_line<'a>(message: &str, error: bool, theme: &Theme) -> Line<'a> {
