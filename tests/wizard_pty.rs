@@ -115,3 +115,54 @@ fn without_a_terminal_the_wizard_points_at_apply() {
     let device = demo_device();
     device.edgeprep(&[]).assert().code(2).stderr(predicates::str::contains("edgeprep apply --answers FILE"));
 }
+
+#[test]
+fn typing_a_protocol_proxy_cleanup_time_and_log_size_writes_them() {
+    let device = demo_device();
+    let mut session = wizard(&device, &[]);
+    session.expect("What to do:").unwrap();
+    let right = "\x1b[C";
+    let end = "\x1b[F";
+    let backspace = "\x7f";
+    let keys = [
+        "\r".to_string(),                                            // Overview: prepare for production
+        format!("{right}\r"),                                        // Edge CA: keep
+        format!("\t{right}{right}\r"),                               // Upstream: AmqpWs → Mqtt → MqttWs
+        format!("{right}\thttp://proxy.site:3128\r"),                // Proxy: set, type the URL
+        "\r".to_string(),                                            // Runtime image: keep
+        format!("\t\t\t\t{end}{}02:15\r", backspace.repeat(5)),      // Image cleanup at 02:15
+        format!("\t\t{end}{}50m\r", backspace.repeat(3)),            // Logs: 50m per file
+        "\r".to_string(),                                            // DNS: keep
+        "\r\r".to_string(),                                          // Review and its confirmation
+        "\r".to_string(),                                            // Done
+    ];
+    for key in keys {
+        session.send(key).unwrap();
+    }
+    session.expect("Backup: ").unwrap();
+    session.expect(Eof).unwrap();
+    let config = device.read("/etc/aziot/config.toml");
+    assert!(config.contains("UpstreamProtocol = \"MqttWs\""), "{config}");
+    assert!(config.contains("https_proxy = \"http://proxy.site:3128\""), "{config}");
+    assert!(config.contains("cleanup_time = \"02:15\""), "{config}");
+    assert!(!config.contains("\n[edge_ca]"), "the Edge CA was kept: {config}");
+    let daemon: serde_json::Value = serde_json::from_str(&device.read("/etc/docker/daemon.json")).unwrap();
+    assert_eq!(daemon["log-driver"], "local");
+    assert_eq!(daemon["log-opts"]["max-size"], "50m");
+    assert!(device.read("/etc/systemd/system/docker.service.d/edgeprep-proxy.conf").contains("proxy.site:3128"));
+}
+
+#[test]
+fn no_color_keeps_reverse_video_for_the_selection() {
+    let device = demo_device();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_edgeprep"));
+    cmd.env("PATH", device.bin()).env("TERM", "xterm").env("NO_COLOR", "1");
+    cmd.arg("--root").arg(device.root());
+    let mut session = Session::spawn(cmd).expect("spawning edgeprep in a pty");
+    session.get_process_mut().set_window_size(80, 24).unwrap();
+    session.set_expect_timeout(Some(Duration::from_secs(30)));
+    // crossterm alone would turn this into a bare reset under NO_COLOR (rust-stack.md).
+    session.expect("\x1b[7m").unwrap();
+    session.send("q").unwrap();
+    session.expect(Eof).unwrap();
+}
