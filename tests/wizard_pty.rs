@@ -125,16 +125,16 @@ fn typing_a_protocol_proxy_cleanup_time_and_log_size_writes_them() {
     let end = "\x1b[F";
     let backspace = "\x7f";
     let keys = [
-        "\r".to_string(),                                            // Overview: prepare for production
-        format!("{right}\r"),                                        // Edge CA: keep
-        format!("\t{right}{right}\r"),                               // Upstream: AmqpWs → Mqtt → MqttWs
-        format!("{right}\thttp://proxy.site:3128\r"),                // Proxy: set, type the URL
-        "\r".to_string(),                                            // Runtime image: keep
-        format!("\t\t\t\t{end}{}02:15\r", backspace.repeat(5)),      // Image cleanup at 02:15
-        format!("\t\t{end}{}50m\r", backspace.repeat(3)),            // Logs: 50m per file
-        "\r".to_string(),                                            // DNS: keep
-        "\r\r".to_string(),                                          // Review and its confirmation
-        "\r".to_string(),                                            // Done
+        "\r".to_string(),                                       // Overview: prepare for production
+        format!("{right}\r"),                                   // Edge CA: keep
+        format!("\t{right}{right}\r"),                          // Upstream: AmqpWs → Mqtt → MqttWs
+        format!("{right}\thttp://proxy.site:3128\r"),           // Proxy: set, type the URL
+        "\r".to_string(),                                       // Runtime image: keep
+        format!("\t\t\t\t{end}{}02:15\r", backspace.repeat(5)), // Image cleanup at 02:15
+        format!("\t\t{end}{}50m\r", backspace.repeat(3)),       // Logs: 50m per file
+        "\r".to_string(),                                       // DNS: keep
+        "\r\r".to_string(),                                     // Review and its confirmation
+        "\r".to_string(),                                       // Done
     ];
     for key in keys {
         session.send(key).unwrap();
@@ -149,7 +149,9 @@ fn typing_a_protocol_proxy_cleanup_time_and_log_size_writes_them() {
     let daemon: serde_json::Value = serde_json::from_str(&device.read("/etc/docker/daemon.json")).unwrap();
     assert_eq!(daemon["log-driver"], "local");
     assert_eq!(daemon["log-opts"]["max-size"], "50m");
-    assert!(device.read("/etc/systemd/system/docker.service.d/edgeprep-proxy.conf").contains("proxy.site:3128"));
+    assert!(
+        device.read("/etc/systemd/system/docker.service.d/edgeprep-proxy.conf").contains("proxy.site:3128")
+    );
 }
 
 #[test]
@@ -165,4 +167,39 @@ fn no_color_keeps_reverse_video_for_the_selection() {
     session.expect("\x1b[7m").unwrap();
     session.send("q").unwrap();
     session.expect(Eof).unwrap();
+}
+
+#[test]
+fn sighup_during_apply_rolls_every_file_back_and_exits() {
+    let device = demo_device();
+    // The first command (systemctl daemon-reload) takes a while, so the hangup arrives while
+    // apply runs; apply finishes that command, stops before the next and restores every file.
+    device.fake("systemctl", "/bin/sleep 1");
+    let before = device.device_snapshot();
+    let answers = device.answers(ANSWERS);
+    let mut session = wizard(&device, &["--answers", answers.to_str().unwrap()]);
+    session.expect("What to do:").unwrap();
+    for _ in 0..10 {
+        session.send("\r").unwrap();
+    }
+    let start = Instant::now();
+    while device.calls().is_empty() {
+        assert!(start.elapsed() < Duration::from_secs(20), "apply never ran a command");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let pid = session.get_process().pid().to_string();
+    assert!(Command::new("kill").args(["-HUP", &pid]).status().unwrap().success());
+    let status = loop {
+        let status = format!("{:?}", session.get_process().status().expect("edgeprep's status"));
+        if !status.contains("StillAlive") {
+            break status;
+        }
+        assert!(start.elapsed() < Duration::from_secs(20), "edgeprep still running after SIGHUP");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.contains("129"), "exit status {status}");
+    let after = device.device_snapshot();
+    let cli = applied_by_the_cli();
+    assert_ne!(before, cli.device_snapshot(), "the answers change files");
+    assert_eq!(after, before, "every file is back as it was; calls: {:?}", device.calls());
 }
