@@ -2,6 +2,7 @@
 //! Overview and Review also at 120x40 and in monochrome (NO_COLOR).
 
 use edgeprep::answers::parse_answers;
+use edgeprep::certs::status::{EdgeCaKind, EdgeCaStatus};
 use edgeprep::device::DeviceState;
 use edgeprep::plan::{Inputs, build_plan};
 use edgeprep::wizard::effects::{outcome, review_text};
@@ -26,7 +27,17 @@ fn demo_state() -> DeviceState {
 }
 
 fn demo_model(with_answers: bool) -> Model {
-    let facts = Facts::read(&demo_state(), None, "edge-demo-01");
+    let quickstart = EdgeCaStatus {
+        kind: EdgeCaKind::Quickstart,
+        cert: None,
+        subject: None,
+        not_after: None,
+        days_left: None,
+        rotation_due: false,
+        exit_code: 3,
+        message: "quickstart".into(),
+    };
+    let facts = Facts::read(&demo_state(), Some(&quickstart), "edge-demo-01");
     let answers = parse_answers(ANSWERS, "answers.toml").unwrap();
     Model::new(facts, with_answers.then_some(&answers))
 }

@@ -9,6 +9,8 @@
 //!   a hung-up pty, so a watchdog thread blocks in `poll` on the terminal for POLLHUP/POLLERR
 //!   (no timer, no busy loop) and ends the process.
 
+use std::path::PathBuf;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::time::Duration;
 
@@ -22,8 +24,15 @@ static APPLYING: AtomicBool = AtomicBool::new(false);
 /// A signal that arrived during apply, to act on once it is over (0: none).
 static PENDING: AtomicI32 = AtomicI32::new(0);
 
+/// A temporary directory to remove on the way out (the demo device): `exit` runs no `Drop`.
+static SCRATCH: OnceLock<PathBuf> = OnceLock::new();
+
 /// Start the signal thread and the hangup watchdog. Call once the terminal is in raw mode.
-pub fn install() -> Result<()> {
+/// `scratch` is removed when a signal or hangup ends the process.
+pub fn install(scratch: Option<PathBuf>) -> Result<()> {
+    if let Some(dir) = scratch {
+        let _ = SCRATCH.set(dir);
+    }
     let mut signals = Signals::new([SIGHUP, SIGTERM, SIGINT]).context("installing the signal handlers")?;
     std::thread::Builder::new()
         .name("edgeprep-signals".into())
@@ -68,6 +77,9 @@ fn leave(code: i32) -> ! {
     use ratatui::crossterm::{cursor, execute, terminal};
     let _ = terminal::disable_raw_mode();
     let _ = execute!(std::io::stderr(), terminal::LeaveAlternateScreen, cursor::Show);
+    if let Some(dir) = SCRATCH.get() {
+        let _ = std::fs::remove_dir_all(dir);
+    }
     std::process::exit(code)
 }
 

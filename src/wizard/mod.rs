@@ -57,7 +57,7 @@ fn read_facts(ctx: &Context) -> Result<Facts> {
     let device = match (&state.os_hostname, ctx.root.is_host()) {
         (Some(name), _) => name.clone(),
         (None, true) => "this device".to_string(),
-        (None, false) => ctx.root.path("/").display().to_string(),
+        (None, false) => ctx.root.base().display().to_string(),
     };
     Ok(Facts::read(&state, status.as_ref(), &device))
 }
@@ -83,7 +83,7 @@ fn full_screen(ctx: &Context, facts: Facts, answers: Option<&Answers>, out: &mut
     let mut model = Model::new(facts, answers);
     model.mono = mono;
     let mut terminal = ratatui::try_init()?;
-    guard::install()?;
+    guard::install(ctx.is_demo().then(|| ctx.root.base().to_path_buf()))?;
     let size = terminal.size()?;
     tui::update::update(&mut model, Msg::Resize(size.width, size.height));
 
