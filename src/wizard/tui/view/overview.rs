@@ -69,15 +69,18 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
     }
     lines.push(Line::default());
     lines.push(Line::styled("What to do:", theme.title));
+    // Only the marker moves with the cursor, so an arrow key costs a few bytes on a slow link.
     for (i, path) in Path::ALL.iter().enumerate() {
         let current = i == model.path_cursor;
-        let pointer = if current { '>' } else { ' ' };
+        let pointer =
+            Span::styled(if current { ">" } else { " " }, Style::new().add_modifier(Modifier::BOLD));
         let note = if *path == model.preselected { " (suggested)" } else { "" };
-        let style = if current { theme.selected } else { Style::new() };
-        lines.push(Line::styled(format!("{pointer} {}. {}{note}", i + 1, path.title()), style));
+        lines.push(Line::from(vec![
+            pointer,
+            Span::styled(format!(" {}. {}{note}", i + 1, path.title()), theme.title),
+        ]));
+        lines.push(Line::styled(fit(&format!("     {}", path.summary()), width), theme.dim));
     }
-    let chosen = Path::ALL.get(model.path_cursor).copied().unwrap_or(Path::Production);
-    lines.push(Line::styled(fit(&format!("  {}", chosen.summary()), width), theme.dim));
     let title = format!(" {} ", model.facts.device);
     frame.render_widget(Paragraph::new(lines).block(Block::bordered().title(title)), area);
 }
