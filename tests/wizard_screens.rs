@@ -151,10 +151,14 @@ fn review_monochrome_and_masked() {
 }
 
 #[test]
-fn apply_80x24() {
+fn apply_shows_each_command_as_it_runs_80x24() {
     let mut model = review_model();
     model.screen = Screen::Apply;
-    insta::assert_snapshot!(screen(&model, 80, 24));
+    model.progress =
+        vec!["done     systemctl daemon-reload".into(), "running  systemctl restart docker".into()];
+    let text = screen(&model, 80, 24);
+    assert!(text.contains("running  systemctl restart docker"), "{text}");
+    insta::assert_snapshot!(text);
 }
 
 #[test]

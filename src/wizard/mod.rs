@@ -13,6 +13,7 @@ pub mod tui;
 use std::io::{IsTerminal, Write};
 
 use anyhow::Result;
+use ratatui::DefaultTerminal;
 use ratatui::crossterm::event::{self, Event};
 
 use crate::answers::{Answers, read_answers};
@@ -24,6 +25,8 @@ use crate::commands::context::{Context, interactive};
 use crate::device::DeviceState;
 use crate::error::input_error;
 use crate::plan::Plan;
+use crate::runner::{CommandOutput, CommandRunner, PlannedCommand};
+use crate::secrets::mask;
 use facts::{Facts, ROTATE_WITHIN_DAYS};
 use tui::message::Msg;
 use tui::model::{Effect, Model};
@@ -117,8 +120,14 @@ fn full_screen(ctx: &Context, facts: Facts, answers: Option<&Answers>, out: &mut
                         let Some(plan) = plan.as_ref() else { continue };
                         let result = guard::while_applying(|| -> Result<_> {
                             let mut runner = ctx.runner();
+                            let mut progress = Progress {
+                                inner: runner.as_mut(),
+                                terminal: &mut terminal,
+                                model: &mut model,
+                                secrets: &plan.secrets,
+                            };
                             let shield = Shield::raise()?;
-                            let outcome = apply(plan, &ctx.root, runner.as_mut(), &Actor::from_env());
+                            let outcome = apply(plan, &ctx.root, &mut progress, &Actor::from_env());
                             drop(shield);
                             outcome
                         });
@@ -138,4 +147,48 @@ fn full_screen(ctx: &Context, facts: Facts, answers: Option<&Answers>, out: &mut
         }
     }
     result
+}
+
+/// The CLI's runner, drawing each command on the Apply screen as it starts and as it ends:
+/// the only redraws not caused by a key, one per step.
+struct Progress<'a> {
+    inner: &'a mut dyn CommandRunner,
+    terminal: &'a mut DefaultTerminal,
+    model: &'a mut Model,
+    secrets: &'a [String],
+}
+
+impl Progress<'_> {
+    fn show(&mut self, line: String, replace_last: bool) {
+        if replace_last {
+            self.model.progress.pop();
+        }
+        self.model.progress.push(line);
+        let model = &*self.model;
+        // A terminal that cannot be drawn on must not stop apply halfway.
+        let _ = self.terminal.draw(|frame| tui::view::draw(frame, model));
+    }
+}
+
+impl CommandRunner for Progress<'_> {
+    fn run(&mut self, command: &PlannedCommand) -> Result<CommandOutput> {
+        let shown = mask(&command.display(), self.secrets);
+        if !self.inner.executes() {
+            self.show(format!("listed   {shown}"), false);
+            return self.inner.run(command);
+        }
+        self.show(format!("running  {shown}"), false);
+        let output = self.inner.run(command);
+        let status = match &output {
+            Ok(out) if command.succeeded(out) => "done",
+            Ok(_) => "FAILED",
+            Err(_) => "NOT RUN",
+        };
+        self.show(format!("{status:<8} {shown}"), true);
+        output
+    }
+
+    fn executes(&self) -> bool {
+        self.inner.executes()
+    }
 }

@@ -68,6 +68,8 @@ pub struct Model {
     /// Review: the "apply now?" question is showing.
     pub confirming: bool,
     pub outcome: Option<Outcome>,
+    /// Apply: one line per command, as each starts and ends.
+    pub progress: Vec<String>,
     pub help: bool,
     /// Quit was pressed with unsaved choices; the next key decides.
     pub quit_asked: bool,
@@ -119,6 +121,7 @@ impl Model {
             review_scroll: 0,
             confirming: false,
             outcome: None,
+            progress: Vec::new(),
             help: false,
             quit_asked: false,
             touched: false,

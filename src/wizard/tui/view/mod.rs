@@ -40,7 +40,7 @@ pub fn draw(frame: &mut Frame, model: &Model) {
             }
         }
         Screen::Review => review::draw_review(frame, main, model, &theme),
-        Screen::Apply => review::draw_apply(frame, main, &theme),
+        Screen::Apply => review::draw_apply(frame, main, model, &theme),
         Screen::Done => review::draw_done(frame, main, model, &theme),
     }
     footer::draw(frame, footer_area, model, &theme);

@@ -56,13 +56,21 @@ fn diff_line<'a>(line: &str, theme: &Theme) -> Line<'a> {
     Line::styled(line.to_string(), style)
 }
 
-pub fn draw_apply(frame: &mut Frame, area: Rect, theme: &Theme) {
-    let lines = vec![
+pub fn draw_apply(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
+    let mut lines = vec![
         Line::styled("Applying...", theme.title),
-        Line::raw("Backing up, writing, running the commands. A failure puts every file back."),
+        Line::raw("Backing up, writing the files, then the commands. A failure puts every file back."),
+        Line::default(),
     ];
+    lines.extend(model.progress.iter().map(|l| Line::raw(l.clone())));
+    // The newest line stays in view.
+    let inner_height = usize::from(area.height.saturating_sub(2));
+    let scroll = u16::try_from(lines.len().saturating_sub(inner_height)).unwrap_or(0);
     frame.render_widget(
-        Paragraph::new(lines).wrap(Wrap { trim: true }).block(Block::bordered().title(" Apply ")),
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: true })
+            .scroll((scroll, 0))
+            .block(Block::bordered().title(" Apply ")),
         area,
     );
 }
