@@ -203,3 +203,19 @@ fn sighup_during_apply_rolls_every_file_back_and_exits() {
     assert_ne!(before, cli.device_snapshot(), "the answers change files");
     assert_eq!(after, before, "every file is back as it was; calls: {:?}", device.calls());
 }
+
+#[test]
+fn term_dumb_starts_the_plain_prompts() {
+    let device = demo_device();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_edgeprep"));
+    cmd.env("PATH", device.bin()).env("TERM", "dumb").env("USER", "tester");
+    cmd.arg("--root").arg(device.root());
+    let mut session = Session::spawn(cmd).expect("spawning edgeprep in a pty");
+    session.set_expect_timeout(Some(Duration::from_secs(30)));
+    session.expect("What to do?").unwrap();
+    // Esc stops the prompts: nothing changed.
+    session.send("\x1b").unwrap();
+    session.expect("Stopped: nothing was changed.").unwrap();
+    session.expect(Eof).unwrap();
+    assert!(device.calls().is_empty());
+}
