@@ -162,7 +162,7 @@ fn apply_shows_each_command_as_it_runs_80x24() {
 }
 
 #[test]
-fn done_80x24() {
+fn done_gives_the_backup_rollback_and_save_80x24() {
     let mut model = review_model();
     let report = edgeprep::apply::ApplyReport {
         changed: true,
@@ -170,9 +170,11 @@ fn done_80x24() {
         commands: vec![],
         backup: Some("20260101T000000Z".into()),
     };
+    model.answers = Some(parse_answers(ANSWERS, "answers.toml").unwrap());
     update(&mut model, Msg::Applied(outcome(&Ok(report))));
     let text = screen(&model, 80, 24);
     assert!(text.contains("edgeprep rollback 20260101T000000Z"), "{text}");
+    assert!(text.contains("Press s to save these answers"), "{text}");
     insta::assert_snapshot!(text);
 }
 

@@ -80,3 +80,101 @@ pub fn outcome(result: &Result<ApplyReport>) -> Outcome {
         },
     }
 }
+
+/// The answers as an answers file, for the next device. Without `with_secrets`, the registry
+/// password, SAS key, symmetric key and proxy password are left out and a header says which,
+/// so the file is safe to copy around (and asks for them before it can be used).
+pub fn answers_text(answers: &Answers, with_secrets: bool) -> Result<String> {
+    let mut answers = answers.clone();
+    let mut left_out = Vec::new();
+    if !with_secrets {
+        if let Some(auth) = answers.agent.as_mut().and_then(|a| a.auth.as_mut())
+            && auth.password.take().is_some()
+        {
+            left_out.push("[agent.auth] password (or password_file)");
+        }
+        if let Some(p) = answers.provisioning.as_mut() {
+            if p.connection_string.take().is_some() {
+                left_out.push("[provisioning] connection_string");
+            }
+            if p.symmetric_key.take().is_some() {
+                left_out.push("[provisioning] symmetric_key");
+            }
+        }
+        if let Some(proxy) = answers.proxy.as_mut()
+            && let Ok(mut url) = url::Url::parse(&proxy.url)
+            && url.password().is_some()
+            && url.set_password(None).is_ok()
+        {
+            proxy.url = url.to_string();
+            left_out.push("[proxy] url password");
+        }
+    }
+    let mut text =
+        String::from("# Answers saved by the edgeprep wizard. Use: edgeprep apply --answers FILE\n");
+    if !left_out.is_empty() {
+        text.push_str("# Secrets left out; add them before use:\n");
+        for item in left_out {
+            text.push_str(&format!("#   {item}\n"));
+        }
+    }
+    text.push('\n');
+    text.push_str(&toml::to_string(&answers)?);
+    Ok(text)
+}
+
+/// Write the answers next to where edgeprep runs, readable by its owner only (0600); never
+/// over an existing file. Returns the path written.
+pub fn save_answers(answers: &Answers, with_secrets: bool, path: &std::path::Path) -> Result<String> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let text = answers_text(answers, with_secrets)?;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", path.display()))?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()?;
+    Ok(path.display().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::answers::parse_answers;
+    use std::os::unix::fs::PermissionsExt as _;
+
+    const DEMO: &str = include_str!("../../assets/demo/answers.toml");
+
+    #[test]
+    fn saved_answers_with_secrets_read_back_as_the_same_answers() {
+        let answers = parse_answers(DEMO, "demo").unwrap();
+        let text = answers_text(&answers, true).unwrap();
+        assert_eq!(parse_answers(&text, "saved").unwrap(), answers);
+    }
+
+    #[test]
+    fn saved_answers_without_secrets_hold_none_and_say_what_is_missing() {
+        let mut answers = parse_answers(DEMO, "demo").unwrap();
+        answers.proxy.as_mut().unwrap().url = "http://user:pa55word@proxy:3128".into();
+        let text = answers_text(&answers, false).unwrap();
+        assert!(!text.contains("demo-registry-password") && !text.contains("pa55word"), "{text}");
+        assert!(
+            text.contains("#   [agent.auth] password") && text.contains("#   [proxy] url password"),
+            "{text}"
+        );
+        assert!(text.contains("http://user@proxy:3128"), "{text}");
+    }
+
+    #[test]
+    fn saved_answers_are_0600_and_never_overwrite() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("answers.toml");
+        let answers = parse_answers(DEMO, "demo").unwrap();
+        save_answers(&answers, false, &path).unwrap();
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        assert!(save_answers(&answers, false, &path).is_err());
+    }
+}

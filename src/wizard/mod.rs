@@ -109,6 +109,17 @@ fn full_screen(ctx: &Context, facts: Facts, answers: Option<&Answers>, out: &mut
             while let Some(next) = effect.take() {
                 let reply = match next {
                     Effect::Exit(code) => return Ok(code),
+                    Effect::SaveAnswers(with_secrets) => {
+                        let saved = match &model.answers {
+                            Some(answers) => effects::save_answers(
+                                answers,
+                                with_secrets,
+                                &answers_path(&model.facts.device),
+                            ),
+                            None => Err(anyhow::anyhow!("no answers to save")),
+                        };
+                        Msg::Saved(saved.map_err(|e| format!("{e:#}")))
+                    }
                     Effect::BuildPlan(answers) => {
                         let built = effects::plan_for(&ctx.root, &answers);
                         let text = built.as_ref().map(effects::review_text).map_err(|e| format!("{e:#}"));
@@ -147,6 +158,15 @@ fn full_screen(ctx: &Context, facts: Facts, answers: Option<&Answers>, out: &mut
         }
     }
     result
+}
+
+/// Where Done saves the answers: the current directory, named for the device.
+fn answers_path(device: &str) -> std::path::PathBuf {
+    let name: String = device
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '_' })
+        .collect();
+    std::path::PathBuf::from(format!("edgeprep-answers-{}.toml", name.trim_matches('.')))
 }
 
 /// The CLI's runner, drawing each command on the Apply screen as it starts and as it ends:

@@ -42,4 +42,6 @@ pub enum Msg {
     Planned(Result<ReviewText, String>),
     /// Apply finished, one way or the other.
     Applied(Outcome),
+    /// The answers were saved at this path, or why not.
+    Saved(Result<String, String>),
 }

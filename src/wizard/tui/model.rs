@@ -43,6 +43,9 @@ pub enum Effect {
     BuildPlan(Box<Answers>),
     /// Apply the plan last built and send back [`super::message::Msg::Applied`].
     Apply,
+    /// Save the answers applied to a file (`true`: secrets included), send back
+    /// [`super::message::Msg::Saved`].
+    SaveAnswers(bool),
     /// Restore the terminal and exit with this code.
     Exit(i32),
 }
@@ -68,6 +71,10 @@ pub struct Model {
     /// Review: the "apply now?" question is showing.
     pub confirming: bool,
     pub outcome: Option<Outcome>,
+    /// The answers sent to the plan, to save at Done.
+    pub answers: Option<Answers>,
+    /// Done: where the answers were saved, or why they could not be.
+    pub saved: Option<Result<String, String>>,
     /// Apply: one line per command, as each starts and ends.
     pub progress: Vec<String>,
     pub help: bool,
@@ -121,6 +128,8 @@ impl Model {
             review_scroll: 0,
             confirming: false,
             outcome: None,
+            answers: None,
+            saved: None,
             progress: Vec::new(),
             help: false,
             quit_asked: false,

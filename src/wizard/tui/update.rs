@@ -25,6 +25,10 @@ pub fn update(model: &mut Model, msg: Msg) -> Option<Effect> {
             model.screen = Screen::Done;
             return None;
         }
+        Msg::Saved(result) => {
+            model.saved = Some(result);
+            return None;
+        }
         _ => {}
     }
     if model.screen == Screen::Apply {
@@ -51,10 +55,22 @@ pub fn update(model: &mut Model, msg: Msg) -> Option<Effect> {
             Screen::Overview => overview(model, msg),
             Screen::Step(_) => step(model, msg),
             Screen::Review => review(model, msg),
-            Screen::Done => matches!(msg, Msg::Accept | Msg::Back)
-                .then(|| Effect::Exit(if model.outcome.as_ref().is_none_or(|o| o.ok) { 0 } else { 1 })),
+            Screen::Done => done(model, msg),
             Screen::Apply => None,
         },
+    }
+}
+
+fn done(model: &mut Model, msg: Msg) -> Option<Effect> {
+    let saved = model.saved.as_ref().is_some_and(Result::is_ok);
+    match msg {
+        Msg::Accept | Msg::Back => {
+            Some(Effect::Exit(if model.outcome.as_ref().is_none_or(|o| o.ok) { 0 } else { 1 }))
+        }
+        Msg::Char(c @ ('s' | 'S')) if model.answers.is_some() && !saved => {
+            Some(Effect::SaveAnswers(c == 'S'))
+        }
+        _ => None,
     }
 }
 
@@ -111,6 +127,7 @@ fn to_review(model: &mut Model) -> Option<Effect> {
     let checked = model.checked();
     match checked.answers {
         Some(answers) => {
+            model.answers = Some(answers.clone());
             model.screen = Screen::Review;
             model.review = None;
             model.review_scroll = 0;
@@ -428,6 +445,17 @@ mod tests {
         send(&mut model, &[Msg::Applied(Outcome { ok: false, lines: vec![] })]);
         assert_eq!(model.screen, Screen::Done);
         assert_eq!(update(&mut model, Msg::Accept), Some(Effect::Exit(1)));
+    }
+
+    #[test]
+    fn done_offers_to_save_the_answers_once_without_secrets_by_default() {
+        let mut model = Model::new(provisioned(), None);
+        let _ = enter_until_effect(&mut model);
+        send(&mut model, &[Msg::Applied(Outcome { ok: true, lines: vec![] })]);
+        assert_eq!(update(&mut model, Msg::Char('s')), Some(Effect::SaveAnswers(false)));
+        assert_eq!(update(&mut model, Msg::Char('S')), Some(Effect::SaveAnswers(true)));
+        send(&mut model, &[Msg::Saved(Ok("answers.toml".into()))]);
+        assert_eq!(update(&mut model, Msg::Char('s')), None, "saved once");
     }
 
     #[test]

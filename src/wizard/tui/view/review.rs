@@ -83,6 +83,17 @@ pub fn draw_done(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
         lines.extend(outcome.lines.iter().map(|l| Line::raw(l.clone())));
     }
     lines.push(Line::default());
+    match &model.saved {
+        Some(Ok(path)) => {
+            lines.push(Line::styled(format!("Answers saved to {path} (mode 0600)."), theme.good))
+        }
+        Some(Err(why)) => lines.push(Line::styled(format!("Answers not saved: {why}"), theme.error)),
+        None if model.answers.is_some() => {
+            lines.push(Line::raw("Same settings for the next device? Press s to save these answers"));
+            lines.push(Line::raw("(S to include the passwords and keys)."));
+        }
+        None => {}
+    }
     lines.push(Line::raw("Press Enter to leave."));
     frame.render_widget(
         Paragraph::new(lines).wrap(Wrap { trim: false }).block(Block::bordered().title(" Done ")),
