@@ -89,8 +89,8 @@ pub fn draw_done(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
         }
         Some(Err(why)) => lines.push(Line::styled(format!("Answers not saved: {why}"), theme.error)),
         None if model.answers.is_some() => {
-            lines.push(Line::raw("Same settings for the next device? Press s to save these answers"));
-            lines.push(Line::raw("(S to include the passwords and keys)."));
+            lines.push(Line::raw("Press s to save these answers for the next device"));
+            lines.push(Line::raw("(S: passwords and keys included)."));
         }
         None => {}
     }
