@@ -200,3 +200,28 @@ fn too_small_says_which_size_it_needs() {
     let text = screen(&demo_model(true), 50, 12);
     assert!(text.contains("at least 64x20") && text.contains("50x12"), "{text}");
 }
+
+#[test]
+fn importing_an_edge_ca_shows_the_live_verdict_under_the_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_cmd::Command::cargo_bin("edgeprep")
+        .unwrap()
+        .args(["cert", "generate", "--common-name", "Plant Edge CA", "--out"])
+        .arg(dir.path())
+        .assert()
+        .success();
+    let cert = dir.path().join("edge-ca.pem").display().to_string();
+    let key = dir.path().join("edge-ca.key.pem").display().to_string();
+    let verdict = edgeprep::wizard::effects::cert_verdict(&cert, &key, Some("edge-demo-01"));
+    assert!(verdict.starts_with("usable: Plant Edge CA") && verdict.ends_with("key matches"), "{verdict}");
+
+    let mut model = demo_model(false);
+    model.screen = Screen::Step(0);
+    model.draft.set_value("edge_ca.generate", "import files");
+    // Paths of the snapshot's own, so it does not depend on the temp dir.
+    model.draft.set_value("edge_ca.cert", "/srv/pki/edge-ca.pem");
+    model.draft.set_value("edge_ca.key", "/srv/pki/edge-ca.key.pem");
+    let shown = verdict.replace(|c: char| c.is_ascii_digit(), "9");
+    model.cert_verdict = Some(("/srv/pki/edge-ca.pem".into(), "/srv/pki/edge-ca.key.pem".into(), shown));
+    insta::assert_snapshot!(screen(&model, 80, 24));
+}

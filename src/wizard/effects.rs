@@ -81,6 +81,43 @@ pub fn outcome(result: &Result<ApplyReport>) -> Outcome {
     }
 }
 
+/// The live `cert inspect` verdict on Edge CA files being imported, in one line: what the
+/// Edge CA step shows under the certificate field while the technician types the paths.
+pub fn cert_verdict(cert: &str, key: &str, hostname: Option<&str>) -> String {
+    use crate::certs::inspect::{InspectOptions, inspect_bytes};
+    use crate::input_file::{MAX_CERT_BYTES, MAX_SECRET_BYTES, read_regular};
+    let cert_bytes = match read_regular(std::path::Path::new(cert), MAX_CERT_BYTES) {
+        Ok(bytes) => bytes,
+        Err(e) => return format!("cannot read the certificate: {e}"),
+    };
+    let key_bytes = match key {
+        "" => None,
+        path => match read_regular(std::path::Path::new(path), MAX_SECRET_BYTES) {
+            Ok(bytes) => Some(bytes),
+            Err(e) => return format!("cannot read the key: {e}"),
+        },
+    };
+    let opts = InspectOptions {
+        now: time::OffsetDateTime::now_utc(),
+        warn_days: 30,
+        hostname: hostname.map(str::to_string),
+        device_id: None,
+    };
+    let key = key_bytes.as_deref().map(|bytes| (bytes, key));
+    match inspect_bytes(&cert_bytes, cert, key, &opts) {
+        Err(e) => format!("not a certificate edgeprep can read: {e:#}"),
+        Ok(report) => match (report.errors().next(), report.certificates.first()) {
+            (Some(problem), _) => format!("not usable: {}", problem.message),
+            (None, Some(first)) => {
+                let name = first.common_name.as_deref().unwrap_or(&first.subject);
+                let key_note = if key.is_some() { ", key matches" } else { "" };
+                format!("usable: {name}, {} days left{key_note}", first.days_left)
+            }
+            (None, None) => "no certificate in the file".to_string(),
+        },
+    }
+}
+
 /// The answers as an answers file, for the next device. Without `with_secrets`, the registry
 /// password, SAS key, symmetric key and proxy password are left out and a header says which,
 /// so the file is safe to copy around (and asks for them before it can be used).
@@ -166,6 +203,17 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("http://user@proxy:3128"), "{text}");
+    }
+
+    #[test]
+    fn the_cert_verdict_says_why_a_file_cannot_be_used() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("nope.pem");
+        assert!(cert_verdict(missing.to_str().unwrap(), "", None).starts_with("cannot read the certificate"));
+        let junk = dir.path().join("junk.pem");
+        std::fs::write(&junk, "not a certificate").unwrap();
+        let verdict = cert_verdict(junk.to_str().unwrap(), "", None);
+        assert!(!verdict.starts_with("usable"), "{verdict}");
     }
 
     #[test]

@@ -109,6 +109,10 @@ fn full_screen(ctx: &Context, facts: Facts, answers: Option<&Answers>, out: &mut
             while let Some(next) = effect.take() {
                 let reply = match next {
                     Effect::Exit(code) => return Ok(code),
+                    Effect::InspectCert(cert, key) => {
+                        let verdict = effects::cert_verdict(&cert, &key, model.facts.current("hostname"));
+                        Msg::CertChecked(cert, key, verdict)
+                    }
                     Effect::SaveAnswers(with_secrets) => {
                         let saved = match &model.answers {
                             Some(answers) => effects::save_answers(

@@ -42,6 +42,8 @@ pub enum Msg {
     Planned(Result<ReviewText, String>),
     /// Apply finished, one way or the other.
     Applied(Outcome),
+    /// The verdict on the Edge CA files at these paths (certificate, key, verdict).
+    CertChecked(String, String, String),
     /// The answers were saved at this path, or why not.
     Saved(Result<String, String>),
 }

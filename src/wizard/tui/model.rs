@@ -46,6 +46,9 @@ pub enum Effect {
     /// Save the answers applied to a file (`true`: secrets included), send back
     /// [`super::message::Msg::Saved`].
     SaveAnswers(bool),
+    /// Inspect the Edge CA files being imported (certificate, key paths) and send back
+    /// [`super::message::Msg::CertChecked`].
+    InspectCert(String, String),
     /// Restore the terminal and exit with this code.
     Exit(i32),
 }
@@ -71,6 +74,8 @@ pub struct Model {
     /// Review: the "apply now?" question is showing.
     pub confirming: bool,
     pub outcome: Option<Outcome>,
+    /// The live verdict on the Edge CA files: (certificate path, key path, verdict).
+    pub cert_verdict: Option<(String, String, String)>,
     /// The answers sent to the plan, to save at Done.
     pub answers: Option<Answers>,
     /// Done: where the answers were saved, or why they could not be.
@@ -129,6 +134,7 @@ impl Model {
             confirming: false,
             outcome: None,
             answers: None,
+            cert_verdict: None,
             saved: None,
             progress: Vec::new(),
             help: false,

@@ -25,6 +25,10 @@ pub fn update(model: &mut Model, msg: Msg) -> Option<Effect> {
             model.screen = Screen::Done;
             return None;
         }
+        Msg::CertChecked(cert, key, verdict) => {
+            model.cert_verdict = Some((cert, key, verdict));
+            return None;
+        }
         Msg::Saved(result) => {
             model.saved = Some(result);
             return None;
@@ -197,9 +201,25 @@ fn step(model: &mut Model, msg: Msg) -> Option<Effect> {
         }
         other => {
             edit(model, section.key, other);
-            None
+            cert_to_inspect(model)
         }
     }
+}
+
+/// On the Edge CA step importing files: inspect them when their paths changed since the last
+/// verdict, so it follows the typing.
+fn cert_to_inspect(model: &Model) -> Option<Effect> {
+    let visible =
+        crate::wizard::questions::find_field("edge_ca.cert").is_some_and(|f| model.draft.visible(f));
+    if model.section()?.key != "edge_ca" || !model.draft.is_set("edge_ca") || !visible {
+        return None;
+    }
+    let (cert, key) = (model.draft.value("edge_ca.cert"), model.draft.value("edge_ca.key"));
+    if cert.is_empty() {
+        return None;
+    }
+    let same = model.cert_verdict.as_ref().is_some_and(|(c, k, _)| c == cert && k == key);
+    (!same).then(|| Effect::InspectCert(cert.to_string(), key.to_string()))
 }
 
 /// Left/Right/typing on the focused row.
@@ -456,6 +476,18 @@ mod tests {
         assert_eq!(update(&mut model, Msg::Char('S')), Some(Effect::SaveAnswers(true)));
         send(&mut model, &[Msg::Saved(Ok("answers.toml".into()))]);
         assert_eq!(update(&mut model, Msg::Char('s')), None, "saved once");
+    }
+
+    #[test]
+    fn typing_an_edge_ca_path_asks_for_its_verdict_once_per_change() {
+        let mut model = Model::new(provisioned(), None);
+        send(&mut model, &[Msg::Accept]); // Edge CA, set to generate
+        send(&mut model, &[Msg::NextField, Msg::Left]); // Source: import files
+        assert_eq!(model.draft.value("edge_ca.generate"), "import files");
+        send(&mut model, &[Msg::NextField]);
+        assert_eq!(update(&mut model, Msg::Char('/')), Some(Effect::InspectCert("/".into(), String::new())));
+        send(&mut model, &[Msg::CertChecked("/".into(), String::new(), "cannot read".into())]);
+        assert_eq!(update(&mut model, Msg::Right), None, "same paths, no new check");
     }
 
     #[test]

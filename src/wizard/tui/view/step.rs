@@ -78,6 +78,15 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model, section: &'static Sect
         for problem in problems {
             lines.push(problem_line(&problem.message, problem.error, theme));
         }
+        if let (true, "edge_ca.cert", Some((cert, _, verdict))) = (set, field.key, &model.cert_verdict)
+            && cert == text
+        {
+            // The live `cert inspect` verdict, full width: it names the CA and its days left.
+            let (mark, style) =
+                if verdict.starts_with("usable") { ("+ ", theme.good) } else { ("x ", theme.error) };
+            let width = usize::from(body.width).saturating_sub(4);
+            lines.push(Line::styled(format!("  {mark}{}", fit(verdict, width)), style));
+        }
     }
     // Keep the focused row on screen.
     let focus_line = rows.get(model.focus).copied().unwrap_or(0);
