@@ -37,8 +37,12 @@ pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
 
+    #[command(flatten)]
+    pub wizard: WizardArgs,
+
+    /// Without a command, edgeprep starts the wizard.
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 #[derive(Debug, Args)]
@@ -59,6 +63,8 @@ pub struct GlobalArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Walk through every setting interactively, review the plan, apply it (the default).
+    Wizard(WizardArgs),
     /// Show what applying an answers file would change; writes nothing.
     Plan(PlanArgs),
     /// Apply an answers file: back up, write atomically, run commands, roll back on failure.
@@ -78,6 +84,17 @@ pub enum Command {
     Cert(CertCommand),
     /// Print a shell completion script.
     Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct WizardArgs {
+    /// Ask one question at a time (serial consoles, screen readers) instead of full screen.
+    #[arg(long)]
+    pub plain: bool,
+    /// Pre-fill every answer from this file; Enter on every screen applies exactly what
+    /// `apply --answers FILE` would.
+    #[arg(long, value_name = "FILE")]
+    pub answers: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

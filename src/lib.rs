@@ -14,6 +14,7 @@
 //! - [`apply`]: backups, atomic writes, commands through a [`runner`], rollback, audit log.
 //! - [`certs`]: inspecting, generating and requesting Edge CA certificates.
 //! - [`cli`] and [`commands`]: the command-line front-end.
+//! - [`wizard`]: the interactive front-end (full screen, or plain prompts).
 #![forbid(unsafe_code)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
@@ -35,3 +36,4 @@ pub mod runner;
 pub mod secrets;
 pub mod timestamp;
 pub mod users;
+pub mod wizard;

@@ -18,7 +18,8 @@ use context::Context;
 
 /// Run the parsed command line; returns the exit code.
 pub fn run(cli: Cli, out: &mut dyn Write) -> Result<i32> {
-    match cli.command {
+    match cli.command.unwrap_or(Command::Wizard(cli.wizard)) {
+        Command::Wizard(args) => crate::wizard::run(&Context::from_args(&cli.global)?, &args, out),
         Command::Completions(args) => completions::run(&args, out),
         Command::Answers(cmd) => answers::run(&cmd, out),
         Command::Plan(args) => plan::run(&Context::from_args(&cli.global)?, &args, out),

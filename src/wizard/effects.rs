@@ -1,0 +1,228 @@
+//! The effects the full-screen wizard asks for, as plain functions the loop calls and tests
+//! can call too: build the plan from answers, turn it into Review text, and describe what apply
+//! did. The apply report's text belongs next to `plan/render.rs` (issue 6); until the engine
+//! has it, the wizard words it here.
+
+use anyhow::Result;
+
+use super::tui::model::{Outcome, ReviewText};
+use crate::answers::Answers;
+use crate::apply::{ApplyReport, INTERRUPTED, StepFailed};
+use crate::device::DeviceState;
+use crate::plan::{Inputs, Plan, build_plan, render_text};
+use crate::root::DeviceRoot;
+
+/// The plan for `answers` on the device as it is now (read again: time has passed since the
+/// wizard started).
+pub fn plan_for(root: &DeviceRoot, answers: &Answers) -> Result<Plan> {
+    let state = DeviceState::read(root)?;
+    let inputs = Inputs::gather(answers, time::OffsetDateTime::now_utc())?;
+    build_plan(&state, answers, &inputs)
+}
+
+/// The plan as Review shows it: the same masked text `edgeprep plan` prints.
+pub fn review_text(plan: &Plan) -> ReviewText {
+    ReviewText { lines: render_text(plan).lines().map(str::to_string).collect(), empty: plan.is_empty() }
+}
+
+/// What apply did, for the Done screen: backup and rollback command first.
+pub fn outcome(result: &Result<ApplyReport>) -> Outcome {
+    match result {
+        Ok(report) => {
+            let mut lines = Vec::new();
+            if !report.changed {
+                lines.push(crate::plan::NO_CHANGES.to_string());
+            }
+            if let Some(id) = &report.backup {
+                lines.push(format!("Backup: {id}"));
+                lines.push(format!("Undo with: sudo edgeprep rollback {id}"));
+            }
+            lines.extend(report.files.iter().map(|f| format!("Wrote {f}")));
+            lines.extend(report.commands.iter().filter(|c| c.ran).map(|c| format!("Ran {}", c.command)));
+            let listed: Vec<_> = report.commands.iter().filter(|c| !c.ran).collect();
+            if !listed.is_empty() {
+                lines.push("To run on the device, in order (--root is not /):".to_string());
+                lines.extend(listed.iter().map(|c| format!("  sudo {}", c.command)));
+            }
+            Outcome { ok: true, lines }
+        }
+        Err(err) => match err.downcast_ref::<StepFailed>() {
+            Some(failed) => {
+                let mut lines = vec![if failed.output.stderr == INTERRUPTED {
+                    format!("Stopped before `{}`: edgeprep was interrupted.", failed.command.display())
+                } else {
+                    format!("`{}` failed.", failed.command.display())
+                }];
+                lines.extend(
+                    failed
+                        .output
+                        .stdout
+                        .lines()
+                        .chain(failed.output.stderr.lines())
+                        .map(|l| format!("  | {l}")),
+                );
+                lines.push(format!("Every file was restored from backup {}.", failed.backup));
+                lines.extend(
+                    failed
+                        .reapplied
+                        .iter()
+                        .map(|r| format!("Ran again on the restored files: {}", r.command)),
+                );
+                Outcome { ok: false, lines }
+            }
+            None => Outcome {
+                ok: false,
+                lines: vec![
+                    format!("{err:#}"),
+                    "No file was left changed: apply puts back what it wrote.".to_string(),
+                ],
+            },
+        },
+    }
+}
+
+/// The live `cert inspect` verdict on Edge CA files being imported, in one line: what the
+/// Edge CA step shows under the certificate field while the technician types the paths.
+pub fn cert_verdict(cert: &str, key: &str, hostname: Option<&str>) -> String {
+    use crate::certs::inspect::{InspectOptions, inspect_bytes};
+    use crate::input_file::{MAX_CERT_BYTES, MAX_SECRET_BYTES, read_regular};
+    let cert_bytes = match read_regular(std::path::Path::new(cert), MAX_CERT_BYTES) {
+        Ok(bytes) => bytes,
+        Err(e) => return format!("cannot read the certificate: {e}"),
+    };
+    let key_bytes = match key {
+        "" => None,
+        path => match read_regular(std::path::Path::new(path), MAX_SECRET_BYTES) {
+            Ok(bytes) => Some(bytes),
+            Err(e) => return format!("cannot read the key: {e}"),
+        },
+    };
+    let opts = InspectOptions {
+        now: time::OffsetDateTime::now_utc(),
+        warn_days: 30,
+        hostname: hostname.map(str::to_string),
+        device_id: None,
+    };
+    let key = key_bytes.as_deref().map(|bytes| (bytes, key));
+    match inspect_bytes(&cert_bytes, cert, key, &opts) {
+        Err(e) => format!("not a certificate edgeprep can read: {e:#}"),
+        Ok(report) => match (report.errors().next(), report.certificates.first()) {
+            (Some(problem), _) => format!("not usable: {}", problem.message),
+            (None, Some(first)) => {
+                let name = first.common_name.as_deref().unwrap_or(&first.subject);
+                let key_note = if key.is_some() { ", key matches" } else { "" };
+                format!("usable: {name}, {} days left{key_note}", first.days_left)
+            }
+            (None, None) => "no certificate in the file".to_string(),
+        },
+    }
+}
+
+/// The answers as an answers file, for the next device. Without `with_secrets`, the registry
+/// password, SAS key, symmetric key and proxy password are left out and a header says which,
+/// so the file is safe to copy around (and asks for them before it can be used).
+pub fn answers_text(answers: &Answers, with_secrets: bool) -> Result<String> {
+    let mut answers = answers.clone();
+    let mut left_out = Vec::new();
+    if !with_secrets {
+        if let Some(auth) = answers.agent.as_mut().and_then(|a| a.auth.as_mut())
+            && auth.password.take().is_some()
+        {
+            left_out.push("[agent.auth] password (or password_file)");
+        }
+        if let Some(p) = answers.provisioning.as_mut() {
+            if p.connection_string.take().is_some() {
+                left_out.push("[provisioning] connection_string");
+            }
+            if p.symmetric_key.take().is_some() {
+                left_out.push("[provisioning] symmetric_key");
+            }
+        }
+        if let Some(proxy) = answers.proxy.as_mut()
+            && let Ok(mut url) = url::Url::parse(&proxy.url)
+            && url.password().is_some()
+            && url.set_password(None).is_ok()
+        {
+            proxy.url = url.to_string();
+            left_out.push("[proxy] url password");
+        }
+    }
+    let mut text =
+        String::from("# Answers saved by the edgeprep wizard. Use: edgeprep apply --answers FILE\n");
+    if !left_out.is_empty() {
+        text.push_str("# Secrets left out; add them before use:\n");
+        for item in left_out {
+            text.push_str(&format!("#   {item}\n"));
+        }
+    }
+    text.push('\n');
+    text.push_str(&toml::to_string(&answers)?);
+    Ok(text)
+}
+
+/// Write the answers next to where edgeprep runs, readable by its owner only (0600); never
+/// over an existing file. Returns the path written.
+pub fn save_answers(answers: &Answers, with_secrets: bool, path: &std::path::Path) -> Result<String> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let text = answers_text(answers, with_secrets)?;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", path.display()))?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()?;
+    Ok(path.display().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::answers::parse_answers;
+    use std::os::unix::fs::PermissionsExt as _;
+
+    const DEMO: &str = include_str!("../../assets/demo/answers.toml");
+
+    #[test]
+    fn saved_answers_with_secrets_read_back_as_the_same_answers() {
+        let answers = parse_answers(DEMO, "demo").unwrap();
+        let text = answers_text(&answers, true).unwrap();
+        assert_eq!(parse_answers(&text, "saved").unwrap(), answers);
+    }
+
+    #[test]
+    fn saved_answers_without_secrets_hold_none_and_say_what_is_missing() {
+        let mut answers = parse_answers(DEMO, "demo").unwrap();
+        answers.proxy.as_mut().unwrap().url = "http://user:pa55word@proxy:3128".into();
+        let text = answers_text(&answers, false).unwrap();
+        assert!(!text.contains("demo-registry-password") && !text.contains("pa55word"), "{text}");
+        assert!(
+            text.contains("#   [agent.auth] password") && text.contains("#   [proxy] url password"),
+            "{text}"
+        );
+        assert!(text.contains("http://user@proxy:3128"), "{text}");
+    }
+
+    #[test]
+    fn the_cert_verdict_says_why_a_file_cannot_be_used() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("nope.pem");
+        assert!(cert_verdict(missing.to_str().unwrap(), "", None).starts_with("cannot read the certificate"));
+        let junk = dir.path().join("junk.pem");
+        std::fs::write(&junk, "not a certificate").unwrap();
+        let verdict = cert_verdict(junk.to_str().unwrap(), "", None);
+        assert!(!verdict.starts_with("usable"), "{verdict}");
+    }
+
+    #[test]
+    fn saved_answers_are_0600_and_never_overwrite() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("answers.toml");
+        let answers = parse_answers(DEMO, "demo").unwrap();
+        save_answers(&answers, false, &path).unwrap();
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        assert!(save_answers(&answers, false, &path).is_err());
+    }
+}

@@ -1,0 +1,218 @@
+//! What the device has now, as the wizard shows it: one line per production checklist item,
+//! and the current value beside each field. Read from a [`DeviceState`] (already in memory)
+//! and the Edge CA status, so tests build it by hand. Secrets are masked here, before any
+//! text can reach a screen.
+
+use std::collections::BTreeMap;
+
+use crate::certs::status::{EdgeCaKind, EdgeCaStatus};
+use crate::device::DeviceState;
+use crate::paths;
+use crate::secrets::mask_known_secrets;
+
+/// A Edge CA from files with fewer days left than this preselects "Rotate the Edge CA".
+pub const ROTATE_WITHIN_DAYS: i64 = 30;
+
+/// The device as the wizard describes it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Facts {
+    /// How the device is named in the title: its hostname, or the root it lives under.
+    pub device: String,
+    /// Field key → the device's value, secrets masked.
+    pub current: BTreeMap<&'static str, String>,
+    pub provisioned: bool,
+    /// The Edge CA in one line (quickstart, from files with days left, issued, none).
+    pub edge_ca: String,
+    /// The device's own Edge CA (from files) expires within [`ROTATE_WITHIN_DAYS`].
+    pub edge_ca_due: bool,
+    /// The device keeps its own Edge CA from files that are not due: no need to change it.
+    pub edge_ca_from_files: bool,
+    /// Each of the four places a proxy must be set, and whether it is.
+    pub proxy_places: Vec<(&'static str, bool)>,
+}
+
+impl Facts {
+    pub fn read(state: &DeviceState, edge_ca: Option<&EdgeCaStatus>, device: &str) -> Self {
+        let config: toml::Table =
+            text(state, paths::CONFIG_TOML).and_then(|t| t.parse().ok()).unwrap_or_default();
+        let daemon: serde_json::Value =
+            text(state, paths::DAEMON_JSON).and_then(|t| serde_json::from_str(t).ok()).unwrap_or_default();
+        let mut current = BTreeMap::new();
+        let mut put = |key: &'static str, value: Option<String>| {
+            if let Some(v) = value.filter(|v| !v.is_empty()) {
+                current.insert(key, mask_known_secrets(&v));
+            }
+        };
+        let get = |path: &[&str]| -> Option<String> {
+            let mut node = config.get(path[0])?;
+            for part in &path[1..] {
+                node = node.get(part)?;
+            }
+            Some(match node {
+                toml::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            })
+        };
+        put("hostname", get(&["hostname"]).or_else(|| state.os_hostname.clone()));
+        put("provisioning.source", get(&["provisioning", "source"]));
+        put("provisioning.connection_string", get(&["provisioning", "connection_string"]));
+        put("provisioning.id_scope", get(&["provisioning", "id_scope"]));
+        put("provisioning.global_endpoint", get(&["provisioning", "global_endpoint"]));
+        put("upstream.protocol", get(&["agent", "env", "UpstreamProtocol"]));
+        let agent_proxy =
+            ["https_proxy", "HTTPS_PROXY", "Https_Proxy"].iter().find_map(|k| get(&["agent", "env", k]));
+        put("proxy.url", agent_proxy.clone());
+        put("agent.image", get(&["agent", "config", "image"]));
+        put("agent.auth.server", get(&["agent", "config", "auth", "serveraddress"]));
+        put("agent.auth.username", get(&["agent", "config", "auth", "username"]));
+        for key in ["enabled", "cleanup_recurrence", "image_age_cleanup_threshold", "cleanup_time"] {
+            let field: &'static str = match key {
+                "enabled" => "image_garbage_collection.enabled",
+                "cleanup_recurrence" => "image_garbage_collection.cleanup_recurrence",
+                "image_age_cleanup_threshold" => "image_garbage_collection.image_age_cleanup_threshold",
+                _ => "image_garbage_collection.cleanup_time",
+            };
+            put(field, get(&["image_garbage_collection", key]));
+        }
+        let json_text = |v: Option<&serde_json::Value>| {
+            v.map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
+        };
+        put("logging.driver", json_text(daemon.get("log-driver")));
+        put("logging.max_size", json_text(daemon.get("log-opts").and_then(|o| o.get("max-size"))));
+        put("logging.max_files", json_text(daemon.get("log-opts").and_then(|o| o.get("max-file"))));
+        let dns = daemon
+            .get("dns")
+            .and_then(|d| d.as_array())
+            .map(|servers| servers.iter().filter_map(|s| s.as_str()).collect::<Vec<_>>().join(", "));
+        put("dns.servers", dns);
+        put("edge_ca.cert", get(&["edge_ca", "cert"]));
+
+        let proxy_places = vec![
+            ("edgeAgent", agent_proxy.is_some()),
+            ("docker", state.file(&paths::proxy_dropin(paths::DOCKER_UNIT)).is_some()),
+            ("aziot-edged", state.file(&paths::proxy_dropin(paths::EDGED_UNIT)).is_some()),
+            ("aziot-identityd", state.file(&paths::proxy_dropin(paths::IDENTITYD_UNIT)).is_some()),
+        ];
+        let (edge_ca, edge_ca_due, edge_ca_from_files) = match edge_ca {
+            None => ("unknown (config.toml could not be read)".to_string(), false, false),
+            Some(status) => {
+                let due = status.kind == EdgeCaKind::File
+                    && status.days_left.is_some_and(|d| d <= ROTATE_WITHIN_DAYS);
+                let line = match (status.kind, status.days_left) {
+                    (EdgeCaKind::File, Some(days)) => format!("from files, {days} days left"),
+                    (EdgeCaKind::File, None) => "from files (certificate unreadable)".to_string(),
+                    (EdgeCaKind::Quickstart, _) => "quickstart (90 days, not for production)".to_string(),
+                    (EdgeCaKind::Issued, _) => "issued and renewed by IoT Edge".to_string(),
+                    (EdgeCaKind::None, _) => "none: IoT Edge is not configured".to_string(),
+                };
+                (line, due, status.kind == EdgeCaKind::File && !due)
+            }
+        };
+        current.insert("edge_ca.generate", edge_ca.clone());
+        Self {
+            device: device.to_string(),
+            provisioned: config.get("provisioning").is_some(),
+            current,
+            edge_ca,
+            edge_ca_due,
+            edge_ca_from_files,
+            proxy_places,
+        }
+    }
+
+    /// The device's value for a field, if it has one.
+    pub fn current(&self, key: &str) -> Option<&str> {
+        self.current.get(key).map(String::as_str)
+    }
+
+    /// The production checklist: (item, what the device has now).
+    pub fn checklist(&self) -> Vec<(&'static str, String)> {
+        let or_default = |key: &str, default: &str| self.current(key).unwrap_or(default).to_string();
+        let provisioning = match (self.provisioned, self.current("provisioning.source")) {
+            (false, _) => "not provisioned".to_string(),
+            (true, Some(source)) => format!("yes ({source})"),
+            (true, None) => "yes".to_string(),
+        };
+        let proxy_set = self.proxy_places.iter().filter(|(_, set)| *set).count();
+        let proxy = match proxy_set {
+            0 => "none".to_string(),
+            n => {
+                let missing: Vec<&str> =
+                    self.proxy_places.iter().filter(|(_, s)| !s).map(|(p, _)| *p).collect();
+                if missing.is_empty() {
+                    "set in all 4 places".to_string()
+                } else {
+                    format!("set in {n} of 4; missing: {}", missing.join(", "))
+                }
+            }
+        };
+        let gc = match self.current("image_garbage_collection.enabled") {
+            Some(enabled) => format!(
+                "enabled = {enabled}, every {} at {}",
+                or_default("image_garbage_collection.cleanup_recurrence", "1d"),
+                or_default("image_garbage_collection.cleanup_time", "00:00")
+            ),
+            None => "IoT Edge default (daily, images unused 7d)".to_string(),
+        };
+        let logs = match self.current("logging.driver") {
+            Some(driver) => {
+                let size = or_default("logging.max_size", "unlimited");
+                let files = or_default("logging.max_files", "default");
+                format!("{driver}, max-size {size}, max-file {files}")
+            }
+            None => "json-file (docker default, never rotated)".to_string(),
+        };
+        let registry = match self.current("agent.auth.server") {
+            Some(server) => format!("{server} (user {})", or_default("agent.auth.username", "?")),
+            None => "none (public images)".to_string(),
+        };
+        vec![
+            ("Provisioned", provisioning),
+            ("Edge CA", self.edge_ca.clone()),
+            ("Upstream protocol", or_default("upstream.protocol", "default (Amqp, then AmqpWs)")),
+            ("Proxy", proxy),
+            ("Image cleanup", gc),
+            ("Container logs", logs),
+            ("DNS", or_default("dns.servers", "host resolver")),
+            ("Agent image", or_default("agent.image", "default (azureiotedge-agent:1.4)")),
+            ("Registry", registry),
+        ]
+    }
+}
+
+fn text<'a>(state: &'a DeviceState, path: &str) -> Option<&'a str> {
+    state.text(path).ok().flatten()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CONFIG: &str = "hostname = \"gw\"\n[provisioning]\nsource = \"manual\"\nconnection_string = \"HostName=hub.azure-devices.net;DeviceId=gw;SharedAccessKey=c2VjcmV0\"\n[agent.env]\nhttps_proxy = \"http://u:topsecret@proxy:3128\"\n";
+
+    #[test]
+    fn connection_strings_show_hub_and_device_but_never_the_key() {
+        let state = DeviceState::default().with_file(paths::CONFIG_TOML, CONFIG);
+        let facts = Facts::read(&state, None, "gw");
+        let shown = facts.current("provisioning.connection_string").unwrap();
+        assert!(shown.contains("HostName=hub.azure-devices.net") && shown.contains("DeviceId=gw"), "{shown}");
+        assert!(!shown.contains("c2VjcmV0"), "{shown}");
+        assert!(!facts.current("proxy.url").unwrap().contains("topsecret"));
+    }
+
+    #[test]
+    fn the_checklist_names_the_proxy_places_that_are_missing() {
+        let state = DeviceState::default().with_file(paths::CONFIG_TOML, CONFIG);
+        let facts = Facts::read(&state, None, "gw");
+        let proxy = facts.checklist().into_iter().find(|(item, _)| *item == "Proxy").unwrap().1;
+        assert_eq!(proxy, "set in 1 of 4; missing: docker, aziot-edged, aziot-identityd");
+        assert!(facts.provisioned);
+    }
+
+    #[test]
+    fn an_unconfigured_device_is_not_provisioned() {
+        let facts = Facts::read(&DeviceState::default(), None, "x");
+        assert!(!facts.provisioned);
+        assert!(facts.checklist().contains(&("Provisioned", "not provisioned".to_string())));
+    }
+}

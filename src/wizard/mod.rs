@@ -1,0 +1,218 @@
+//! The interactive front-end: a full-screen walk through the same pipeline the CLI uses
+//! (device state → answers → plan → review → apply), or plain prompts on a dumb terminal.
+//! It only collects answers; every rule stays in `answers`, `plan` and `apply`.
+
+pub mod draft;
+pub mod effects;
+pub mod facts;
+mod guard;
+pub mod plain;
+pub mod questions;
+pub mod tui;
+
+use std::io::{IsTerminal, Write};
+
+use anyhow::Result;
+use ratatui::DefaultTerminal;
+use ratatui::crossterm::event::{self, Event};
+
+use crate::answers::{Answers, read_answers};
+use crate::apply::interrupt::Shield;
+use crate::apply::{Actor, apply};
+use crate::certs::status::edge_ca_status;
+use crate::cli::WizardArgs;
+use crate::commands::context::{Context, interactive};
+use crate::device::DeviceState;
+use crate::error::input_error;
+use crate::plan::Plan;
+use crate::runner::{CommandOutput, CommandRunner, PlannedCommand};
+use crate::secrets::mask;
+use facts::{Facts, ROTATE_WITHIN_DAYS};
+use tui::message::Msg;
+use tui::model::{Effect, Model};
+
+/// Start the wizard: full screen on a capable terminal, plain prompts otherwise; returns the
+/// exit code.
+pub fn run(ctx: &Context, args: &WizardArgs, out: &mut dyn Write) -> Result<i32> {
+    if !interactive() {
+        return Err(input_error(
+            "the wizard needs a terminal; without one, use `edgeprep apply --answers FILE --yes` \
+             (check the file first with `edgeprep plan --answers FILE`)",
+        ));
+    }
+    let answers = match &args.answers {
+        Some(path) => Some(read_answers(path)?),
+        None if ctx.is_demo() => Some(ctx.answers(None)?),
+        None => None,
+    };
+    let facts = read_facts(ctx)?;
+    if args.plain || !full_screen_capable() {
+        return plain::run(ctx, facts, answers.as_ref(), out);
+    }
+    full_screen(ctx, facts, answers.as_ref(), out)
+}
+
+/// The device as the wizard describes it.
+fn read_facts(ctx: &Context) -> Result<Facts> {
+    let state = DeviceState::read(&ctx.root)?;
+    let days = u32::try_from(ROTATE_WITHIN_DAYS).unwrap_or(30);
+    let status = edge_ca_status(&ctx.root, days, time::OffsetDateTime::now_utc()).ok();
+    let device = match (&state.os_hostname, ctx.root.is_host()) {
+        (Some(name), _) => name.clone(),
+        (None, true) => "this device".to_string(),
+        (None, false) => ctx.root.base().display().to_string(),
+    };
+    Ok(Facts::read(&state, status.as_ref(), &device))
+}
+
+/// `--plain` is implied by TERM=dumb (or no TERM) and by an output that is not a terminal.
+fn full_screen_capable() -> bool {
+    let term = std::env::var("TERM").unwrap_or_default();
+    std::io::stdout().is_terminal() && !term.is_empty() && term != "dumb"
+}
+
+/// Whether NO_COLOR asks for monochrome (any non-empty value, per no-color.org).
+pub fn no_color() -> bool {
+    std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
+}
+
+fn full_screen(ctx: &Context, facts: Facts, answers: Option<&Answers>, out: &mut dyn Write) -> Result<i32> {
+    let mono = no_color();
+    if mono {
+        // crossterm 0.29 turns every style change into a bare reset under NO_COLOR, losing bold
+        // and reverse too; the monochrome theme uses no colour, so let the styles through.
+        ratatui::crossterm::style::force_color_output(true);
+    }
+    let mut model = Model::new(facts, answers);
+    model.mono = mono;
+    let mut terminal = ratatui::try_init()?;
+    guard::install(ctx.is_demo().then(|| ctx.root.base().to_path_buf()))?;
+    let size = terminal.size()?;
+    tui::update::update(&mut model, Msg::Resize(size.width, size.height));
+
+    let mut plan: Option<Plan> = None;
+    let result = (|| -> Result<i32> {
+        loop {
+            terminal.draw(|frame| tui::view::draw(frame, &model))?;
+            let msg = loop {
+                match event::read()? {
+                    Event::Key(key) => {
+                        if let Some(msg) = tui::keys::map(key, model.typing()) {
+                            break msg;
+                        }
+                    }
+                    Event::Resize(w, h) => break Msg::Resize(w, h),
+                    _ => {}
+                }
+            };
+            let mut effect = tui::update::update(&mut model, msg);
+            while let Some(next) = effect.take() {
+                let reply = match next {
+                    Effect::Exit(code) => return Ok(code),
+                    Effect::InspectCert(cert, key) => {
+                        let verdict = effects::cert_verdict(&cert, &key, model.facts.current("hostname"));
+                        Msg::CertChecked(cert, key, verdict)
+                    }
+                    Effect::SaveAnswers(with_secrets) => {
+                        let saved = match &model.answers {
+                            Some(answers) => effects::save_answers(
+                                answers,
+                                with_secrets,
+                                &answers_path(&model.facts.device),
+                            ),
+                            None => Err(anyhow::anyhow!("no answers to save")),
+                        };
+                        Msg::Saved(saved.map_err(|e| format!("{e:#}")))
+                    }
+                    Effect::BuildPlan(answers) => {
+                        let built = effects::plan_for(&ctx.root, &answers);
+                        let text = built.as_ref().map(effects::review_text).map_err(|e| format!("{e:#}"));
+                        plan = built.ok();
+                        Msg::Planned(text)
+                    }
+                    Effect::Apply => {
+                        terminal.draw(|frame| tui::view::draw(frame, &model))?;
+                        let Some(plan) = plan.as_ref() else { continue };
+                        let result = guard::while_applying(|| -> Result<_> {
+                            let mut runner = ctx.runner();
+                            let mut progress = Progress {
+                                inner: runner.as_mut(),
+                                terminal: &mut terminal,
+                                model: &mut model,
+                                secrets: &plan.secrets,
+                            };
+                            let shield = Shield::raise()?;
+                            let outcome = apply(plan, &ctx.root, &mut progress, &Actor::from_env());
+                            drop(shield);
+                            outcome
+                        });
+                        guard::exit_if_signalled();
+                        Msg::Applied(effects::outcome(&result))
+                    }
+                };
+                effect = tui::update::update(&mut model, reply);
+            }
+        }
+    })();
+    let _ = ratatui::try_restore();
+    // What apply did stays in the scrollback once the full screen is gone.
+    if let Some(outcome) = &model.outcome {
+        for line in &outcome.lines {
+            writeln!(out, "{line}")?;
+        }
+    }
+    result
+}
+
+/// Where Done saves the answers: the current directory, named for the device.
+fn answers_path(device: &str) -> std::path::PathBuf {
+    let name: String = device
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '_' })
+        .collect();
+    std::path::PathBuf::from(format!("edgeprep-answers-{}.toml", name.trim_matches('.')))
+}
+
+/// The CLI's runner, drawing each command on the Apply screen as it starts and as it ends:
+/// the only redraws not caused by a key, one per step.
+struct Progress<'a> {
+    inner: &'a mut dyn CommandRunner,
+    terminal: &'a mut DefaultTerminal,
+    model: &'a mut Model,
+    secrets: &'a [String],
+}
+
+impl Progress<'_> {
+    fn show(&mut self, line: String, replace_last: bool) {
+        if replace_last {
+            self.model.progress.pop();
+        }
+        self.model.progress.push(line);
+        let model = &*self.model;
+        // A terminal that cannot be drawn on must not stop apply halfway.
+        let _ = self.terminal.draw(|frame| tui::view::draw(frame, model));
+    }
+}
+
+impl CommandRunner for Progress<'_> {
+    fn run(&mut self, command: &PlannedCommand) -> Result<CommandOutput> {
+        let shown = mask(&command.display(), self.secrets);
+        if !self.inner.executes() {
+            self.show(format!("listed   {shown}"), false);
+            return self.inner.run(command);
+        }
+        self.show(format!("running  {shown}"), false);
+        let output = self.inner.run(command);
+        let status = match &output {
+            Ok(out) if command.succeeded(out) => "done",
+            Ok(_) => "FAILED",
+            Err(_) => "NOT RUN",
+        };
+        self.show(format!("{status:<8} {shown}"), true);
+        output
+    }
+
+    fn executes(&self) -> bool {
+        self.inner.executes()
+    }
+}

@@ -1,0 +1,199 @@
+//! The full-screen wizard's state: which screen, which field, the draft answers, and what the
+//! effects (plan, apply) brought back. Plain data; [`super::update`] changes it, the view
+//! draws it.
+
+use crate::answers::Answers;
+use crate::wizard::draft::{Checked, Draft, sections_set};
+use crate::wizard::facts::Facts;
+use crate::wizard::questions::{Field, Kind, Path, SECTIONS, Section};
+
+/// Below this the wizard says which size it needs instead of drawing.
+pub const MIN_WIDTH: u16 = 64;
+pub const MIN_HEIGHT: u16 = 20;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Screen {
+    Overview,
+    /// A step, by its index in [`SECTIONS`].
+    Step(usize),
+    Review,
+    Apply,
+    Done,
+}
+
+/// The plan as the Review screen shows it: already masked text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReviewText {
+    pub lines: Vec<String>,
+    /// The device already matches: nothing to apply.
+    pub empty: bool,
+}
+
+/// What Apply did, for the Done screen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub ok: bool,
+    pub lines: Vec<String>,
+}
+
+/// What the loop must do for the model; the only way the wizard touches the world.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Build the plan from these answers and send back [`super::message::Msg::Planned`].
+    BuildPlan(Box<Answers>),
+    /// Apply the plan last built and send back [`super::message::Msg::Applied`].
+    Apply,
+    /// Save the answers applied to a file (`true`: secrets included), send back
+    /// [`super::message::Msg::Saved`].
+    SaveAnswers(bool),
+    /// Inspect the Edge CA files being imported (certificate, key paths) and send back
+    /// [`super::message::Msg::CertChecked`].
+    InspectCert(String, String),
+    /// Restore the terminal and exit with this code.
+    Exit(i32),
+}
+
+#[derive(Debug, Clone)]
+pub struct Model {
+    pub facts: Facts,
+    pub draft: Draft,
+    pub path: Path,
+    /// The path the Overview's cursor is on.
+    pub path_cursor: usize,
+    /// The path the device's state (or the answers file) suggests.
+    pub preselected: Path,
+    pub screen: Screen,
+    /// On a step: 0 is "keep or set", then the visible fields.
+    pub focus: usize,
+    /// Character position of the cursor in the focused text field.
+    pub cursor: usize,
+    /// Steps the technician has been through.
+    pub visited: Vec<&'static str>,
+    pub review: Option<Result<ReviewText, String>>,
+    pub review_scroll: usize,
+    /// Review: the "apply now?" question is showing.
+    pub confirming: bool,
+    pub outcome: Option<Outcome>,
+    /// The live verdict on the Edge CA files: (certificate path, key path, verdict).
+    pub cert_verdict: Option<(String, String, String)>,
+    /// The answers sent to the plan, to save at Done.
+    pub answers: Option<Answers>,
+    /// Done: where the answers were saved, or why they could not be.
+    pub saved: Option<Result<String, String>>,
+    /// Apply: one line per command, as each starts and ends.
+    pub progress: Vec<String>,
+    pub help: bool,
+    /// Quit was pressed with unsaved choices; the next key decides.
+    pub quit_asked: bool,
+    /// Choices differ from how the wizard started.
+    pub touched: bool,
+    pub width: u16,
+    pub height: u16,
+    /// NO_COLOR or a monochrome terminal: markers, bold and reverse instead of colour.
+    pub mono: bool,
+    pub from_file: bool,
+}
+
+impl Model {
+    /// A wizard on a device; `answers` pre-fills every field (from `--answers`).
+    pub fn new(facts: Facts, answers: Option<&Answers>) -> Self {
+        let (draft, preselected) = match answers {
+            Some(answers) => {
+                let path = Path::covering(sections_set(answers)).unwrap_or(Path::FirstBoot);
+                (Draft::from_answers(answers), path)
+            }
+            None => {
+                let mut draft = Draft::recommended();
+                if facts.edge_ca_from_files {
+                    // The device already has its own Edge CA with time left: keep it.
+                    draft.set_section("edge_ca", false);
+                }
+                let path = if !facts.provisioned {
+                    Path::FirstBoot
+                } else if facts.edge_ca_due {
+                    Path::RotateCa
+                } else {
+                    Path::Production
+                };
+                (draft, path)
+            }
+        };
+        let path_cursor = Path::ALL.iter().position(|p| *p == preselected).unwrap_or(0);
+        Self {
+            facts,
+            draft,
+            path: preselected,
+            path_cursor,
+            preselected,
+            screen: Screen::Overview,
+            focus: 0,
+            cursor: 0,
+            visited: Vec::new(),
+            review: None,
+            review_scroll: 0,
+            confirming: false,
+            outcome: None,
+            answers: None,
+            cert_verdict: None,
+            saved: None,
+            progress: Vec::new(),
+            help: false,
+            quit_asked: false,
+            touched: false,
+            width: 80,
+            height: 24,
+            mono: false,
+            from_file: answers.is_some(),
+        }
+    }
+
+    /// Indexes (into [`SECTIONS`]) of the steps on the chosen path.
+    pub fn steps(&self) -> Vec<usize> {
+        SECTIONS.iter().enumerate().filter(|(_, s)| self.path.includes(s)).map(|(i, _)| i).collect()
+    }
+
+    /// The section of the current step.
+    pub fn section(&self) -> Option<&'static Section> {
+        match self.screen {
+            Screen::Step(i) => SECTIONS.get(i),
+            _ => None,
+        }
+    }
+
+    /// The fields of the current step that can take the focus (none while "keep").
+    pub fn focusable(&self) -> Vec<&'static Field> {
+        match self.section() {
+            Some(s) if self.draft.is_set(s.key) => self.draft.visible_fields(s),
+            _ => Vec::new(),
+        }
+    }
+
+    /// The focused field (`None` on the keep/set row).
+    pub fn focused_field(&self) -> Option<&'static Field> {
+        self.focus.checked_sub(1).and_then(|i| self.focusable().get(i).copied())
+    }
+
+    /// Whether keys are text now (a free-text field has the focus).
+    pub fn typing(&self) -> bool {
+        !self.quit_asked && self.focused_field().is_some_and(|f| f.kind.options().is_none())
+    }
+
+    /// The draft checked on the chosen path.
+    pub fn checked(&self) -> Checked {
+        self.draft.check(self.path)
+    }
+
+    /// Whether the terminal is too small to draw.
+    pub fn too_small(&self) -> bool {
+        self.width < MIN_WIDTH || self.height < MIN_HEIGHT
+    }
+}
+
+/// How a field's text is shown: secrets as one `*` per character, never the text.
+pub fn shown_value(field: &Field, text: &str) -> String {
+    match field.kind {
+        Kind::Secret => "*".repeat(text.chars().count()),
+        Kind::Bool if text.is_empty() => "(not set)".to_string(),
+        _ => text.to_string(),
+    }
+}

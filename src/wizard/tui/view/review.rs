@@ -1,0 +1,102 @@
+//! Review (the plan, scrollable, secrets already masked), Apply and Done.
+
+use ratatui::prelude::*;
+use ratatui::widgets::{Block, Paragraph, Wrap};
+
+use super::theme::Theme;
+use crate::wizard::tui::model::Model;
+
+pub fn draw_review(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
+    let block = Block::bordered().title(" Review: nothing is written until you confirm ");
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let (body, question) = if model.confirming {
+        let [body, question] = Layout::vertical([Constraint::Min(0), Constraint::Length(1)]).areas(inner);
+        (body, Some(question))
+    } else {
+        (inner, None)
+    };
+    let paragraph = match &model.review {
+        None => Paragraph::new("Building the plan..."),
+        Some(Err(message)) => Paragraph::new(vec![
+            Line::styled("The plan could not be made:", theme.error),
+            Line::raw(message.clone()),
+            Line::default(),
+            Line::raw("Esc goes back to the steps."),
+        ])
+        .wrap(Wrap { trim: false }),
+        Some(Ok(text)) => {
+            let lines: Vec<Line> = text.lines.iter().map(|l| diff_line(l, theme)).collect();
+            Paragraph::new(lines).scroll((u16::try_from(model.review_scroll).unwrap_or(u16::MAX), 0))
+        }
+    };
+    frame.render_widget(paragraph, body);
+    if let Some(area) = question {
+        frame.render_widget(
+            Paragraph::new(Line::styled(
+                "> Apply these changes now? Enter applies, Esc does not.",
+                theme.selected,
+            )),
+            area,
+        );
+    }
+}
+
+/// Added and removed lines stand out by colour, and by their +/- in monochrome.
+fn diff_line<'a>(line: &str, theme: &Theme) -> Line<'a> {
+    let style = if line.starts_with("==") || line.starts_with("Commands") {
+        theme.title
+    } else if line.starts_with('+') && !line.starts_with("+++") {
+        theme.good
+    } else if line.starts_with('-') && !line.starts_with("---") {
+        theme.error
+    } else {
+        Style::new()
+    };
+    Line::styled(line.to_string(), style)
+}
+
+pub fn draw_apply(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
+    let mut lines = vec![
+        Line::styled("Applying...", theme.title),
+        Line::raw("Backing up, writing the files, then the commands. A failure puts every file back."),
+        Line::default(),
+    ];
+    lines.extend(model.progress.iter().map(|l| Line::raw(l.clone())));
+    // The newest line stays in view.
+    let inner_height = usize::from(area.height.saturating_sub(2));
+    let scroll = u16::try_from(lines.len().saturating_sub(inner_height)).unwrap_or(0);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: true })
+            .scroll((scroll, 0))
+            .block(Block::bordered().title(" Apply ")),
+        area,
+    );
+}
+
+pub fn draw_done(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
+    let mut lines = Vec::new();
+    if let Some(outcome) = &model.outcome {
+        let (text, style) = if outcome.ok { ("Done.", theme.good) } else { ("Not applied.", theme.error) };
+        lines.push(Line::styled(text, style.add_modifier(Modifier::BOLD)));
+        lines.extend(outcome.lines.iter().map(|l| Line::raw(l.clone())));
+    }
+    lines.push(Line::default());
+    match &model.saved {
+        Some(Ok(path)) => {
+            lines.push(Line::styled(format!("Answers saved to {path} (mode 0600)."), theme.good))
+        }
+        Some(Err(why)) => lines.push(Line::styled(format!("Answers not saved: {why}"), theme.error)),
+        None if model.answers.is_some() => {
+            lines.push(Line::raw("Press s to save these answers for the next device"));
+            lines.push(Line::raw("(S: passwords and keys included)."));
+        }
+        None => {}
+    }
+    lines.push(Line::raw("Press Enter to leave."));
+    frame.render_widget(
+        Paragraph::new(lines).wrap(Wrap { trim: false }).block(Block::bordered().title(" Done ")),
+        area,
+    );
+}
