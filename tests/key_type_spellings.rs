@@ -17,8 +17,8 @@ fn readme_key_types() -> Vec<String> {
 /// The key type `args` ask `cert generate` or `cert csr` for.
 fn parse_key_type(args: &[&str]) -> Result<KeyType, clap::Error> {
     match Cli::try_parse_from(args)?.command {
-        Command::Cert(CertCommand::Generate(generate)) => Ok(generate.key_type),
-        Command::Cert(CertCommand::Csr(csr)) => Ok(csr.key_type),
+        Some(Command::Cert(CertCommand::Generate(generate))) => Ok(generate.key_type),
+        Some(Command::Cert(CertCommand::Csr(csr))) => Ok(csr.key_type),
         other => panic!("{args:?} parsed as {other:?}"),
     }
 }

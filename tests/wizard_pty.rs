@@ -25,6 +25,7 @@ fn demo_device() -> Device {
 fn wizard(device: &Device, args: &[&str]) -> OsSession {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_edgeprep"));
     cmd.env("PATH", device.bin()).env("USER", "tester").env_remove("SUDO_USER").env("TERM", "xterm");
+    cmd.env("EDGEPREP_TEST_ROOT", device.root());
     cmd.env_remove("NO_COLOR");
     cmd.arg("--root").arg(device.root()).arg("--run-commands").args(args);
     let mut session = Session::spawn(cmd).expect("spawning edgeprep in a pty");
@@ -56,7 +57,7 @@ fn full_screen_enter_on_every_screen_applies_exactly_what_apply_does() {
     for _ in 0..11 {
         session.send("\r").unwrap();
     }
-    session.expect("Backup: ").unwrap();
+    session.expect("Backed up the originals as ").unwrap();
     session.expect(Eof).unwrap();
     assert!(exit_status(&session).contains(", 0)"), "{}", exit_status(&session));
     let cli = applied_by_the_cli();
@@ -139,7 +140,7 @@ fn typing_a_protocol_proxy_cleanup_time_and_log_size_writes_them() {
     for key in keys {
         session.send(key).unwrap();
     }
-    session.expect("Backup: ").unwrap();
+    session.expect("Backed up the originals as ").unwrap();
     session.expect(Eof).unwrap();
     let config = device.read("/etc/aziot/config.toml");
     assert!(config.contains("UpstreamProtocol = \"MqttWs\""), "{config}");

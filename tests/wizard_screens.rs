@@ -169,6 +169,7 @@ fn done_gives_the_backup_rollback_and_save_80x24() {
         files: vec!["/etc/aziot/config.toml".into()],
         commands: vec![],
         backup: Some("20260101T000000Z".into()),
+        ..Default::default()
     };
     model.answers = Some(parse_answers(ANSWERS, "answers.toml").unwrap());
     update(&mut model, Msg::Applied(outcome(&Ok(report))));
