@@ -13,6 +13,7 @@
 //! - [`secrets`]: masking, so no secret reaches a terminal, diff or log.
 //! - [`apply`]: backups, atomic writes, commands through a [`runner`], rollback, audit log.
 //! - [`certs`]: inspecting, generating and requesting Edge CA certificates.
+//! - [`checks`]: the production checklist, one engine for `edgeprep check` and the wizard.
 //! - [`cli`] and [`commands`]: the command-line front-end.
 #![forbid(unsafe_code)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
@@ -20,6 +21,7 @@
 pub mod answers;
 pub mod apply;
 pub mod certs;
+pub mod checks;
 pub mod cli;
 pub mod commands;
 pub mod demo;
