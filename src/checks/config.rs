@@ -358,9 +358,9 @@ fn ago(later: SystemTime, earlier: SystemTime) -> String {
     let secs = later.duration_since(earlier).map(|d| d.as_secs()).unwrap_or(0);
     match secs {
         0..=119 => format!("{secs} s"),
-        120..=7199 => format!("{} min", secs / 60),
-        7200..=172_799 => format!("{} h", secs / 3600),
-        _ => format!("{} days", secs / 86_400),
+        120..=7199 => format!("{} min", (secs + 30) / 60),
+        7200..=172_799 => format!("{} h", (secs + 1800) / 3600),
+        _ => format!("{} days", (secs + 43_200) / 86_400),
     }
 }
 
