@@ -49,7 +49,10 @@ fn demo_report_has_sections_symbols_and_summary_without_colour_when_piped() {
 
 #[test]
 fn exit_code_is_0_for_warnings_and_1_with_warnings_as_errors() {
-    demo(&["--only", "dns"]).assert().code(0).stdout(predicate::str::contains("‼ container engine DNS servers"));
+    demo(&["--only", "dns"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("‼ container engine DNS servers"));
     demo(&["--only", "dns", "--warnings-as-errors"]).assert().code(1);
     demo(&["--only", "config-well-formed", "--warnings-as-errors"]).assert().code(0);
 }
@@ -63,7 +66,8 @@ fn skip_leaves_out_the_named_checks() {
         .stdout
         .clone();
     let value: serde_json::Value = serde_json::from_slice(&output).unwrap();
-    let ids: Vec<&str> = value["results"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap()).collect();
+    let ids: Vec<&str> =
+        value["results"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap()).collect();
     assert!(!ids.contains(&"production-certificates") && !ids.contains(&"device-inventory"), "{ids:?}");
     assert!(ids.contains(&"dns"));
     assert_eq!(value["summary"]["error"], 0);
@@ -91,7 +95,8 @@ fn help_documents_the_exit_codes() {
 #[test]
 fn check_on_a_root_runs_no_command_and_changes_nothing() {
     let device = Device::new();
-    device.write("/etc/aziot/config.toml", "[provisioning]\nsource = \"manual\"\nconnection_string = \"x\"\n");
+    device
+        .write("/etc/aziot/config.toml", "[provisioning]\nsource = \"manual\"\nconnection_string = \"x\"\n");
     let before = device.snapshot();
     device.edgeprep(&["check"]).assert().code(1);
     assert_eq!(device.snapshot(), before);

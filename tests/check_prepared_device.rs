@@ -47,7 +47,9 @@ fn prepared_device() -> Device {
     std::fs::write(usb.join("edge-ca-full-chain.pem"), &chain.edge_chain_pem).unwrap();
     std::fs::write(usb.join("edge-ca.key.pem"), &chain.edge_key_pem).unwrap();
     std::fs::write(usb.join("contoso-root-ca.pem"), &chain.root_cert_pem).unwrap();
-    let full = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/answers/full.toml")).unwrap();
+    let full =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/answers/full.toml"))
+            .unwrap();
     let answers = device.answers(&full);
     device.edgeprep(&["apply", "--yes", "--answers", answers.to_str().unwrap()]).assert().success();
     device
@@ -71,9 +73,13 @@ fn a_device_prepared_with_full_answers_passes_every_offline_check() {
         }
     }
     assert_eq!(warned, NO_ANSWER_YET, "{report:#}");
-    let inventory = report["results"].as_array().unwrap().iter().find(|r| r["id"] == "device-inventory").unwrap();
+    let inventory =
+        report["results"].as_array().unwrap().iter().find(|r| r["id"] == "device-inventory").unwrap();
     let text = inventory["details"].to_string();
-    assert!(text.contains("moby-engine 20.10.25+azure-1") && !text.contains("last edgeprep apply: never"), "{text}");
+    assert!(
+        text.contains("moby-engine 20.10.25+azure-1") && !text.contains("last edgeprep apply: never"),
+        "{text}"
+    );
 }
 
 #[test]
