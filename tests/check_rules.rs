@@ -70,7 +70,7 @@ fn well_formed_names_a_top_level_key_after_a_table_and_a_misspelled_table() {
     assert!(text.contains("line 16: hostname is inside [agent.env]"), "{text}");
     assert!(
         text.contains(
-            "image_garbage_colection is not a key IoT Edge knows (did you mean image_garbage_collection?)"
+            "line 18: image_garbage_colection is not a key IoT Edge knows (did you mean image_garbage_collection?)"
         ),
         "{text}"
     );

@@ -139,6 +139,11 @@ fn line_of(text: &str, path: &[String], key: &str) -> Option<usize> {
             let header = header.trim_start_matches('[');
             let name = header.split(']').next().unwrap_or_default();
             current = name.split('.').map(|p| p.trim().trim_matches('"').to_string()).collect();
+            // A table is "assigned" by its own header line.
+            if current.len() == path.len() + 1 && current[..path.len()] == *path && current[path.len()] == key
+            {
+                return Some(index + 1);
+            }
             continue;
         }
         if let Some((lhs, _)) = trimmed.split_once('=')

@@ -188,9 +188,15 @@ impl Probe {
         probe.last_apply = crate::apply::audit::read_all(root)
             .ok()
             .and_then(|entries| {
-                entries.into_iter().rev().find(|e| e.action == "apply" && e.result == "applied")
+                entries
+                    .into_iter()
+                    .rev()
+                    .find(|e| e.action == "apply" && matches!(e.result.as_str(), "applied" | "listed"))
             })
-            .map(|e| e.time);
+            .map(|e| match e.result.as_str() {
+                "listed" => format!("{} (files written, commands listed to run on the device)", e.time),
+                _ => e.time,
+            });
         if live {
             probe.kernel = read_text(root, "/proc/sys/kernel/osrelease").map(|k| k.trim().to_string());
             probe.arch = Some(std::env::consts::ARCH.to_string());
