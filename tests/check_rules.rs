@@ -462,3 +462,29 @@ fn device_inventory_lists_versions_as_information() {
     assert!(text.contains("IoT Edge: aziot-edge 1.4.43-1"), "{text}");
     assert!(text.contains("identity service: aziot-identity-service 1.4.9-1"), "{text}");
 }
+
+#[test]
+fn proxy_settings_on_a_live_device_warns_when_systemd_runs_older_settings() {
+    let value = "http://proxy.plant.contoso.com:3128";
+    let files = dropins(value);
+    let running = |edged: &str| Probe {
+        live: true,
+        running_proxy: vec![
+            ("docker", Ok(value.to_string())),
+            ("aziot-edged", Ok(edged.to_string())),
+            ("aziot-identityd", Ok(value.to_string())),
+        ],
+        ..Probe::default()
+    };
+    let current =
+        check_with(proxy_state(&fixture("production.toml"), &files), running(value), "proxy-settings");
+    assert_status(&current, Status::Ok);
+    let stale = check_with(proxy_state(&fixture("production.toml"), &files), running(""), "proxy-settings");
+    assert_status(&stale, Status::Warning);
+    assert!(
+        details(&stale).contains("systemd still runs aziot-edged with https_proxy (none)")
+            && details(&stale).contains("daemon-reload"),
+        "{}",
+        details(&stale)
+    );
+}

@@ -80,6 +80,9 @@ pub struct Probe {
     pub disk: Option<DiskFree>,
     /// Dangling volume names, or why they could not be listed (live only).
     pub dangling_volumes: Option<Result<Vec<String>, String>>,
+    /// Unit → the `https_proxy` systemd reports for it now (`systemctl show`, live only; empty
+    /// when unset), or why it could not be asked.
+    pub running_proxy: Vec<(&'static str, Result<String, String>)>,
     /// Time of the last edgeprep apply that changed the device, from the audit log.
     pub last_apply: Option<String>,
 }
@@ -202,7 +205,17 @@ impl Probe {
             probe.arch = Some(std::env::consts::ARCH.to_string());
             probe.has_rtc = Some(std::fs::read_dir("/sys/class/rtc").is_ok_and(|mut d| d.next().is_some()));
             probe.disk = disk_free(root);
-            probe.dangling_volumes = Some(dangling_volumes());
+            probe.dangling_volumes = Some(
+                run_bounded("docker", &["volume", "ls", "--quiet", "--filter", "dangling=true"])
+                    .map(|out| out.lines().map(str::to_string).filter(|l| !l.is_empty()).collect()),
+            );
+            probe.running_proxy = paths::PROXY_UNITS
+                .iter()
+                .map(|unit| {
+                    let shown = run_bounded("systemctl", &["show", "--property=Environment", unit]);
+                    (*unit, shown.map(|out| https_proxy_of_show(&out)))
+                })
+                .collect();
         }
         probe
     }
@@ -289,16 +302,29 @@ fn disk_free(root: &DeviceRoot) -> Option<DiskFree> {
     Some(DiskFree { available: stat.f_bavail * stat.f_frsize, total: stat.f_blocks * stat.f_frsize })
 }
 
-/// Volumes no container uses, from `docker volume ls` (bounded in time: a hung engine must not
-/// hang the report).
-fn dangling_volumes() -> Result<Vec<String>, String> {
-    let mut child = std::process::Command::new("docker")
-        .args(["volume", "ls", "--quiet", "--filter", "dangling=true"])
+/// `https_proxy` in `systemctl show --property=Environment` output, read the way
+/// `iotedge check` reads it: words split on spaces, only the exact lowercase name.
+pub fn https_proxy_of_show(output: &str) -> String {
+    output
+        .trim()
+        .trim_start_matches("Environment=")
+        .split(' ')
+        .find_map(|word| word.strip_prefix("https_proxy="))
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Run `program args` and return its standard output, bounded in time: a hung engine or
+/// systemd must not hang the report.
+fn run_bounded(program: &str, args: &[&str]) -> Result<String, String> {
+    let shown = format!("{program} {}", args.join(" "));
+    let mut child = std::process::Command::new(program)
+        .args(args)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
-        .map_err(|e| format!("docker could not be run ({e})"))?;
+        .map_err(|e| format!("{program} could not be run ({e})"))?;
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
     loop {
         match child.try_wait() {
@@ -307,25 +333,28 @@ fn dangling_volumes() -> Result<Vec<String>, String> {
             Ok(None) => {
                 let _ = child.kill();
                 let _ = child.wait();
-                return Err("docker volume ls did not answer within 5 seconds".into());
+                return Err(format!("{shown} did not answer within 5 seconds"));
             }
-            Err(e) => return Err(format!("waiting for docker failed ({e})")),
+            Err(e) => return Err(format!("waiting for {program} failed ({e})")),
         }
     }
-    let output = child.wait_with_output().map_err(|e| format!("reading docker's output failed ({e})"))?;
+    let output = child.wait_with_output().map_err(|e| format!("reading {program}'s output failed ({e})"))?;
     if !output.status.success() {
-        return Err(format!("docker volume ls failed ({})", output.status));
+        return Err(format!("{shown} failed ({})", output.status));
     }
-    Ok(String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .map(str::to_string)
-        .filter(|l| !l.is_empty())
-        .collect())
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_https_proxy_from_systemctl_show_like_iotedge_check() {
+        let out = "Environment=HTTPS_PROXY=http://a:1 https_proxy=http://b:2 no_proxy=localhost\n";
+        assert_eq!(https_proxy_of_show(out), "http://b:2");
+        assert_eq!(https_proxy_of_show("Environment=\n"), "");
+    }
 
     #[test]
     fn reads_installed_packages_only() {

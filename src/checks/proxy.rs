@@ -55,11 +55,20 @@ pub fn proxy_settings(facts: &Facts) -> Outcome {
             values.iter().map(|(who, v)| format!("{who}: {}", shown(v))).collect::<Vec<_>>().join("; ");
         findings.push((Status::Warning, format!("the proxy differs: {listing}")));
     }
-    if facts.probe.live {
-        findings.push((
-            Status::Info,
-            "evaluated from the unit files on disk; a unit not reloaded since (systemctl daemon-reload) may still run with older settings".into(),
-        ));
+    for (unit, running) in &facts.probe.running_proxy {
+        let on_disk = values.iter().find(|(who, _)| *who == format!("{unit} unit")).map(|(_, v)| v.as_str());
+        match running {
+            Ok(now) if Some(now.as_str()) != on_disk => findings.push((
+                Status::Warning,
+                format!(
+                    "systemd still runs {unit} with https_proxy {} while its files say {}: run sudo systemctl daemon-reload and restart {unit}",
+                    shown(now),
+                    shown(on_disk.unwrap_or_default())
+                ),
+            )),
+            Ok(_) => {}
+            Err(why) => findings.push((Status::Info, format!("{unit}: systemd could not be asked ({why})"))),
+        }
     }
     let ok = if agent.is_empty() {
         "no proxy is set anywhere".to_string()
