@@ -488,3 +488,33 @@ fn proxy_settings_on_a_live_device_warns_when_systemd_runs_older_settings() {
         details(&stale)
     );
 }
+
+#[test]
+fn proxy_settings_does_not_compare_a_proxy_from_an_environment_file_with_systemctl_show() {
+    // A proxy with a password lives in a root-only environment file, which systemctl show omits.
+    let files: Vec<(String, String)> = ["docker", "aziot-edged", "aziot-identityd"]
+        .iter()
+        .map(|unit| {
+            (
+                DROPIN.replace("{unit}", unit),
+                format!("[Service]\nEnvironmentFile=/etc/edgeprep/{unit}-proxy.env\n"),
+            )
+        })
+        .collect();
+    let config = production_with("http://proxy.plant.contoso.com:3128", "http://u:pw@proxy:3128");
+    let mut state = proxy_state(&config, &files);
+    for unit in ["docker", "aziot-edged", "aziot-identityd"] {
+        state = state
+            .with_file(&format!("/etc/edgeprep/{unit}-proxy.env"), "https_proxy=http://u:pw@proxy:3128\n");
+    }
+    let probe = Probe {
+        live: true,
+        running_proxy: ["docker", "aziot-edged", "aziot-identityd"]
+            .iter()
+            .map(|u| (*u, Ok(String::new())))
+            .collect(),
+        ..Probe::default()
+    };
+    let result = check_with(state, probe, "proxy-settings");
+    assert_status(&result, Status::Ok);
+}

@@ -28,6 +28,9 @@ pub fn proxy_settings(facts: &Facts) -> Outcome {
         ));
     }
     let mut values = vec![("[agent.env] https_proxy".to_string(), agent.clone())];
+    // `systemctl show --property=Environment` does not show variables from environment files
+    // (where edgeprep puts a proxy with a password), so those units cannot be compared live.
+    let mut from_env_file = Vec::new();
     for unit in PROXY_UNITS {
         let evaluated = unit_env::evaluate(&facts.state, unit);
         for missing in &evaluated.missing_env_files {
@@ -47,6 +50,13 @@ pub fn proxy_settings(facts: &Facts) -> Outcome {
                 format!("{unit} gets HTTPS_PROXY={} but no lowercase https_proxy, which is the one iotedge check compares", shown(upper)),
             ));
         }
+        if evaluated
+            .vars
+            .get("https_proxy")
+            .is_some_and(|s| matches!(s.assigned, unit_env::Assigned::EnvironmentFile { .. }))
+        {
+            from_env_file.push(unit);
+        }
         values.push((format!("{unit} unit"), value));
     }
     let all_same = values.iter().all(|(_, v)| *v == agent);
@@ -55,7 +65,8 @@ pub fn proxy_settings(facts: &Facts) -> Outcome {
             values.iter().map(|(who, v)| format!("{who}: {}", shown(v))).collect::<Vec<_>>().join("; ");
         findings.push((Status::Warning, format!("the proxy differs: {listing}")));
     }
-    for (unit, running) in &facts.probe.running_proxy {
+    for (unit, running) in facts.probe.running_proxy.iter().filter(|(unit, _)| !from_env_file.contains(unit))
+    {
         let on_disk = values.iter().find(|(who, _)| *who == format!("{unit} unit")).map(|(_, v)| v.as_str());
         match running {
             Ok(now) if Some(now.as_str()) != on_disk => findings.push((
