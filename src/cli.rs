@@ -13,6 +13,12 @@ Exit codes:
      cannot be written (nothing was written)
   3  a step failed and restoring the files failed too (see the backup set named)";
 
+const CHECK_EXIT_CODES: &str = "\
+Exit codes:
+  0  no check raised an error (warnings allowed without --warnings-as-errors)
+  1  a check raised an error, or a warning with --warnings-as-errors
+  2  bad usage (an unknown check id, an unreadable device file)";
+
 const INSPECT_EXIT_CODES: &str = "\
 Exit codes:
   0  usable as an Edge CA (warnings allowed)
@@ -82,6 +88,9 @@ pub enum Command {
     /// Inspect, generate, request and check Edge CA certificates.
     #[command(subcommand)]
     Cert(CertCommand),
+    /// Check the device against the production checklist; changes nothing.
+    #[command(after_help = CHECK_EXIT_CODES, after_long_help = CHECK_EXIT_CODES)]
+    Check(CheckArgs),
     /// Print a shell completion script.
     Completions(CompletionsArgs),
 }
@@ -118,6 +127,22 @@ pub struct ApplyArgs {
     /// Print the outcome as JSON: {"changed", "files", "commands", "backup", "warnings"}.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Print the results as JSON (schema "edgeprep-check/1", see the README).
+    #[arg(long)]
+    pub json: bool,
+    /// Exit 1 on warnings too, not only on errors.
+    #[arg(long)]
+    pub warnings_as_errors: bool,
+    /// Run only these checks (ids as shown in brackets in the report).
+    #[arg(long, value_name = "ID", num_args = 1.., action = clap::ArgAction::Append)]
+    pub only: Vec<String>,
+    /// Do not run these checks.
+    #[arg(long, value_name = "ID", num_args = 1.., action = clap::ArgAction::Append)]
+    pub skip: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -13,6 +13,7 @@
 //! - [`secrets`]: masking, so no secret reaches a terminal, diff or log.
 //! - [`apply`]: backups, atomic writes, commands through a [`runner`], rollback, audit log.
 //! - [`certs`]: inspecting, generating and requesting Edge CA certificates.
+//! - [`checks`]: the production checklist, one engine for `edgeprep check` and the wizard.
 //! - [`cli`] and [`commands`]: the command-line front-end.
 //! - [`wizard`]: the interactive front-end (full screen, or plain prompts).
 #![forbid(unsafe_code)]
@@ -21,6 +22,7 @@
 pub mod answers;
 pub mod apply;
 pub mod certs;
+pub mod checks;
 pub mod cli;
 pub mod commands;
 pub mod demo;

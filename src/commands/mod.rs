@@ -4,6 +4,7 @@
 pub mod answers;
 pub mod apply;
 pub mod cert;
+pub mod check;
 pub mod completions;
 pub mod context;
 pub mod plan;
@@ -24,6 +25,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<i32> {
         Command::Answers(cmd) => answers::run(&cmd, out),
         Command::Plan(args) => plan::run(&Context::from_args(&cli.global)?, &args, out),
         Command::Apply(args) => apply::run(&Context::from_args(&cli.global)?, &args, out),
+        Command::Check(args) => check::run(&Context::from_args(&cli.global)?, &args, out),
         Command::Rollback(args) => rollback::run(&Context::from_args(&cli.global)?, &args, out),
         Command::Cert(cmd) => match cmd {
             CertCommand::Inspect(args) => cert::inspect(&args, out),
