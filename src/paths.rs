@@ -78,3 +78,8 @@ pub const MANAGED_DIRS: &[&str] = &[
     "/var/lib/edgeprep",
     "/usr/local/share/ca-certificates",
 ];
+
+/// Whether `device_path` lies in one of [`MANAGED_DIRS`] (a lexical check on a normalized path).
+pub fn is_managed(device_path: &str) -> bool {
+    MANAGED_DIRS.iter().any(|dir| device_path.strip_prefix(dir).is_some_and(|rest| rest.starts_with('/')))
+}

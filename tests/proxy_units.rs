@@ -269,13 +269,31 @@ fn an_environment_file_named_by_the_packaged_unit_is_corrected_in_place() {
 #[test]
 fn an_environment_file_named_by_another_drop_in_is_corrected_in_place() {
     let device = device();
+    device.write("/etc/default/site-proxy", "# site proxy\nhttps_proxy=http://site:8080\nTZ=UTC\n");
+    device.write(
+        "/etc/systemd/system/aziot-edged.service.d/00-site.conf",
+        "[Service]\nEnvironmentFile=/etc/default/site-proxy\n",
+    );
+    let text = fix_and_check(&device, "/etc/default/site-proxy");
+    assert_eq!(text, "# site proxy\nTZ=UTC\n");
+}
+
+#[test]
+fn an_environment_file_outside_the_managed_directories_is_refused_naming_file_and_line() {
+    let device = device();
     device.write(
         "/etc/systemd/system/aziot-edged.service.d/00-site.conf",
         "[Service]\nEnvironmentFile=/etc/site/proxy.env\n",
     );
     device.write("/etc/site/proxy.env", "# site proxy\nhttps_proxy=http://site:8080\nTZ=UTC\n");
-    let text = fix_and_check(&device, "/etc/site/proxy.env");
-    assert_eq!(text, "# site proxy\nTZ=UTC\n");
+    let before = device.device_snapshot();
+    let answers = answers(&device, URL);
+    device.edgeprep(&["apply", "--yes", "--answers", &answers]).assert().code(2).stderr(
+        predicate::str::contains("/etc/site/proxy.env:2")
+            .and(predicate::str::contains("outside the directories edgeprep manages")),
+    );
+    assert_eq!(device.device_snapshot(), before, "nothing may be written");
+    assert!(device.calls().is_empty());
 }
 
 #[test]

@@ -397,6 +397,16 @@ fn fix_unit_environments(
                 "it is outside /etc, so it belongs to a package or to the running system and edgeprep does not edit it",
             ));
         }
+        // Apply backs up and restores only the directories edgeprep manages (a tampered backup
+        // must not become a way to write anywhere as root), so a site file elsewhere in /etc is
+        // the technician's to change.
+        if !paths::is_managed(&setting.path) {
+            return Err(cannot_fix(
+                unit,
+                &setting,
+                "it is in a file outside the directories edgeprep manages, so edgeprep does not edit it",
+            ));
+        }
         if !setting.editable {
             return Err(cannot_fix(
                 unit,

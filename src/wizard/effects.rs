@@ -27,9 +27,7 @@ pub fn outcome(result: &Result<ApplyReport>) -> Outcome {
         Err(err) => match err.downcast_ref::<StepFailed>() {
             Some(failed) => (false, render::write_failure(failed, &mut text)),
             None => {
-                let message = format!(
-                    "{err:#}\nNo file was left changed: apply puts back what it wrote.\n"
-                );
+                let message = format!("{err:#}\nNo file was left changed: apply puts back what it wrote.\n");
                 text.extend_from_slice(message.as_bytes());
                 (false, Ok(()))
             }
