@@ -16,7 +16,7 @@ const ANSWERS: &str = "hostname = \"edge-01\"\n[dns]\nservers = [\"10.0.0.2\"]\n
 fn device() -> Device {
     let device = Device::new();
     device.write("/etc/aziot/config.toml.edge.template", template_text());
-    device.write("/etc/aziot/config.toml", "hostname = \"old\"\n");
+    device.write("/etc/aziot/config.toml", common::provisioned_config("old"));
     device.write("/etc/docker/daemon.json", "{}\n");
     device
 }
@@ -191,7 +191,7 @@ fn config_apply_is_skipped_after_a_rollback_removed_the_config_toml_apply_create
     let device = Device::new();
     device.write("/etc/aziot/config.toml.edge.template", template_text());
     device.fake("docker", "echo 'Cannot connect to the Docker daemon' >&2; exit 1");
-    let answers = device.answers("[upstream]\nprotocol = \"AmqpWs\"\n");
+    let answers = device.answers(&format!("[upstream]\nprotocol = \"AmqpWs\"\n{}", common::PROVISIONING));
     let output = apply(&device, &answers).code(1);
     let stdout = String::from_utf8_lossy(&output.get_output().stdout).into_owned();
     assert!(!device.exists("/etc/aziot/config.toml"));

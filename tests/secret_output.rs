@@ -51,7 +51,7 @@ fn a_failing_command_that_prints_the_secrets_leaks_them_nowhere() {
     for json in [false, true] {
         let device = Device::new();
         device.write("/etc/aziot/config.toml.edge.template", template_text());
-        device.write("/etc/aziot/config.toml", "hostname = \"old\"\n");
+        device.write("/etc/aziot/config.toml", common::provisioned_config("old"));
         let noisy = format!(
             "echo 'using {SAS_KEY} and {PASSWORD}'; echo 'proxy http://edge:{PROXY_PASSWORD}@proxy failed; password {PASSWORD}' >&2; exit 1"
         );

@@ -21,7 +21,7 @@ fn a_signal_during_the_last_command_lets_it_finish_then_rolls_back() {
     for signal in ["TERM", "HUP"] {
         let device = Device::new();
         device.write("/etc/aziot/config.toml.edge.template", template_text());
-        device.write("/etc/aziot/config.toml", "hostname = \"old\"\n");
+        device.write("/etc/aziot/config.toml", common::provisioned_config("old"));
         device.write("/etc/docker/daemon.json", "{}\n");
         let before = device.device_snapshot();
         // A real sleep, so edgeprep gets the signal while the command is still running.
@@ -77,7 +77,7 @@ fn a_signal_during_the_last_command_lets_it_finish_then_rolls_back() {
 fn a_signal_during_a_rollback_does_not_stop_it_halfway() {
     let device = Device::new();
     device.write("/etc/aziot/config.toml.edge.template", template_text());
-    device.write("/etc/aziot/config.toml", "hostname = \"old\"\n");
+    device.write("/etc/aziot/config.toml", common::provisioned_config("old"));
     device.write("/etc/docker/daemon.json", "{}\n");
     let before = device.device_snapshot();
     let answers = device.answers(ANSWERS);
