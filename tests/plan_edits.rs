@@ -145,7 +145,7 @@ fn second_plan_after_applying_to_iot_edges_real_template_is_empty() {
 }
 
 #[test]
-fn switching_provisioning_replaces_the_whole_table() {
+fn switching_provisioning_to_dps_leaves_no_manual_key_beside_the_dps_ones() {
     let state = DeviceState::default().with_file(CONFIG, BENCH_CONFIG);
     let plan = build_plan(&state, &subset(1 << 1), &inputs()).unwrap();
     let config = written(&plan, CONFIG).unwrap();
