@@ -121,6 +121,17 @@ impl DeviceRoot {
         self.base.join(relative)
     }
 
+    /// The host path of edgeprep's own state `rest` (`edgeprep.log`) in the system directory
+    /// `dir` (`/var/log`), with `dir` resolved inside the root first: on an image where `/var`
+    /// links to `/data/var`, the plain join would not exist on the host. Only `dir`, which
+    /// root owns, is resolved; what edgeprep opens below it keeps its own checks (no
+    /// following a final link). If `dir` cannot be resolved, the plain join is returned and
+    /// the caller's open reports the problem.
+    pub fn own_state_path(&self, dir: &str, rest: &str) -> PathBuf {
+        let resolved = self.canonical(dir).unwrap_or_else(|_| PathBuf::from(dir));
+        self.path(resolved.join(rest))
+    }
+
     /// Whether links are followed on the way to `device_path` (see [`SERVICE_DIRS`]).
     pub fn links_for(device_path: &Path) -> Links {
         if SERVICE_DIRS.iter().any(|dir| device_path.starts_with(dir)) {
