@@ -15,7 +15,7 @@ const CONFIG: &str = "/etc/aziot/config.toml";
 /// `[table]` headers and the first line of each key in each table (the template lists
 /// alternatives for some keys), except `skip`ped keys and tables (`[a.b` names a table).
 fn uncommented(title: &str, skip: &[&str]) -> String {
-    let template = common::template_text();
+    let template = common::upstream_template_text();
     let mut out = String::new();
     let mut in_block = false;
     let mut seen: Vec<String> = Vec::new();
