@@ -38,7 +38,7 @@ fn answers_without_provisioning_on_a_template_only_device_are_refused_with_an_ex
     let state = DeviceState::default().with_file(TEMPLATE, common::template_text());
     let message = plan_error(&state, "hostname = \"edge-01\"\n");
     assert!(message.contains("Add a [provisioning] section to the answers file"), "{message}");
-    assert!(message.contains("connection_string = "), "{message}");
+    assert!(message.contains("example:\n    [provisioning]\n    source = \"manual\"\n"), "{message}");
     // With a [provisioning] section the same device plans fine.
     let answers = parse_answers(&format!("hostname = \"edge-01\"\n{MANUAL}"), "answers.toml").unwrap();
     assert!(build_plan(&state, &answers, &Inputs::at(time::OffsetDateTime::now_utc())).is_ok());

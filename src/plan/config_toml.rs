@@ -113,11 +113,12 @@ pub fn plan_config(
 }
 
 /// An answers `[provisioning]` section to copy, for the refusal below.
-const PROVISIONING_EXAMPLE: &str = "\
-    [provisioning]
-    source = \"manual\"
-    connection_string = \"HostName=<hub>.azure-devices.net;DeviceId=<device>;SharedAccessKey=<key>\"
-  (or source = \"dps\" with global_endpoint, id_scope, attestation and registration_id)";
+const PROVISIONING_EXAMPLE: &str = concat!(
+    "    [provisioning]\n",
+    "    source = \"manual\"\n",
+    "    connection_string = \"HostName=<hub>.azure-devices.net;DeviceId=<device>;SharedAccessKey=<key>\"\n",
+    "  (or source = \"dps\" with global_endpoint, id_scope, attestation and registration_id)"
+);
 
 /// Top-level keys IoT Edge reads; inside a table (written after a table header by mistake)
 /// IoT Edge ignores them without a word, so a setting would silently do nothing.
