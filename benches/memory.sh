@@ -10,7 +10,12 @@ trap 'rm -rf "$out"' EXIT
 measure() {
     local name=$1; shift
     local kb
-    /usr/bin/time -f '%M' -o "$out/rss" "$@" >/dev/null 2>&1 || true
+    # A failing command would be measured silently: stop with its output instead.
+    if ! /usr/bin/time -f '%M' -o "$out/rss" "$@" >"$out/output" 2>&1; then
+        echo "$name failed: $*" >&2
+        cat "$out/output" >&2
+        exit 1
+    fi
     kb=$(tail -n 1 "$out/rss")
     printf '%-40s max RSS %6s KiB\n' "$name" "$kb"
 }

@@ -271,7 +271,7 @@ fn invalid_answer_is_bad_input_and_writes_nothing() {
 fn apply_without_yes_and_without_terminal_refuses() {
     let device = device_from_template();
     let before = device.snapshot();
-    let answers = device.answers("hostname = \"edge-01\"\n");
+    let answers = device.answers(&format!("hostname = \"edge-01\"\n{}", common::PROVISIONING));
     device
         .edgeprep(&["apply", "--answers", answers.to_str().unwrap()])
         .write_stdin("y\n")
@@ -301,7 +301,7 @@ fn apply_json_reports_files_commands_and_backup() {
 #[test]
 fn secrets_stay_out_of_stdout_audit_log_and_readable_backups() {
     let device = device_from_template();
-    device.write("/etc/aziot/config.toml", "hostname = \"old\"\n");
+    device.write("/etc/aziot/config.toml", common::provisioned_config("old"));
     let answers = device.answers(FULL_ANSWERS);
     let output =
         device.edgeprep(&["apply", "--yes", "--answers", answers.to_str().unwrap()]).assert().success();
@@ -426,7 +426,7 @@ fn json_callers_get_bad_input_as_json_too() {
 fn interrupt_during_apply_rolls_back_instead_of_stopping_halfway() {
     for signal in ["INT", "HUP", "TERM"] {
         let device = device_from_template();
-        device.write("/etc/aziot/config.toml", "hostname = \"old\"\n");
+        device.write("/etc/aziot/config.toml", provisioned_config("old"));
         let before = device.device_snapshot();
         // The technician presses Ctrl-C (or the SSH link drops) while docker restarts.
         device.fake("systemctl", &format!("kill -{signal} $PPID"));

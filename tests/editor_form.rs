@@ -98,7 +98,8 @@ fn bom_stays_at_the_start_of_config_toml() {
 #[test]
 fn bom_and_crlf_together_survive_a_plan() {
     let text = format!("{BOM}{CRLF_CONFIG}");
-    let out = planned_config(&text, "hostname = \"edge-01\"\n[upstream]\nprotocol = \"MqttWs\"\n");
+    let answers = "hostname = \"edge-01\"\n[upstream]\nprotocol = \"MqttWs\"\n\n[provisioning]\nsource = \"manual\"\nconnection_string = \"HostName=h.azure-devices.net;DeviceId=edge-01;SharedAccessKey=YWJj\"\n";
+    let out = planned_config(&text, answers);
     assert!(
         out.starts_with(&format!("{BOM}# kept by hand\r\nhostname = \"edge-01\"   # name\r\n")),
         "{out:?}"

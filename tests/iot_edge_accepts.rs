@@ -87,22 +87,21 @@ fn every_section_with_provisioning_on_iot_edges_template_gives_a_config_iot_edge
     every_case_is_accepted(&common::upstream_template_text(), MANUAL);
 }
 
-/// Today edgeprep plans a config.toml without [provisioning] when the answers have none and
-/// the device has only the template; `config apply` refuses it, and apply rolls everything
-/// back. This pins that nothing is left half-done (the plan itself could refuse earlier).
+/// Answers without [provisioning] on a device with only the template would give a config.toml
+/// `config apply` refuses ("missing field `provisioning`"): the plan refuses it up front
+/// (exit 2), says how to fix the answers, and nothing is written or run.
 #[test]
-#[cfg_attr(
-    not(running_as_root),
-    ignore = "needs root (edgeprep creates files owned by root or IoT Edge's users)"
-)]
-fn template_without_provisioning_is_refused_by_config_apply_and_rolled_back() {
+fn template_without_provisioning_is_refused_by_the_plan_before_anything_is_written() {
     let device = Device::new();
     device.write("/etc/aziot/config.toml.edge.template", common::template_text());
     let before = device.device_snapshot();
     let answers = device.answers("hostname = \"edge-01\"\n[upstream]\nprotocol = \"Mqtt\"\n");
     let output =
-        device.edgeprep(&["apply", "--yes", "--answers", answers.to_str().unwrap()]).assert().code(1);
-    let stdout = String::from_utf8_lossy(&output.get_output().stdout).into_owned();
-    assert!(stdout.contains("missing field `provisioning`"), "{stdout}");
-    assert_eq!(device.device_snapshot(), before, "not rolled back");
+        device.edgeprep(&["apply", "--yes", "--answers", answers.to_str().unwrap()]).assert().code(2);
+    let stderr = String::from_utf8_lossy(&output.get_output().stderr).into_owned();
+    assert!(stderr.contains("no [provisioning] section"), "{stderr}");
+    assert!(stderr.contains("Add a [provisioning] section to the answers file"), "{stderr}");
+    assert!(stderr.contains("source = \"manual\""), "the fix shows an example: {stderr}");
+    assert_eq!(device.device_snapshot(), before, "something was written");
+    assert!(device.calls().is_empty(), "commands ran: {:?}", device.calls());
 }

@@ -145,7 +145,7 @@ fn second_plan_after_applying_to_iot_edges_real_template_is_empty() {
 }
 
 #[test]
-fn switching_provisioning_replaces_the_whole_table() {
+fn switching_provisioning_to_dps_leaves_no_manual_key_beside_the_dps_ones() {
     let state = DeviceState::default().with_file(CONFIG, BENCH_CONFIG);
     let plan = build_plan(&state, &subset(1 << 1), &inputs()).unwrap();
     let config = written(&plan, CONFIG).unwrap();
@@ -226,7 +226,17 @@ proptest! {
 fn untouched_lines_survive(original: &str, allow_replaced: bool, mask: u16) -> Result<(), TestCaseError> {
     let answers = subset(mask);
     let state = DeviceState::default().with_file(CONFIG, original).with_file(DAEMON, BENCH_DAEMON);
-    let plan = build_plan(&state, &answers, &inputs()).unwrap();
+    let plan = match build_plan(&state, &answers, &inputs()) {
+        Ok(plan) => plan,
+        Err(err) => {
+            // The one refusal: a config.toml without [provisioning], which IoT Edge refuses.
+            let message = format!("{err:#}");
+            prop_assert!(answers.provisioning.is_none(), "refused with a [provisioning] answer: {message}");
+            prop_assert!(!original.parse::<toml::Table>().is_ok_and(|t| t.contains_key("provisioning")));
+            prop_assert!(message.contains("no [provisioning] section"), "{message}");
+            return Ok(());
+        }
+    };
     let Some(after) = written(&plan, CONFIG) else {
         // Only answers that touch config.toml leave it alone.
         prop_assert!(
@@ -315,6 +325,7 @@ fn edits_land_in_the_existing_tables(original: &str, image_line: &str) {
 fn warnings_about_the_answers_are_notes_of_the_plan() {
     let answers = Answers {
         proxy: Some(Proxy { url: "https://proxy.local:443".into(), no_proxy: None }),
+        provisioning: every_answer().provisioning,
         ..Answers::default()
     };
     let plan = build_plan(&DeviceState::default(), &answers, &inputs()).unwrap();

@@ -24,7 +24,7 @@ fn at_terminal(device: &Device, args: &[&str]) -> OsSession {
 #[test]
 fn apply_at_a_terminal_shows_the_plan_and_no_changes_nothing() {
     let device = Device::new();
-    device.write("/etc/aziot/config.toml", "hostname = \"old\"\n");
+    device.write("/etc/aziot/config.toml", common::provisioned_config("old"));
     let answers = device.answers("hostname = \"edge-01\"\n");
     let before = device.snapshot();
     let mut session = at_terminal(&device, &["apply", "--answers", answers.to_str().unwrap()]);

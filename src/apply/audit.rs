@@ -78,7 +78,7 @@ impl AuditLog {
     /// edgeprep runs as; otherwise root would append to whatever the link points at (say
     /// /etc/sudoers). Every refusal is bad input (exit 2) naming the file.
     pub fn open(root: &DeviceRoot) -> Result<Self> {
-        let path = root.path(AUDIT_LOG);
+        let path = audit_log_path(root);
         let refuse = |why: String| {
             input_error(format!(
                 "the audit log {} {why}; nothing was changed. Fix it (or remove it: edgeprep creates a new one) and try again",
@@ -142,6 +142,12 @@ pub fn append(root: &DeviceRoot, entry: &AuditEntry) -> Result<()> {
     AuditLog::open(root)?.append(entry)
 }
 
+/// The host path of [`AUDIT_LOG`], `/var/log` resolved inside the root.
+fn audit_log_path(root: &DeviceRoot) -> std::path::PathBuf {
+    let (dir, name) = AUDIT_LOG.rsplit_once('/').unwrap_or(("/", AUDIT_LOG));
+    root.own_state_path(dir, name)
+}
+
 /// Now, as RFC 3339 UTC (`2026-11-26T12:03:01Z`).
 pub fn now_rfc3339() -> String {
     crate::timestamp::rfc3339(time::OffsetDateTime::now_utc())
@@ -149,7 +155,7 @@ pub fn now_rfc3339() -> String {
 
 /// Read every line of the audit log under `root` (for tests and `edgeprep` diagnostics).
 pub fn read_all(root: &DeviceRoot) -> Result<Vec<AuditEntry>> {
-    let path = root.path(AUDIT_LOG);
+    let path = audit_log_path(root);
     let text = match std::fs::read_to_string(&path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),

@@ -15,7 +15,7 @@
 use std::collections::BTreeSet;
 use std::fs::{self, Permissions};
 use std::io::ErrorKind;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -242,7 +242,8 @@ pub(crate) struct NewSet<'a> {
 
 /// Host path of the directory holding all sets.
 pub fn backups_dir(root: &DeviceRoot) -> PathBuf {
-    root.path(BACKUPS_DIR)
+    let rest = BACKUPS_DIR.strip_prefix("/var/lib/").unwrap_or(BACKUPS_DIR);
+    root.own_state_path("/var/lib", rest)
 }
 
 /// Make a complete set recording the current state of `new.files` and `new.dirs`.
@@ -345,20 +346,21 @@ fn record_file(root: &DeviceRoot, device_path: &str, index: usize, set_dir: &Pat
 }
 
 fn record_dir(root: &DeviceRoot, device_path: &str) -> Result<DirRecord> {
+    // Resolved inside the root (a `/var` linked elsewhere in an image is followed there).
     let host = root.path(device_path);
-    match fs::metadata(&host) {
-        Ok(meta) if meta.is_dir() => Ok(DirRecord {
+    match root.metadata(device_path) {
+        Ok(Some(meta)) if meta.is_dir() => Ok(DirRecord {
             path: device_path.to_string(),
             existed: true,
-            mode: Some(meta.mode() & 0o7777),
-            uid: Some(meta.uid()),
-            gid: Some(meta.gid()),
+            mode: Some(meta.mode),
+            uid: Some(meta.uid),
+            gid: Some(meta.gid),
         }),
-        Ok(_) => bail!("{} exists but is not a directory", host.display()),
-        Err(e) if e.kind() == ErrorKind::NotFound => {
+        Ok(Some(_)) => bail!("{} exists but is not a directory", host.display()),
+        Ok(None) => {
             Ok(DirRecord { path: device_path.to_string(), existed: false, mode: None, uid: None, gid: None })
         }
-        Err(e) => Err(e).with_context(|| format!("could not inspect {}", host.display())),
+        Err(e) => Err(root.failure(device_path, &e)),
     }
 }
 
@@ -937,6 +939,7 @@ mod octal {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::MetadataExt;
 
     #[test]
     fn ids_are_utc_timestamps_and_collisions_get_suffixes() {

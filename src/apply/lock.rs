@@ -35,7 +35,8 @@ impl DeviceLock {
     /// Take the lock, or fail at once (exit 2, nothing changed) when another edgeprep holds
     /// it or the lock directory is not safely ours.
     pub fn acquire(root: &DeviceRoot) -> Result<Self> {
-        let dir = root.path(LOCK_DIR);
+        // `/run` resolved inside the root: on some images it is a link.
+        let dir = root.own_state_path("/run", LOCK_DIR.trim_start_matches("/run/"));
         create_lock_dir(&dir)?;
         let dir_fd = open(&dir, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty())
             .map_err(|e| {
@@ -74,7 +75,7 @@ impl DeviceLock {
         .map_err(|e| {
             anyhow::Error::new(std::io::Error::from(e)).context(format!(
                 "could not open the lock file {} (it must be a regular file)",
-                root.path(LOCK_FILE).display()
+                dir.join("lock").display()
             ))
         })?;
         let file = File::from(fd);

@@ -5,7 +5,7 @@ use std::io::Write;
 use anyhow::Result;
 
 use crate::answers::read_answers;
-use crate::answers::validate::validate;
+use crate::answers::validate::{is_forbidden, validate};
 use crate::cli::AnswersCommand;
 use crate::error::EXIT_OK;
 use crate::secrets::mask;
@@ -21,7 +21,7 @@ pub fn run(cmd: &AnswersCommand, out: &mut dyn Write) -> Result<i32> {
             writeln!(
                 out,
                 "{}: valid{}",
-                file.display(),
+                printable(&file.display().to_string()),
                 if warnings.is_empty() { "." } else { ", with warnings:" }
             )?;
             for warning in warnings {
@@ -30,4 +30,10 @@ pub fn run(cmd: &AnswersCommand, out: &mut dyn Write) -> Result<i32> {
             Ok(EXIT_OK)
         }
     }
+}
+
+/// `text` with control characters escaped (`\u{1b}`): a file name is the user's to choose and
+/// must not reach the terminal raw.
+fn printable(text: &str) -> String {
+    text.chars().map(|c| if is_forbidden(c) { c.escape_debug().to_string() } else { c.to_string() }).collect()
 }

@@ -7,6 +7,7 @@ use super::{FileAction, FileChange, Ownership, Plan, Visibility};
 use crate::answers::{Answers, Attestation, Provisioning, ProvisioningSource};
 use crate::device::DeviceState;
 use crate::edit::ConfigToml;
+use crate::error::input_error;
 use crate::paths;
 
 /// IoT Edge's default bootstrap agent, used when `[agent]` must be created without an image.
@@ -62,6 +63,9 @@ pub fn plan_config(
         .then(|| super::secret_files::tightened(state, paths::CONFIG_TOML, "a secret", &mut plan.notes))
         .flatten();
     let content_changed = existing != Some(after.as_str());
+    if content_changed {
+        refuse_what_iot_edge_refuses(&after, existing.is_some())?;
+    }
     if !content_changed && tightened.is_none() {
         return Ok(ConfigOutcome::default());
     }
@@ -106,6 +110,133 @@ pub fn plan_config(
         },
     });
     Ok(ConfigOutcome { changed: content_changed, agent_changed: content_changed && agent_changed })
+}
+
+/// An answers `[provisioning]` section to copy, for the refusal below.
+const PROVISIONING_EXAMPLE: &str = concat!(
+    "    [provisioning]\n",
+    "    source = \"manual\"\n",
+    "    connection_string = \"HostName=<hub>.azure-devices.net;DeviceId=<device>;SharedAccessKey=<key>\"\n",
+    "  (or source = \"dps\" with global_endpoint, id_scope, attestation and registration_id)"
+);
+
+/// Top-level keys IoT Edge reads; inside a table (written after a table header by mistake)
+/// IoT Edge ignores them without a word, so a setting would silently do nothing.
+const TOP_LEVEL_KEYS: &[&str] = &[
+    "hostname",
+    "parent_hostname",
+    "local_gateway_hostname",
+    "trust_bundle_cert",
+    "allow_elevated_docker_permissions",
+    "auto_reprovisioning_mode",
+    "prefer_module_identity_cache",
+    "cloud_timeout_sec",
+    "cloud_retries",
+    "additional_info",
+    "imported_master_encryption_key",
+];
+
+/// Tables whose keys are names the user chooses (environment variables, key and cert ids).
+const FREE_FORM_TABLES: &[&[&str]] =
+    &[&["agent", "env"], &["aziot_keys"], &["preloaded_keys"], &["preloaded_certs"]];
+
+/// Never write a config.toml `iotedge config apply` refuses: apply would run it, fail, and
+/// roll everything back (exit 1) for something known before anything was written. The
+/// planned file is parsed again and checked for the mistakes that are cheap to see and that
+/// edgeprep's edits could leave: no `[provisioning]` (a device with only the template and
+/// answers without the section), a partial `[agent]`, an `[edge_ca]` of no variant, and a
+/// top-level key that landed inside a table. `existed`: the device has a config.toml, whose
+/// own mistakes are its to fix.
+fn refuse_what_iot_edge_refuses(after: &str, existed: bool) -> Result<()> {
+    let file = paths::CONFIG_TOML;
+    let table = match after.parse::<toml::Table>() {
+        Ok(table) => table,
+        Err(e) => {
+            return Err(input_error(format!(
+                "the planned {file} would not parse as TOML ({}); fix {file} on the device and re-run",
+                e.message()
+            )));
+        }
+    };
+    let mut problems: Vec<String> = Vec::new();
+    if !table.get("provisioning").and_then(toml::Value::as_table).is_some_and(|p| p.contains_key("source")) {
+        let where_from = if existed {
+            format!("{file} has no [provisioning] section with a source")
+        } else {
+            format!("the device has no {file} yet (at most the package's template)")
+        };
+        problems.push(format!(
+            "{where_from} and the answers have no [provisioning] section, so the config.toml edgeprep would write \
+             is one IoT Edge refuses (\"missing field `provisioning`\"). Add a [provisioning] section to the \
+             answers file, for example:\n{PROVISIONING_EXAMPLE}"
+        ));
+    }
+    if let Some(agent) = table.get("agent") {
+        let missing: Vec<&str> = [
+            ("name", agent.get("name")),
+            ("type", agent.get("type")),
+            ("config.image", agent.get("config").and_then(|c| c.get("image"))),
+        ]
+        .into_iter()
+        .filter(|(_, value)| value.is_none())
+        .map(|(key, _)| key)
+        .collect();
+        if !missing.is_empty() {
+            problems.push(format!(
+                "[agent] in {file} lacks {}: IoT Edge refuses a partial [agent]. Complete it in {file} \
+                 (name = \"edgeAgent\", type = \"docker\", [agent.config] image = \"{DEFAULT_AGENT_IMAGE}\"), or \
+                 add an [agent] section with an image to the answers",
+                missing.join(", ")
+            ));
+        }
+    }
+    if let Some(edge_ca) = table.get("edge_ca").and_then(toml::Value::as_table) {
+        let has = |key: &str| edge_ca.contains_key(key);
+        let variant =
+            has("method") || (has("cert") && has("pk")) || has("auto_generated_edge_ca_expiry_days");
+        if !variant {
+            let what = match (has("cert"), has("pk")) {
+                (true, false) => "has cert but no pk",
+                (false, true) => "has pk but no cert",
+                _ => "names no certificate source",
+            };
+            problems.push(format!(
+                "[edge_ca] in {file} {what}: IoT Edge matches it to no kind of Edge CA. Give both cert and pk in \
+                 {file}, remove the section, or install an Edge CA with the answers' [edge_ca] section"
+            ));
+        }
+    }
+    let mut misplaced = Vec::new();
+    misplaced_top_level_keys(&table, &mut Vec::new(), &mut misplaced);
+    for (table_name, key) in misplaced {
+        problems.push(format!(
+            "`{key}` is inside [{table_name}] in {file}: IoT Edge would ignore it there. Move it above the first \
+             table header in {file}"
+        ));
+    }
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(input_error(format!(
+        "refusing to write a config.toml IoT Edge would refuse (nothing was written):\n{}",
+        problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n")
+    )))
+}
+
+fn misplaced_top_level_keys(table: &toml::Table, path: &mut Vec<String>, found: &mut Vec<(String, String)>) {
+    if FREE_FORM_TABLES.iter().any(|free| free.iter().copied().eq(path.iter().map(String::as_str))) {
+        return;
+    }
+    for (key, value) in table {
+        if !path.is_empty() && TOP_LEVEL_KEYS.contains(&key.as_str()) {
+            found.push((path.join("."), key.clone()));
+        }
+        if let Some(sub) = value.as_table() {
+            path.push(key.clone());
+            misplaced_top_level_keys(sub, path, found);
+            path.pop();
+        }
+    }
 }
 
 /// IoT Edge accepts the OS hostname itself, or an FQDN whose first label is the OS hostname,

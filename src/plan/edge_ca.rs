@@ -46,27 +46,25 @@ impl ConfigEdit for EdgeCaConfig {
         if self.files {
             let cert = file_uri(Some(paths::EDGE_CA_CERT));
             let pk = file_uri(Some(paths::EDGE_CA_KEY));
-            let current = (doc.get_str(&["edge_ca"], "cert"), doc.get_str(&["edge_ca"], "pk"));
-            let only_files = edge_ca_keys(doc).iter().all(|k| k == "cert" || k == "pk");
-            if current != (Some(cert.clone()), Some(pk.clone())) || !only_files {
-                // Quickstart or issuance keys beside cert/pk would make IoT Edge pick another
-                // variant of [edge_ca]; the table is replaced whole.
-                doc.replace_table(
-                    &["edge_ca"],
-                    &[(&[], "cert", Value::from(cert)), (&[], "pk", Value::from(pk))],
-                );
+            let table = ["edge_ca"];
+            if !doc.has_table(&table) {
+                // Nothing to keep (absent, or not even a table): a fresh table.
+                doc.replace_table(&table, &[(&[], "cert", Value::from(cert)), (&[], "pk", Value::from(pk))]);
+                return Ok(());
             }
+            // Edited key by key, so the user's comments in the table and its header stay.
+            // Quickstart or issuance keys beside cert/pk would make IoT Edge pick another
+            // variant of [edge_ca]: they go, with the comments that describe them.
+            for key in doc.keys(&table) {
+                if key != "cert" && key != "pk" {
+                    doc.remove_with_comments(&table, &key);
+                }
+            }
+            doc.set(&table, "cert", cert.as_str());
+            doc.set(&table, "pk", pk.as_str());
         }
         Ok(())
     }
-}
-
-fn edge_ca_keys(doc: &ConfigToml) -> Vec<String> {
-    doc.render()
-        .parse::<toml::Table>()
-        .ok()
-        .and_then(|t| t.get("edge_ca").and_then(|e| e.as_table()).map(|e| e.keys().cloned().collect()))
-        .unwrap_or_default()
 }
 
 /// Plan the Edge CA files; refuses (bad input) a chain or key `cert inspect` would reject.
@@ -402,4 +400,97 @@ fn names_of(pem: &[u8]) -> Option<Names> {
     let ders = load_certificates(pem, "certd certificate").ok()?;
     let (_, cert) = x509_parser::parse_x509_certificate(ders.first()?).ok()?;
     Some(Names { subject: cert.subject().as_raw().to_vec(), issuer: cert.issuer().as_raw().to_vec() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TEMPLATE: &str = include_str!("../../tests/fixtures/config-template.toml");
+
+    fn edited(text: &str) -> String {
+        let mut doc = ConfigToml::parse(text, "config.toml").unwrap();
+        EdgeCaConfig { files: true, trust_bundle: false }.edit(&mut doc).unwrap();
+        doc.render()
+    }
+
+    #[test]
+    fn the_templates_commented_edge_ca_block_keeps_its_comments_when_its_header_is_uncommented() {
+        let block = "# [edge_ca]\n# cert = \"file:///var/aziot/certs/edge-ca.pem\"\n";
+        assert!(TEMPLATE.contains(block), "the fixture's [edge_ca] block changed");
+        let text = TEMPLATE.replace("# [edge_ca]\n", "[edge_ca]\n");
+        let after = edited(&text);
+        let start = after.find("[edge_ca]\n").unwrap();
+        let table = &after[start..];
+        assert!(
+            table.starts_with(
+                "[edge_ca]\ncert = \"file:///var/aziot/certs/edge-ca.pem\"\npk = \"file:///var/aziot/secrets/edge-ca.key.pem\"\n"
+            ),
+            "{table}"
+        );
+        for comment in [
+            "# cert = \"file:///var/aziot/certs/edge-ca.pem\"",
+            "# pk = \"file:///var/aziot/secrets/edge-ca.key.pem\"",
+        ] {
+            assert!(table.contains(comment), "{comment} lost:\n{table}");
+        }
+        // Everything outside the table is untouched: only lines were inserted.
+        let added: Vec<&str> = diff_lines(&text, &after);
+        assert_eq!(
+            added,
+            [
+                "cert = \"file:///var/aziot/certs/edge-ca.pem\"",
+                "pk = \"file:///var/aziot/secrets/edge-ca.key.pem\""
+            ]
+        );
+    }
+
+    #[test]
+    fn quickstart_keys_go_with_their_comments_and_the_users_other_comments_stay() {
+        let text = "\
+[provisioning]
+source = \"manual\"
+connection_string = \"HostName=h;DeviceId=d;SharedAccessKey=a2V5\"
+
+# Edge CA: from Contoso's PKI since 2024.
+[edge_ca]
+# Renew yearly; ticket OPS-123.
+cert = \"file:///old/edge-ca.pem\"   # installed by hand
+
+# Quickstart lifetime, for the bench.
+auto_generated_edge_ca_expiry_days = 90
+";
+        let after = edited(text);
+        assert_eq!(
+            after,
+            "\
+[provisioning]
+source = \"manual\"
+connection_string = \"HostName=h;DeviceId=d;SharedAccessKey=a2V5\"
+
+# Edge CA: from Contoso's PKI since 2024.
+[edge_ca]
+# Renew yearly; ticket OPS-123.
+cert = \"file:///var/aziot/certs/edge-ca.pem\"   # installed by hand
+pk = \"file:///var/aziot/secrets/edge-ca.key.pem\"
+"
+        );
+        assert_eq!(edited(&after), after, "a second edit changes nothing");
+    }
+
+    /// Lines of `after` that are not in `before` (a multiset difference, enough for edits that
+    /// only insert).
+    fn diff_lines<'a>(before: &str, after: &'a str) -> Vec<&'a str> {
+        let mut old: Vec<&str> = before.lines().collect();
+        after
+            .lines()
+            .filter(|line| match old.iter().position(|o| o == line) {
+                Some(i) => {
+                    old.remove(i);
+                    false
+                }
+                None => true,
+            })
+            .collect()
+    }
 }

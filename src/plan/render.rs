@@ -89,10 +89,10 @@ fn wrap(text: &str, indent: &str) -> String {
 
 /// A unified diff of one file, secrets masked line by line.
 fn diff(file: &FileChange, after: &[u8], secrets: &[String]) -> String {
-    let before = String::from_utf8_lossy(file.before.as_deref().unwrap_or_default());
-    let after = String::from_utf8_lossy(after);
+    let before = visible_endings(&String::from_utf8_lossy(file.before.as_deref().unwrap_or_default()));
+    let after = visible_endings(&String::from_utf8_lossy(after));
     let old_name = if file.before.is_some() { file.path.clone() } else { "/dev/null".to_string() };
-    let text = TextDiff::from_lines(before.as_ref(), after.as_ref())
+    let text = TextDiff::from_lines(before.as_str(), after.as_str())
         .unified_diff()
         .context_radius(3)
         .header(&old_name, &file.path)
@@ -102,6 +102,21 @@ fn diff(file: &FileChange, after: &[u8], secrets: &[String]) -> String {
         text.push('\n');
     }
     text
+}
+
+/// A CR at a line end and a byte-order mark are invisible on a terminal (or, raw, move the
+/// cursor), yet they are what a CRLF-to-LF line differs by: they are shown as `␍` and `<BOM>`.
+fn visible_endings(text: &str) -> String {
+    let text = match text.strip_prefix('\u{FEFF}') {
+        Some(rest) => format!("<BOM>{rest}"),
+        None => text.to_string(),
+    };
+    let mut out = text.replace("\r\n", "␍\n");
+    if out.ends_with('\r') {
+        out.pop();
+        out.push('␍');
+    }
+    out
 }
 
 /// The plan for machines: `{"changed", "files": [{path, action, reason, diff}], "commands",
@@ -127,4 +142,39 @@ pub fn render_json(plan: &Plan) -> serde_json::Value {
         plan.commands.iter().map(|c| json!({ "command": c.display(), "reason": c.reason })).collect();
     let notes: Vec<_> = plan.notes.iter().map(|n| mask(n, &plan.secrets)).collect();
     json!({ "changed": !plan.is_empty(), "files": files, "commands": commands, "notes": notes })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn change(before: &[u8], after: &[u8]) -> FileChange {
+        FileChange {
+            path: "/etc/aziot/config.toml".into(),
+            before: Some(before.to_vec()),
+            action: FileAction::Write(after.to_vec()),
+            ownership: None,
+            holds_secrets: false,
+            visibility: Visibility::Diff,
+            reason: "test".into(),
+        }
+    }
+
+    #[test]
+    fn a_cr_at_line_end_and_a_bom_are_shown_visibly_in_the_diff() {
+        let before = "\u{FEFF}hostname = \"a\"\r\n[agent]\r\n".as_bytes();
+        let after = "\u{FEFF}hostname = \"b\"\r\n[agent]\r\n".as_bytes();
+        let file = change(before, after);
+        let text = diff(&file, after, &[]);
+        assert!(!text.contains('\r') && !text.contains('\u{FEFF}'), "{text:?}");
+        assert!(text.contains("-<BOM>hostname = \"a\"␍\n+<BOM>hostname = \"b\"␍\n"), "{text}");
+        assert!(text.contains(" [agent]␍\n"), "{text}");
+    }
+
+    #[test]
+    fn a_line_that_only_loses_its_cr_shows_as_changed() {
+        let file = change(b"a\r\nb\r", b"a\nb");
+        let text = diff(&file, b"a\nb", &[]);
+        assert!(text.contains("-a␍\n-b␍\n") && text.contains("+a\n+b"), "{text}");
+    }
 }

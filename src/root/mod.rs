@@ -22,10 +22,17 @@ use crate::input_file::{self, ReadError};
 use crate::paths;
 pub use resolve::Links;
 
-/// Directories owned by IoT Edge's service accounts. A symlink anywhere on the way to them or
-/// inside them is refused: whoever owns the directory could point it at `/etc`.
+/// Directories owned by IoT Edge's service accounts. A symlink inside them, or at the
+/// directories they sit in (see [`SERVICE_ANCHORS`]), is refused: whoever owns the directory
+/// could point it at `/etc`.
 pub const SERVICE_DIRS: &[&str] =
     &[paths::CERTD_CERTS_DIR, paths::KEYD_KEYS_DIR, paths::CERTS_DIR, paths::SECRETS_DIR];
+
+/// Where the service accounts' territory starts, with the directory above it. Links are
+/// refused from the anchor down; the directories above (`/var`, `/var/lib`) belong to root and
+/// are resolved inside the root like any path, because on read-only-rootfs images `/var` is
+/// itself a link (`/var -> /data/var`) and refusing it would refuse every plan there.
+const SERVICE_ANCHORS: &[(&str, &str)] = &[("/var/aziot", "/var"), ("/var/lib/aziot", "/var/lib")];
 
 /// The directory that stands for the device's `/`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,6 +121,17 @@ impl DeviceRoot {
         self.base.join(relative)
     }
 
+    /// The host path of edgeprep's own state `rest` (`edgeprep.log`) in the system directory
+    /// `dir` (`/var/log`), with `dir` resolved inside the root first: on an image where `/var`
+    /// links to `/data/var`, the plain join would not exist on the host. Only `dir`, which
+    /// root owns, is resolved; what edgeprep opens below it keeps its own checks (no
+    /// following a final link). If `dir` cannot be resolved, the plain join is returned and
+    /// the caller's open reports the problem.
+    pub fn own_state_path(&self, dir: &str, rest: &str) -> PathBuf {
+        let resolved = self.canonical(dir).unwrap_or_else(|_| PathBuf::from(dir));
+        self.path(resolved.join(rest))
+    }
+
     /// Whether links are followed on the way to `device_path` (see [`SERVICE_DIRS`]).
     pub fn links_for(device_path: &Path) -> Links {
         if SERVICE_DIRS.iter().any(|dir| device_path.starts_with(dir)) {
@@ -147,15 +165,34 @@ impl DeviceRoot {
         oflags: OFlags,
         mode: rustix::fs::Mode,
     ) -> io::Result<OwnedFd> {
-        let device_path = device_path.as_ref();
         let root = self.root_fd()?;
-        let links = Self::links_for(device_path);
+        let root = rustix::fd::AsFd::as_fd(&root);
+        let (device_path, links) = Self::confined(root, device_path.as_ref())?;
         let fd = if self.walk_only {
-            resolve::walk(rustix::fd::AsFd::as_fd(&root), device_path, oflags, mode, links)?
+            resolve::walk(root, &device_path, oflags, mode, links)?
         } else {
-            resolve::open(rustix::fd::AsFd::as_fd(&root), device_path, oflags, mode, links)?
+            resolve::open(root, &device_path, oflags, mode, links)?
         };
         Ok(fd)
+    }
+
+    /// The path to resolve for `device_path`, and how. Under a service directory, the part
+    /// above its anchor is resolved first with links followed in the root; what is returned
+    /// is that link-free path with the rest appended, to be resolved with links refused. If a
+    /// link is swapped into the resolved part meanwhile, the refusing resolution hits it and
+    /// fails (ELOOP): a race can only refuse, never redirect.
+    fn confined(root: rustix::fd::BorrowedFd<'_>, device_path: &Path) -> io::Result<(PathBuf, Links)> {
+        if Self::links_for(device_path) == Links::InRoot {
+            return Ok((device_path.to_path_buf(), Links::InRoot));
+        }
+        let Some((_, above)) = SERVICE_ANCHORS.iter().find(|(anchor, _)| device_path.starts_with(anchor))
+        else {
+            return Ok((device_path.to_path_buf(), Links::Refused));
+        };
+        let rest =
+            device_path.strip_prefix(above).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+        let resolved = resolve::canonical(root, Path::new(above), Links::InRoot)?;
+        Ok((resolved.join(rest), Links::Refused))
     }
 
     /// Like [`Self::open`], `None` when the path does not exist.
@@ -213,9 +250,10 @@ impl DeviceRoot {
     /// The device path `device_path` names once its symlinks are resolved inside the root
     /// (the final components may not exist yet).
     pub fn canonical(&self, device_path: impl AsRef<Path>) -> io::Result<PathBuf> {
-        let device_path = device_path.as_ref();
         let root = self.root_fd()?;
-        Ok(resolve::canonical(rustix::fd::AsFd::as_fd(&root), device_path, Self::links_for(device_path))?)
+        let root = rustix::fd::AsFd::as_fd(&root);
+        let (device_path, links) = Self::confined(root, device_path.as_ref())?;
+        Ok(resolve::canonical(root, &device_path, links)?)
     }
 
     /// Entries of the directory `device_path` with their types (as the directory reports
@@ -320,5 +358,55 @@ mod tests {
         assert_eq!(DeviceRoot::links_for(Path::new("/var/aziot")), Links::InRoot);
         assert_eq!(DeviceRoot::links_for(Path::new("/etc/aziot/config.toml")), Links::InRoot);
         assert_eq!(DeviceRoot::links_for(Path::new("/var/aziot/certsx")), Links::InRoot);
+    }
+
+    /// A read-only-rootfs image: `/var` is a link to writable storage inside the root.
+    fn image_with_var_link() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("data/var/aziot/certs")).unwrap();
+        std::fs::create_dir_all(dir.path().join("data/var/lib/aziot/keyd/keys")).unwrap();
+        std::fs::write(dir.path().join("data/var/aziot/certs/edge-ca.pem"), "cert").unwrap();
+        std::os::unix::fs::symlink("/data/var", dir.path().join("var")).unwrap();
+        dir
+    }
+
+    #[test]
+    fn a_linked_var_above_the_service_dirs_is_followed_inside_the_root() {
+        let dir = image_with_var_link();
+        for root in [DeviceRoot::new(dir.path()), DeviceRoot::new(dir.path()).resolving_by_walk()] {
+            let read = root.read("/var/aziot/certs/edge-ca.pem", 1024).unwrap().map(|(bytes, _)| bytes);
+            assert_eq!(read.as_deref(), Some(&b"cert"[..]));
+            assert_eq!(
+                root.canonical(paths::KEYD_KEYS_DIR).unwrap(),
+                PathBuf::from("/data/var/lib/aziot/keyd/keys")
+            );
+            assert!(root.list_dir(paths::KEYD_KEYS_DIR).unwrap().is_some());
+        }
+    }
+
+    #[test]
+    fn a_link_at_or_below_a_service_anchor_is_still_refused() {
+        let dir = image_with_var_link();
+        std::fs::create_dir_all(dir.path().join("data/var/lib/aziot/certd")).unwrap();
+        std::fs::create_dir_all(dir.path().join("etc")).unwrap();
+        std::os::unix::fs::symlink("/etc", dir.path().join("data/var/lib/aziot/certd/certs")).unwrap();
+        std::fs::create_dir_all(dir.path().join("data/elsewhere/secrets")).unwrap();
+        std::fs::rename(dir.path().join("data/var/aziot"), dir.path().join("data/elsewhere/aziot")).unwrap();
+        std::os::unix::fs::symlink("/data/elsewhere/aziot", dir.path().join("data/var/aziot")).unwrap();
+        for root in [DeviceRoot::new(dir.path()), DeviceRoot::new(dir.path()).resolving_by_walk()] {
+            let err = root.list_dir(paths::CERTD_CERTS_DIR).unwrap_err();
+            assert_eq!(err.raw_os_error(), Some(rustix::io::Errno::LOOP.raw_os_error()), "{err}");
+            assert!(root.describe(paths::CERTD_CERTS_DIR, &err).contains("service account"));
+            // The anchor itself is a link: refused too.
+            let err = root.read("/var/aziot/certs/edge-ca.pem", 1024).unwrap_err();
+            assert!(
+                matches!(&err, ReadError::Io(e) if e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error())),
+                "{err}"
+            );
+            assert_eq!(
+                root.canonical(paths::SECRETS_DIR).unwrap_err().raw_os_error(),
+                Some(rustix::io::Errno::LOOP.raw_os_error())
+            );
+        }
     }
 }
