@@ -10,6 +10,7 @@
 //! - [`answers`]: what the technician chose, parsed and validated like IoT Edge would.
 //! - [`plan`]: the pure function from state + answers to file edits and commands.
 //! - [`edit`]: the format-preserving editors the plan uses.
+//! - [`config_schema`]: the keys IoT Edge's config.toml may hold (plan and `check` share it).
 //! - [`secrets`]: masking, so no secret reaches a terminal, diff or log.
 //! - [`apply`]: backups, atomic writes, commands through a [`runner`], rollback, audit log.
 //! - [`certs`]: inspecting, generating and requesting Edge CA certificates.
@@ -25,6 +26,7 @@ pub mod certs;
 pub mod checks;
 pub mod cli;
 pub mod commands;
+pub mod config_schema;
 pub mod demo;
 pub mod device;
 pub mod edit;

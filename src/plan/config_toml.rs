@@ -5,6 +5,7 @@ use toml_edit::{InlineTable, Value};
 
 use super::{FileAction, FileChange, Ownership, Plan, Visibility};
 use crate::answers::{Answers, Attestation, Provisioning, ProvisioningSource};
+use crate::config_schema::{FREE_FORM_TABLES, TOP_LEVEL_KEYS};
 use crate::device::DeviceState;
 use crate::edit::ConfigToml;
 use crate::error::input_error;
@@ -119,26 +120,6 @@ const PROVISIONING_EXAMPLE: &str = concat!(
     "    connection_string = \"HostName=<hub>.azure-devices.net;DeviceId=<device>;SharedAccessKey=<key>\"\n",
     "  (or source = \"dps\" with global_endpoint, id_scope, attestation and registration_id)"
 );
-
-/// Top-level keys IoT Edge reads; inside a table (written after a table header by mistake)
-/// IoT Edge ignores them without a word, so a setting would silently do nothing.
-const TOP_LEVEL_KEYS: &[&str] = &[
-    "hostname",
-    "parent_hostname",
-    "local_gateway_hostname",
-    "trust_bundle_cert",
-    "allow_elevated_docker_permissions",
-    "auto_reprovisioning_mode",
-    "prefer_module_identity_cache",
-    "cloud_timeout_sec",
-    "cloud_retries",
-    "additional_info",
-    "imported_master_encryption_key",
-];
-
-/// Tables whose keys are names the user chooses (environment variables, key and cert ids).
-const FREE_FORM_TABLES: &[&[&str]] =
-    &[&["agent", "env"], &["aziot_keys"], &["preloaded_keys"], &["preloaded_certs"]];
 
 /// Never write a config.toml `iotedge config apply` refuses: apply would run it, fail, and
 /// roll everything back (exit 1) for something known before anything was written. The
