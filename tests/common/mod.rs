@@ -111,9 +111,7 @@ impl Device {
     pub fn fake(&self, program: &str, then: &str) {
         let script =
             format!("#!/bin/sh\necho \"{program} $*\" >> '{}'\n{then}\nexit 0\n", self.calls_log().display());
-        let path = self.bin().join(program);
-        std::fs::write(&path, script).unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        self.install_executable(program, &script);
     }
 
     /// Install the default fake `iotedge`, whose `config apply` fails (exit 1, IoT Edge's
@@ -121,9 +119,24 @@ impl Device {
     pub fn strict_iotedge(&self) {
         let script =
             include_str!("fake_iotedge.py").replace("@CALLS_LOG@", &self.calls_log().display().to_string());
-        let path = self.bin().join("iotedge");
-        std::fs::write(&path, format!("#!{}\n{script}", python_with_tomllib())).unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        self.install_executable("iotedge", &format!("#!{}\n{script}", python_with_tomllib()));
+    }
+
+    /// Put an executable script into the fakes' bin directory without this process ever holding
+    /// it open for writing. Tests run in threads of one process: a thread that forks (to start
+    /// edgeprep or a fake) while another has a script open for writing hands that descriptor to
+    /// its child until the child execs, and executing the script then fails with ETXTBSY ("Text
+    /// file busy"). So the text goes to a side file and `cp`, a process of its own that has exited
+    /// before we return, makes the executable.
+    fn install_executable(&self, name: &str, text: &str) {
+        let staged = self.dir.path().join(format!(".{name}.staged"));
+        std::fs::write(&staged, text).unwrap();
+        let path = self.bin().join(name);
+        let tmp = self.bin().join(format!(".{name}.new"));
+        let status = std::process::Command::new("/bin/cp").arg(&staged).arg(&tmp).status().unwrap();
+        assert!(status.success(), "cp {} failed", staged.display());
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::rename(&tmp, &path).unwrap();
     }
 
     /// Run the default fake `iotedge` on its own, as edgeprep would, and return (exit code, stderr).
