@@ -46,7 +46,7 @@ fn lint(global: &crate::cli::GlobalArgs, args: &ManifestLintArgs, out: &mut dyn 
                 }
             }
             Some(after) => {
-                let diff = fix::diff(&manifest, &after, &shown);
+                let diff = fix::diff(&manifest, &device, &after, &shown);
                 if !args.json {
                     write!(out, "{diff}")?;
                 }

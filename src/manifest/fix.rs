@@ -55,29 +55,65 @@ pub fn fixed_text(
 }
 
 /// The unified diff from `before` to `after`, secrets masked: registry passwords of the
-/// manifest and proxy passwords may stand in the context lines.
-pub fn diff(manifest: &Manifest, after: &str, name: &str) -> String {
+/// manifest and proxy passwords may stand in the changed or the context lines.
+///
+/// Only the known secrets are masked, not every `"value"` field as
+/// [`crate::secrets::mask_known_secrets`] does for config files: in a manifest, `env` values
+/// are what the diff is about.
+pub fn diff(manifest: &Manifest, device: &DeviceFacts, after: &str, name: &str) -> String {
     let text = TextDiff::from_lines(manifest.text.as_str(), after)
         .unified_diff()
         .header(name, &format!("{name} (fixed)"))
         .to_string();
-    crate::secrets::mask(&crate::secrets::mask_known_secrets(&text), &secrets(manifest))
+    let mut forms: Vec<String> =
+        secrets(manifest, device).iter().flat_map(|s| crate::secrets::forms(s)).collect();
+    // longest first, so a form containing another is masked whole
+    forms.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+    let text = forms.into_iter().fold(text, |text, form| text.replace(&form, crate::secrets::MASK));
+    mask_shared_access_keys(&text)
 }
 
-/// Registry passwords in the manifest (every form a diff could show them in).
-fn secrets(manifest: &Manifest) -> Vec<String> {
-    manifest
+/// A module's connection string in its env (`...;SharedAccessKey=...`) is a secret too.
+fn mask_shared_access_keys(text: &str) -> String {
+    const MARKER: &str = "SharedAccessKey=";
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(MARKER) {
+        let value_start = at + MARKER.len();
+        out.push_str(&rest[..value_start]);
+        let tail = &rest[value_start..];
+        let end = tail.find([';', '"', '\\', '\n']).unwrap_or(tail.len());
+        if end > 0 {
+            out.push_str(crate::secrets::MASK);
+        }
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Registry passwords in the manifest, and the passwords of the device's proxy and of every
+/// `https_proxy` the manifest gives a module.
+fn secrets(manifest: &Manifest, device: &DeviceFacts) -> Vec<String> {
+    let mut out: Vec<String> = manifest
         .agent_desired()
         .and_then(|d| d.get("runtime")?.get("settings")?.get("registryCredentials")?.as_object())
         .map(|creds| {
             creds
                 .values()
                 .filter_map(|c| c.get("password").and_then(Value::as_str))
-                .filter(|p| !p.is_empty())
-                .flat_map(crate::secrets::forms)
+                .map(str::to_string)
                 .collect()
         })
-        .unwrap_or_default()
+        .unwrap_or_default();
+    let proxies = manifest
+        .all_modules()
+        .into_iter()
+        .filter_map(|(_, module)| env_value(module, "https_proxy"))
+        .chain(device.proxy.clone());
+    out.extend(proxies.filter_map(|p| url::Url::parse(&p).ok()?.password().map(str::to_string)));
+    out.retain(|s| !s.is_empty());
+    out
 }
 
 /// Keep the original beside `path`: `FILE.bak`, else `FILE.bak.1`, `FILE.bak.2`...; an
@@ -118,4 +154,47 @@ pub fn write(path: &Path, manifest: &Manifest, after: &str) -> Result<PathBuf> {
         format!("could not write {} (the original is in {})", path.display(), backup.display())
     })?;
     Ok(backup)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::answers::UpstreamProtocol;
+
+    const ONE_LINE: &str = r#"{"modulesContent":{"$edgeAgent":{"properties.desired":{"runtime":{"settings":{"registryCredentials":{"r":{"username":"u","password":"reg-pass-1","address":"r.azurecr.io"}}}},"systemModules":{"edgeAgent":{"env":{}},"edgeHub":{"env":{}}},"modules":{"m":{"env":{"CS":{"value":"HostName=h;DeviceId=d;SharedAccessKey=c2FzLWtleQ=="}}}}}},"$edgeHub":{"properties.desired":{}}}}"#;
+
+    #[test]
+    fn diff_of_a_one_line_manifest_masks_registry_proxy_and_sas_secrets() {
+        let manifest = Manifest::parse(ONE_LINE, "m.json").unwrap();
+        let device = DeviceFacts {
+            protocol: Some(UpstreamProtocol::AmqpWs),
+            proxy: Some("http://u:pr%40xy@p:3128".into()),
+            ..DeviceFacts::default()
+        };
+        let after = fixed_text(&manifest, &device, "m.json").unwrap().unwrap();
+        let fixed = Manifest::parse(&after, "m.json").unwrap();
+        assert_eq!(
+            env_value(fixed.system_module("edgeHub").unwrap(), "UpstreamProtocol").as_deref(),
+            Some("AmqpWs")
+        );
+        let diff = diff(&manifest, &device, &after, "m.json");
+        assert!(diff.contains("AmqpWs"), "{diff}");
+        for secret in ["reg-pass-1", "pr%40xy", "pr@xy", "c2FzLWtleQ"] {
+            assert!(!diff.contains(secret), "{secret} in {diff}");
+        }
+    }
+
+    #[test]
+    fn fix_keeps_the_spelling_of_an_existing_variable() {
+        let text = ONE_LINE.replace(
+            r#""edgeAgent":{"env":{}}"#,
+            r#""edgeAgent":{"env":{"upstreamprotocol":{"value":"Mqtt"}}}"#,
+        );
+        let manifest = Manifest::parse(&text, "m.json").unwrap();
+        let device = DeviceFacts { protocol: Some(UpstreamProtocol::AmqpWs), ..DeviceFacts::default() };
+        let after = fixed_text(&manifest, &device, "m.json").unwrap().unwrap();
+        assert!(after.contains(r#""upstreamprotocol":{"value":"AmqpWs"}"#), "{after}");
+        // edgeAgent's variable was rewritten, not doubled; only edgeHub's is new
+        assert_eq!(after.matches("UpstreamProtocol").count(), 1, "{after}");
+    }
 }
