@@ -149,3 +149,14 @@ fn invalid_json_is_not_touched_by_fix() {
     assert_eq!(std::fs::read_to_string(&file).unwrap(), fixture_text("bad-syntax.json"));
     assert!(!device.dir.path().join("deployment.json.bak").exists());
 }
+
+#[test]
+fn fix_without_a_known_device_says_what_is_missing_and_changes_nothing() {
+    let device = Device::new();
+    let file = device.dir.path().join("deployment.json");
+    std::fs::write(&file, fixture_text("dev-template.json")).unwrap();
+    let (code, out, _) = run(&device, &file, &["--fix"]);
+    assert_eq!(code, 1);
+    assert!(out.contains("the device's protocol and proxy are unknown (give --device-protocol"), "{out}");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), fixture_text("dev-template.json"));
+}

@@ -42,7 +42,12 @@ fn lint(global: &crate::cli::GlobalArgs, args: &ManifestLintArgs, out: &mut dyn 
         match fix::fixed_text(&manifest, &device, &shown)? {
             None => {
                 if !args.json {
-                    writeln!(out, "Nothing to fix safely in {shown}.\n")?;
+                    let why = if device.protocol.is_none() && device.proxy.is_none() {
+                        ": the device's protocol and proxy are unknown (give --device-protocol, or --root with its config.toml)"
+                    } else {
+                        ""
+                    };
+                    writeln!(out, "Nothing to fix safely in {shown}{why}.\n")?;
                 }
             }
             Some(after) => {
