@@ -223,12 +223,20 @@ fn split_image(image: &str) -> (Option<&str>, Option<&str>) {
     (registry, tag)
 }
 
-/// Tags that move: `latest`, none, or a major or major.minor version (`1`, `1.4`).
+/// A `$schema-template` placeholder (`${MODULES.filter}`): the real image is only known after
+/// `iotedge dev build`, so its tag and registry cannot be judged here.
+fn is_placeholder(image: &str) -> bool {
+    image.contains("${")
+}
+
+/// Tags that move: `latest`, none, or a major or major.minor version (`1`, `1.4`), also with a
+/// platform suffix (`1.4-linux-arm32v7`).
 fn is_rolling(tag: Option<&str>) -> bool {
     match tag {
         None => true,
         Some(t) => {
-            let parts: Vec<&str> = t.split('.').collect();
+            let version = t.split('-').next().unwrap_or(t);
+            let parts: Vec<&str> = version.split('.').collect();
             t == "latest"
                 || (parts.len() <= 2
                     && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit())))
@@ -242,7 +250,7 @@ fn image_tags(m: &Manifest, _: &DeviceFacts) -> Outcome {
         .into_iter()
         .filter_map(|(name, module)| {
             let image = image(module)?;
-            if image.contains('@') {
+            if image.contains('@') || is_placeholder(image) {
                 return None;
             }
             let (_, tag) = split_image(image);
@@ -267,7 +275,13 @@ fn debug_images(m: &Manifest, _: &DeviceFacts) -> Outcome {
         .filter_map(|(name, module)| {
             let image = image(module)?;
             let (_, tag) = split_image(image);
-            tag.is_some_and(|t| t.ends_with(".debug") || t.contains(".debug-") || t == "debug").then(|| {
+            // a template's `${MODULES.filter.debug}` becomes the module's debug image
+            let debug = if is_placeholder(image) {
+                image.contains(".debug}")
+            } else {
+                tag.is_some_and(|t| t.ends_with(".debug") || t.contains(".debug-") || t == "debug")
+            };
+            debug.then(|| {
                 (Status::Error, format!("{name}: {image} is a debug image (debugger, no optimisation)"))
             })
         })
@@ -506,7 +520,7 @@ fn twin_size(m: &Manifest, _: &DeviceFacts) -> Outcome {
     let Some(desired) = m.agent_desired() else {
         return Outcome::error("$edgeAgent has no \"properties.desired\"");
     };
-    let size = desired.to_string().len();
+    let size = as_deployed(desired).to_string().len();
     let percent = size * 100 / TWIN_DESIRED_LIMIT;
     let detail = format!("$edgeAgent desired properties: {size} of {TWIN_DESIRED_LIMIT} bytes ({percent}%)");
     let fix = "keep module configuration in each module's own twin, or point modules to external storage";
@@ -517,6 +531,23 @@ fn twin_size(m: &Manifest, _: &DeviceFacts) -> Outcome {
     } else {
         Outcome::ok(detail)
     }
+}
+
+/// Desired properties as IoT Hub stores them: a template's `createOptions` objects become JSON
+/// strings (escaped, so longer), which is what counts against the limit.
+fn as_deployed(desired: &Value) -> Value {
+    let mut out = desired.clone();
+    for group in ["systemModules", "modules"] {
+        let Some(modules) = out.get_mut(group).and_then(Value::as_object_mut) else { continue };
+        for module in modules.values_mut() {
+            if let Some(options) = module.get_mut("settings").and_then(|s| s.get_mut("createOptions"))
+                && options.is_object()
+            {
+                *options = Value::String(options.to_string());
+            }
+        }
+    }
+    out
 }
 
 fn create_options_length(m: &Manifest, _: &DeviceFacts) -> Outcome {
@@ -556,7 +587,7 @@ fn registry_credentials(m: &Manifest, _: &DeviceFacts) -> Outcome {
         .unwrap_or_default();
     let mut missing: Vec<String> = Vec::new();
     for (name, module) in m.all_modules() {
-        let Some(image) = image(module) else { continue };
+        let Some(image) = image(module).filter(|i| !is_placeholder(i)) else { continue };
         let (Some(registry), _) = split_image(image) else { continue };
         let registry = registry.to_ascii_lowercase();
         if PUBLIC_REGISTRIES.contains(&registry.as_str()) || addresses.contains(&registry) {
@@ -591,6 +622,40 @@ mod tests {
         assert_eq!(split_image("library/redis:7.2.4"), (None, Some("7.2.4")));
         assert!(is_rolling(Some("1.4")) && is_rolling(Some("latest")) && is_rolling(None));
         assert!(!is_rolling(Some("1.4.43")) && !is_rolling(Some("1.0.2-amd64")));
+        assert!(is_rolling(Some("1.4-linux-arm32v7")) && !is_rolling(Some("1.4.10-linux-arm32v7")));
+    }
+
+    fn manifest_with_module_image(image: &str) -> Manifest {
+        let text = serde_json::json!({"modulesContent": {
+            "$edgeAgent": {"properties.desired": {"systemModules": {}, "modules": {"m": {"settings": {"image": image}}}}},
+            "$edgeHub": {"properties.desired": {}}
+        }})
+        .to_string();
+        Manifest::parse(&text, "m.json").unwrap()
+    }
+
+    #[test]
+    fn twin_size_counts_template_create_options_as_the_strings_iot_hub_stores() {
+        let options = serde_json::json!({"HostConfig": {"Binds": ["/a:/b"]}});
+        let desired = serde_json::json!({"modules": {"m": {"settings": {"createOptions": options}}}});
+        let deployed = as_deployed(&desired);
+        assert_eq!(deployed["modules"]["m"]["settings"]["createOptions"], options.to_string());
+        assert!(deployed.to_string().len() > desired.to_string().len());
+    }
+
+    #[test]
+    fn template_placeholders_are_not_judged_as_tags_but_debug_ones_are_errors() {
+        let device = DeviceFacts::default();
+        let release = manifest_with_module_image("${MODULES.filter}");
+        assert_eq!(image_tags(&release, &device).status, Status::Ok);
+        assert_eq!(registry_credentials(&release, &device).status, Status::Ok);
+        assert_eq!(debug_images(&release, &device).status, Status::Ok);
+        let debug = manifest_with_module_image("${MODULES.filter.debug}");
+        assert_eq!(debug_images(&debug, &device).status, Status::Error);
+        let rolling = manifest_with_module_image(
+            "mcr.microsoft.com/azureiotedge-simulated-temperature-sensor:1.4-linux-arm32v7",
+        );
+        assert_eq!(image_tags(&rolling, &device).status, Status::Warning);
     }
 
     #[test]
