@@ -301,3 +301,17 @@ fn deployment_as_az_prints_it_is_read_under_content() {
     assert_eq!(code, 0);
     assert_eq!(map["upstream-protocol"], "ok");
 }
+
+#[test]
+fn duplicate_keys_exit_2_naming_both_lines() {
+    let device = Device::new();
+    let text = fixture_text("good.json").replacen(
+        "\"timeToLiveSecs\": 86400",
+        "\"timeToLiveSecs\": 86400,\n          \"timeToLiveSecs\": 60",
+        1,
+    );
+    let (code, out, err) = lint(&device, &manifest(&device, &text), &["--device-protocol", "AmqpWs"]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(err.contains("line 69, column 11: duplicate key \"timeToLiveSecs\" (first on line 68)"), "{err}");
+    assert!(!err.contains("dockerd"), "{err}");
+}

@@ -44,6 +44,18 @@ impl Manifest {
                 e.column()
             ))
         })?;
+        // serde_json keeps the last of duplicate keys silently; the CST editor names them.
+        // After serde_json accepted the text, a duplicate is all it can still refuse.
+        if let Err(err) = crate::edit::json::DaemonJson::parse(text, path_for_errors) {
+            let msg = err.to_string();
+            let msg = match msg.split_once("; keep only one of them") {
+                Some((head, _)) => {
+                    format!("{head}; keep only one of them: which one a deployment would get is not defined")
+                }
+                None => msg,
+            };
+            return Err(input_error(msg));
+        }
         let prefix = find_modules_content(&value).ok_or_else(|| {
             input_error(format!(
                 "{path_for_errors}: no modulesContent with $edgeAgent and $edgeHub found; give a deployment manifest \
