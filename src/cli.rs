@@ -19,6 +19,12 @@ Exit codes:
   1  a check raised an error, or a warning with --warnings-as-errors
   2  bad usage (an unknown check id, an unreadable device file)";
 
+const MANIFEST_EXIT_CODES: &str = "\
+Exit codes:
+  0  no rule raised an error (warnings and suggestions allowed)
+  1  a rule raised an error (after --fix: one it could not fix)
+  2  bad usage, an unreadable file, or invalid JSON (with its line and column)";
+
 const INSPECT_EXIT_CODES: &str = "\
 Exit codes:
   0  usable as an Edge CA (warnings allowed)
@@ -91,6 +97,9 @@ pub enum Command {
     /// Check the device against the production checklist; changes nothing.
     #[command(after_help = CHECK_EXIT_CODES, after_long_help = CHECK_EXIT_CODES)]
     Check(CheckArgs),
+    /// Lint deployment manifests against the production checklist.
+    #[command(subcommand)]
+    Manifest(ManifestCommand),
     /// Print a shell completion script.
     Completions(CompletionsArgs),
 }
@@ -143,6 +152,31 @@ pub struct CheckArgs {
     /// Do not run these checks.
     #[arg(long, value_name = "ID", num_args = 1.., action = clap::ArgAction::Append)]
     pub skip: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ManifestCommand {
+    /// Check a deployment manifest (modulesContent, with or without $schema-template) against
+    /// the production checklist and the device's protocol, proxy and log settings.
+    #[command(after_help = MANIFEST_EXIT_CODES, after_long_help = MANIFEST_EXIT_CODES)]
+    Lint(ManifestLintArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ManifestLintArgs {
+    /// The deployment manifest (JSON), a path on this machine (not under --root).
+    pub file: PathBuf,
+    /// Print the results as JSON (schema "edgeprep-manifest-lint/1", see the README).
+    #[arg(long)]
+    pub json: bool,
+    /// The device's upstream protocol (Amqp, AmqpWs, Mqtt, MqttWs); default: the device's
+    /// config.toml under --root, when there is one.
+    #[arg(long, value_name = "P")]
+    pub device_protocol: Option<String>,
+    /// Apply the safe fixes in place (UpstreamProtocol and https_proxy of edgeAgent and edgeHub
+    /// set to the device's), after showing the diff; the original is kept as FILE.bak.
+    #[arg(long)]
+    pub fix: bool,
 }
 
 #[derive(Debug, Args)]

@@ -15,6 +15,7 @@
 //! - [`apply`]: backups, atomic writes, commands through a [`runner`], rollback, audit log.
 //! - [`certs`]: inspecting, generating and requesting Edge CA certificates.
 //! - [`checks`]: the production checklist, one engine for `edgeprep check` and the wizard.
+//! - [`manifest`]: linting (and safely fixing) deployment manifests before they reach IoT Hub.
 //! - [`cli`] and [`commands`]: the command-line front-end.
 //! - [`wizard`]: the interactive front-end (full screen, or plain prompts).
 #![forbid(unsafe_code)]
@@ -32,6 +33,7 @@ pub mod device;
 pub mod edit;
 pub mod error;
 pub mod input_file;
+pub mod manifest;
 pub mod manpage;
 pub mod paths;
 pub mod plan;

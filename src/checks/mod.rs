@@ -40,6 +40,8 @@ pub enum Section {
     ContainerEngine,
     Host,
     DeviceManagement,
+    /// `edgeprep manifest lint`: a deployment manifest rather than the device.
+    Deployment,
 }
 
 impl Section {
@@ -51,6 +53,7 @@ impl Section {
             Section::ContainerEngine => "Container engine checks",
             Section::Host => "Host checks",
             Section::DeviceManagement => "Device management",
+            Section::Deployment => "Deployment manifest checks",
         }
     }
 }

@@ -7,6 +7,7 @@ pub mod cert;
 pub mod check;
 pub mod completions;
 pub mod context;
+pub mod manifest;
 pub mod plan;
 pub mod rollback;
 
@@ -26,6 +27,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<i32> {
         Command::Plan(args) => plan::run(&Context::from_args(&cli.global)?, &args, out),
         Command::Apply(args) => apply::run(&Context::from_args(&cli.global)?, &args, out),
         Command::Check(args) => check::run(&Context::from_args(&cli.global)?, &args, out),
+        Command::Manifest(cmd) => manifest::run(&cli.global, &cmd, out),
         Command::Rollback(args) => rollback::run(&Context::from_args(&cli.global)?, &args, out),
         Command::Cert(cmd) => match cmd {
             CertCommand::Inspect(args) => cert::inspect(&args, out),
