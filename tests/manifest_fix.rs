@@ -9,7 +9,10 @@ use std::path::{Path, PathBuf};
 
 use common::Device;
 
+/// A proxy with a password: never written into a manifest.
 const PROXY: &str = "http://tech:proxy-pass-77@proxy.local:3128";
+/// A proxy without credentials: --fix writes it.
+const PLAIN_PROXY: &str = "http://proxy.local:3128";
 
 fn fixture_text(name: &str) -> String {
     std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/manifest").join(name))
@@ -18,9 +21,9 @@ fn fixture_text(name: &str) -> String {
 
 /// A device using `protocol` (and the proxy when `proxy`), and a copy of the fixture `name`
 /// beside its root.
-fn setup(protocol: &str, proxy: bool, name: &str) -> (Device, PathBuf) {
+fn setup(protocol: &str, proxy: Option<&str>, name: &str) -> (Device, PathBuf) {
     let device = Device::new();
-    let proxy_line = if proxy { format!("https_proxy = \"{PROXY}\"\n") } else { String::new() };
+    let proxy_line = proxy.map_or_else(String::new, |url| format!("https_proxy = \"{url}\"\n"));
     device.write(
         "/etc/aziot/config.toml",
         format!(
@@ -51,13 +54,13 @@ fn env_of(file: &Path, module: &str, var: &str) -> Option<String> {
 
 #[test]
 fn fix_pins_the_devices_protocol_and_proxy_on_both_runtime_modules_and_then_passes() {
-    let (device, file) = setup("MqttWs", true, "good.json");
+    let (device, file) = setup("MqttWs", Some(PLAIN_PROXY), "good.json");
     let original = std::fs::read_to_string(&file).unwrap();
     let (code, out, err) = run(&device, &file, &["--fix"]);
     assert_eq!(code, 0, "{out}{err}");
     for module in ["edgeAgent", "edgeHub"] {
         assert_eq!(env_of(&file, module, "UpstreamProtocol").as_deref(), Some("MqttWs"), "{module}");
-        assert_eq!(env_of(&file, module, "https_proxy").as_deref(), Some(PROXY), "{module}");
+        assert_eq!(env_of(&file, module, "https_proxy").as_deref(), Some(PLAIN_PROXY), "{module}");
     }
     assert!(out.contains("√ edgeAgent and edgeHub set the device's UpstreamProtocol - OK"), "{out}");
     assert!(out.contains("√ edgeAgent and edgeHub get the device's proxy - OK"), "{out}");
@@ -74,7 +77,7 @@ fn fix_pins_the_devices_protocol_and_proxy_on_both_runtime_modules_and_then_pass
 
 #[test]
 fn fix_keeps_formatting_and_every_other_line() {
-    let (device, file) = setup("MqttWs", false, "good.json");
+    let (device, file) = setup("MqttWs", None, "good.json");
     let original = std::fs::read_to_string(&file).unwrap();
     let (code, _, err) = run(&device, &file, &["--fix"]);
     assert_eq!(code, 0, "{err}");
@@ -84,7 +87,7 @@ fn fix_keeps_formatting_and_every_other_line() {
 
 #[test]
 fn fix_adds_a_missing_protocol_in_the_files_own_indentation_and_keeps_the_mode() {
-    let (device, file) = setup("AmqpWs", false, "dev-template.json");
+    let (device, file) = setup("AmqpWs", None, "dev-template.json");
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o640)).unwrap();
     let (code, out, err) = run(&device, &file, &["--fix"]);
     // the debug image is not a safe fix: still an error
@@ -102,7 +105,7 @@ fn fix_adds_a_missing_protocol_in_the_files_own_indentation_and_keeps_the_mode()
 
 #[test]
 fn a_second_fix_never_overwrites_the_first_backup() {
-    let (device, file) = setup("MqttWs", false, "good.json");
+    let (device, file) = setup("MqttWs", None, "good.json");
     let original = std::fs::read_to_string(&file).unwrap();
     assert_eq!(run(&device, &file, &["--fix"]).0, 0);
     let after_first = std::fs::read_to_string(&file).unwrap();
@@ -115,7 +118,7 @@ fn a_second_fix_never_overwrites_the_first_backup() {
 
 #[test]
 fn nothing_to_fix_writes_nothing_and_keeps_no_backup() {
-    let (device, file) = setup("AmqpWs", false, "good.json");
+    let (device, file) = setup("AmqpWs", None, "good.json");
     let (code, out, _) = run(&device, &file, &["--fix"]);
     assert_eq!(code, 0);
     assert!(out.starts_with("Nothing to fix safely in"), "{out}");
@@ -132,7 +135,7 @@ fn nothing_to_fix_writes_nothing_and_keeps_no_backup() {
 
 #[test]
 fn fix_with_json_reports_the_backup_and_masked_diff() {
-    let (device, file) = setup("MqttWs", true, "good.json");
+    let (device, file) = setup("MqttWs", Some(PROXY), "good.json");
     let (code, out, _) = run(&device, &file, &["--fix", "--json"]);
     assert_eq!(code, 0);
     let value: serde_json::Value = serde_json::from_str(&out).unwrap();
@@ -143,7 +146,7 @@ fn fix_with_json_reports_the_backup_and_masked_diff() {
 
 #[test]
 fn invalid_json_is_not_touched_by_fix() {
-    let (device, file) = setup("MqttWs", false, "bad-syntax.json");
+    let (device, file) = setup("MqttWs", None, "bad-syntax.json");
     let (code, _, err) = run(&device, &file, &["--fix"]);
     assert_eq!(code, 2, "{err}");
     assert_eq!(std::fs::read_to_string(&file).unwrap(), fixture_text("bad-syntax.json"));
@@ -159,4 +162,17 @@ fn fix_without_a_known_device_says_what_is_missing_and_changes_nothing() {
     assert_eq!(code, 1);
     assert!(out.contains("the device's protocol and proxy are unknown (give --device-protocol"), "{out}");
     assert_eq!(std::fs::read_to_string(&file).unwrap(), fixture_text("dev-template.json"));
+}
+
+#[test]
+fn a_proxy_with_credentials_is_not_written_into_the_manifest() {
+    let (device, file) = setup("MqttWs", Some(PROXY), "good.json");
+    let (_, out, err) = run(&device, &file, &["--fix"]);
+    for module in ["edgeAgent", "edgeHub"] {
+        assert_eq!(env_of(&file, module, "UpstreamProtocol").as_deref(), Some("MqttWs"), "{module}");
+        assert_ne!(env_of(&file, module, "https_proxy").as_deref(), Some(PROXY), "{module}");
+    }
+    assert!(!std::fs::read_to_string(&file).unwrap().contains("proxy-pass-77"));
+    assert!(out.contains("does not write it into the manifest"), "{out}{err}");
+    assert!(!out.contains("proxy-pass-77") && !err.contains("proxy-pass-77"));
 }

@@ -22,6 +22,10 @@ pub fn run(global: &crate::cli::GlobalArgs, cmd: &ManifestCommand, out: &mut dyn
     }
 }
 
+/// Said by `--fix` when the device's proxy URL carries a user or password.
+const PROXY_NOT_WRITTEN: &str = "The device's proxy URL carries credentials, so --fix does not write it into the manifest \
+(manifests end up in source control); set https_proxy on edgeAgent and edgeHub from your deployment's secrets.";
+
 fn lint(global: &crate::cli::GlobalArgs, args: &ManifestLintArgs, out: &mut dyn Write) -> Result<i32> {
     let shown = args.file.display().to_string();
     let bytes =
@@ -47,6 +51,9 @@ fn lint(global: &crate::cli::GlobalArgs, args: &ManifestLintArgs, out: &mut dyn 
                     } else {
                         ""
                     };
+                    if device.proxy.as_deref().is_some_and(fix::carries_credentials) {
+                        writeln!(out, "{PROXY_NOT_WRITTEN}")?;
+                    }
                     writeln!(out, "Nothing to fix safely in {shown}{why}.\n")?;
                 }
             }
@@ -54,6 +61,9 @@ fn lint(global: &crate::cli::GlobalArgs, args: &ManifestLintArgs, out: &mut dyn 
                 let diff = fix::diff(&manifest, &device, &after, &shown);
                 if !args.json {
                     write!(out, "{diff}")?;
+                    if device.proxy.as_deref().is_some_and(fix::carries_credentials) {
+                        writeln!(out, "{PROXY_NOT_WRITTEN}")?;
+                    }
                 }
                 let backup = fix::write(&args.file, &manifest, &after)?;
                 if !args.json {

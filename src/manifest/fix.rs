@@ -45,6 +45,7 @@ pub fn fixed_text(
             set("UpstreamProtocol", p.as_str());
         }
         if let Some(proxy) = &device.proxy
+            && !carries_credentials(proxy)
             && module.and_then(|m| env_value(m, "https_proxy")).as_ref() != Some(proxy)
         {
             set("https_proxy", proxy);
@@ -52,6 +53,13 @@ pub fn fixed_text(
     }
     let text = doc.render();
     Ok((text != manifest.text).then_some(text))
+}
+
+/// Whether a proxy URL has a user or password in it. Such a URL is never written into a
+/// manifest: manifests live in source control and on laptops, and a deployment's env values
+/// are readable by anyone with access to the hub. The lint still asks for `https_proxy`.
+pub fn carries_credentials(proxy: &str) -> bool {
+    url::Url::parse(proxy).map_or(true, |u| !u.username().is_empty() || u.password().is_some())
 }
 
 /// The unified diff from `before` to `after`, secrets masked: registry passwords of the
@@ -162,6 +170,14 @@ mod tests {
     use crate::answers::UpstreamProtocol;
 
     const ONE_LINE: &str = r#"{"modulesContent":{"$edgeAgent":{"properties.desired":{"runtime":{"settings":{"registryCredentials":{"r":{"username":"u","password":"reg-pass-1","address":"r.azurecr.io"}}}},"systemModules":{"edgeAgent":{"env":{}},"edgeHub":{"env":{}}},"modules":{"m":{"env":{"CS":{"value":"HostName=h;DeviceId=d;SharedAccessKey=c2FzLWtleQ=="}}}}}},"$edgeHub":{"properties.desired":{}}}}"#;
+
+    #[test]
+    fn a_proxy_with_credentials_is_never_written_into_a_manifest() {
+        assert!(carries_credentials("http://u:p@proxy:3128"));
+        assert!(carries_credentials("http://u@proxy:3128"));
+        assert!(!carries_credentials("http://proxy:3128"));
+        assert!(carries_credentials("not a url"), "unparsable: refuse rather than guess");
+    }
 
     #[test]
     fn diff_of_a_one_line_manifest_masks_registry_proxy_and_sas_secrets() {
