@@ -3,6 +3,7 @@
 
 use edgeprep::answers::parse_answers;
 use edgeprep::certs::status::{EdgeCaKind, EdgeCaStatus};
+use edgeprep::checks::probe::Probe;
 use edgeprep::device::DeviceState;
 use edgeprep::plan::{Inputs, build_plan};
 use edgeprep::wizard::effects::{outcome, review_text};
@@ -37,7 +38,9 @@ fn demo_model(with_answers: bool) -> Model {
         exit_code: 3,
         message: "quickstart".into(),
     };
-    let facts = Facts::read(&demo_state(), Some(&quickstart), "edge-demo-01");
+    let gathered =
+        edgeprep::checks::Facts::new(demo_state(), Probe::default(), time::OffsetDateTime::UNIX_EPOCH);
+    let facts = Facts::judged(&gathered, Some(&quickstart), "edge-demo-01");
     let answers = parse_answers(ANSWERS, "answers.toml").unwrap();
     Model::new(facts, with_answers.then_some(&answers))
 }

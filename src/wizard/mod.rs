@@ -22,7 +22,6 @@ use crate::apply::{Actor, apply};
 use crate::certs::status::edge_ca_status;
 use crate::cli::WizardArgs;
 use crate::commands::context::{Context, interactive};
-use crate::device::DeviceState;
 use crate::error::input_error;
 use crate::plan::Plan;
 use crate::runner::{CommandOutput, CommandRunner, PlannedCommand};
@@ -52,17 +51,21 @@ pub fn run(ctx: &Context, args: &WizardArgs, out: &mut dyn Write) -> Result<i32>
     full_screen(ctx, facts, answers.as_ref(), out)
 }
 
-/// The device as the wizard describes it.
+/// The device as the wizard describes it, gathered once at start as `edgeprep check` gathers
+/// it: live-only facts only on the real device, never on the demo or a `--root`.
 fn read_facts(ctx: &Context) -> Result<Facts> {
-    let state = DeviceState::read(&ctx.root)?;
+    let now = time::OffsetDateTime::now_utc();
+    let live = ctx.root.is_host() && !ctx.is_demo();
+    let gathered = crate::checks::Facts::gather(&ctx.root, live, now)?;
+    let state = &gathered.state;
     let days = u32::try_from(ROTATE_WITHIN_DAYS).unwrap_or(30);
-    let status = edge_ca_status(&ctx.root, days, time::OffsetDateTime::now_utc()).ok();
+    let status = edge_ca_status(&ctx.root, days, now).ok();
     let device = match (&state.os_hostname, ctx.root.is_host()) {
         (Some(name), _) => name.clone(),
         (None, true) => "this device".to_string(),
         (None, false) => ctx.root.base().display().to_string(),
     };
-    Ok(Facts::read(&state, status.as_ref(), &device))
+    Ok(Facts::judged(&gathered, status.as_ref(), &device))
 }
 
 /// `--plain` is implied by TERM=dumb (or no TERM) and by an output that is not a terminal.
