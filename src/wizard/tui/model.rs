@@ -30,10 +30,22 @@ pub struct ReviewText {
 }
 
 /// What Apply did, for the Done screen.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Outcome {
     pub ok: bool,
     pub lines: Vec<String>,
+    /// What the technician can do about a refusal the wizard recognises.
+    pub recovery: Option<Recovery>,
+}
+
+/// A refusal apply reports as a typed error, which the wizard acts on instead of only
+/// printing it. Nothing was written in either case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recovery {
+    /// A file changed since the plan was made: offer a fresh plan on Review.
+    Replan,
+    /// An owner only root can give: say to run the wizard again with sudo.
+    Sudo,
 }
 
 /// What the loop must do for the model; the only way the wizard touches the world.

@@ -74,8 +74,26 @@ fn done(model: &mut Model, msg: Msg) -> Option<Effect> {
         Msg::Char(c @ ('s' | 'S')) if model.answers.is_some() && !saved => {
             Some(Effect::SaveAnswers(c == 'S'))
         }
+        Msg::Char('r' | 'R') if replan_offered(model) => {
+            // A file changed under the plan: plan again from the device as it is now, and
+            // show that plan on Review; nothing was written.
+            let answers = model.answers.clone()?;
+            model.outcome = None;
+            model.review = None;
+            model.review_scroll = 0;
+            model.confirming = false;
+            model.progress.clear();
+            model.screen = Screen::Review;
+            Some(Effect::BuildPlan(Box::new(answers)))
+        }
         _ => None,
     }
+}
+
+/// Done offers a new plan after apply refused a plan the device no longer matches.
+pub fn replan_offered(model: &Model) -> bool {
+    model.answers.is_some()
+        && model.outcome.as_ref().is_some_and(|o| o.recovery == Some(super::model::Recovery::Replan))
 }
 
 fn quit(model: &mut Model) -> Option<Effect> {
@@ -300,6 +318,7 @@ fn review(model: &mut Model, msg: Msg) -> Option<Effect> {
                 model.outcome = Some(super::model::Outcome {
                     ok: true,
                     lines: vec![crate::plan::NO_CHANGES.to_string()],
+                    recovery: None,
                 });
                 model.screen = Screen::Done;
             }
@@ -462,7 +481,7 @@ mod tests {
         let mut model = Model::new(provisioned(), None);
         model.screen = Screen::Apply;
         assert_eq!(update(&mut model, Msg::Quit), None);
-        send(&mut model, &[Msg::Applied(Outcome { ok: false, lines: vec![] })]);
+        send(&mut model, &[Msg::Applied(Outcome { ok: false, ..Outcome::default() })]);
         assert_eq!(model.screen, Screen::Done);
         assert_eq!(update(&mut model, Msg::Accept), Some(Effect::Exit(1)));
     }
@@ -471,11 +490,47 @@ mod tests {
     fn done_offers_to_save_the_answers_once_without_secrets_by_default() {
         let mut model = Model::new(provisioned(), None);
         let _ = enter_until_effect(&mut model);
-        send(&mut model, &[Msg::Applied(Outcome { ok: true, lines: vec![] })]);
+        send(&mut model, &[Msg::Applied(Outcome { ok: true, ..Outcome::default() })]);
         assert_eq!(update(&mut model, Msg::Char('s')), Some(Effect::SaveAnswers(false)));
         assert_eq!(update(&mut model, Msg::Char('S')), Some(Effect::SaveAnswers(true)));
         send(&mut model, &[Msg::Saved(Ok("answers.toml".into()))]);
         assert_eq!(update(&mut model, Msg::Char('s')), None, "saved once");
+    }
+
+    #[test]
+    fn a_plan_the_device_no_longer_matches_goes_back_to_review_with_a_fresh_plan() {
+        let mut model = Model::new(provisioned(), None);
+        let Effect::BuildPlan(answers) = enter_until_effect(&mut model) else { panic!("no plan") };
+        send(&mut model, &[Msg::Planned(Ok(ReviewText { lines: vec!["old".into()], empty: false }))]);
+        assert_eq!(send(&mut model, &[Msg::Accept, Msg::Accept]), vec![Effect::Apply]);
+        let refused = Outcome {
+            ok: false,
+            lines: vec!["/etc/aziot/config.toml was changed since the plan was made".into()],
+            recovery: Some(super::super::model::Recovery::Replan),
+        };
+        send(&mut model, &[Msg::Applied(refused)]);
+        assert_eq!(model.screen, Screen::Done);
+        assert_eq!(update(&mut model, Msg::Char('r')), Some(Effect::BuildPlan(answers)));
+        assert_eq!(model.screen, Screen::Review);
+        assert!(model.review.is_none() && model.outcome.is_none() && !model.confirming);
+        send(&mut model, &[Msg::Planned(Ok(ReviewText { lines: vec!["new".into()], empty: false }))]);
+        assert_eq!(
+            send(&mut model, &[Msg::Accept, Msg::Accept]),
+            vec![Effect::Apply],
+            "the new plan applies"
+        );
+    }
+
+    #[test]
+    fn r_does_nothing_after_a_failure_a_new_plan_cannot_fix() {
+        let mut model = Model::new(provisioned(), None);
+        let _ = enter_until_effect(&mut model);
+        let needs_root =
+            Outcome { recovery: Some(super::super::model::Recovery::Sudo), ..Outcome::default() };
+        send(&mut model, &[Msg::Applied(needs_root)]);
+        assert_eq!(update(&mut model, Msg::Char('r')), None);
+        assert_eq!(model.screen, Screen::Done);
+        assert_eq!(update(&mut model, Msg::Accept), Some(Effect::Exit(1)));
     }
 
     #[test]

@@ -34,6 +34,9 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
             &[("Enter", "apply"), ("Esc", "back"), ("Up/Down PgUp/PgDn", "scroll"), ("q", "quit")]
         }
         Screen::Apply => &[("", "applying: keys wait until it finishes")],
+        Screen::Done if crate::wizard::tui::update::replan_offered(model) => {
+            &[("r", "new plan"), ("Enter", "leave")]
+        }
         Screen::Done if model.answers.is_some() && model.saved.is_none() => {
             &[("Enter", "leave"), ("s", "save answers"), ("S", "with secrets")]
         }
