@@ -229,3 +229,17 @@ fn importing_an_edge_ca_shows_the_live_verdict_under_the_certificate() {
     model.cert_verdict = Some(("/srv/pki/edge-ca.pem".into(), "/srv/pki/edge-ca.key.pem".into(), shown));
     insta::assert_snapshot!(screen(&model, 80, 24));
 }
+
+#[test]
+fn resume_question_before_the_overview_80x24() {
+    let mut earlier = edgeprep::wizard::draft::Draft::recommended();
+    earlier.set_value("upstream.protocol", "MqttWs");
+    let text = edgeprep::wizard::saved::to_text(
+        &earlier,
+        edgeprep::wizard::questions::Path::FirstBoot,
+        &["edge_ca"],
+    );
+    let mut model = demo_model(false);
+    model.resume = edgeprep::wizard::saved::from_text(&text, &model.draft);
+    insta::assert_snapshot!(screen(&model, 80, 24));
+}

@@ -8,6 +8,7 @@ pub mod facts;
 mod guard;
 pub mod plain;
 pub mod questions;
+pub mod saved;
 pub mod tui;
 
 use std::io::{IsTerminal, Write};
@@ -88,6 +89,11 @@ fn full_screen(ctx: &Context, facts: Facts, answers: Option<&Answers>, out: &mut
     }
     let mut model = Model::new(facts, answers);
     model.mono = mono;
+    if answers.is_none() {
+        // An earlier run on this device was cut off: offer its choices back. Not with
+        // --answers, whose Enter contract is the file's answers and nothing else.
+        model.resume = saved::load(&ctx.root).and_then(|text| saved::from_text(&text, &model.draft));
+    }
     let mut terminal = ratatui::try_init()?;
     guard::install(ctx.is_demo().then(|| ctx.root.base().to_path_buf()))?;
     let size = terminal.size()?;
@@ -127,7 +133,18 @@ fn full_screen(ctx: &Context, facts: Facts, answers: Option<&Answers>, out: &mut
                         };
                         Msg::Saved(saved.map_err(|e| format!("{e:#}")))
                     }
+                    Effect::SaveDraft => {
+                        save_draft(ctx, &model);
+                        continue;
+                    }
+                    Effect::DiscardDraft => {
+                        // Best effort: a draft left behind is only offered again.
+                        let _ = saved::remove(&ctx.root);
+                        continue;
+                    }
                     Effect::BuildPlan(answers) => {
+                        // Reaching Review accepts the last step too.
+                        save_draft(ctx, &model);
                         let built = effects::plan_for(&ctx.root, &answers);
                         let text = built.as_ref().map(effects::review_text).map_err(|e| format!("{e:#}"));
                         plan = built.ok();
@@ -165,6 +182,12 @@ fn full_screen(ctx: &Context, facts: Facts, answers: Option<&Answers>, out: &mut
         }
     }
     result
+}
+
+/// Keep the choices so far on the device. Best effort: a draft that cannot be written (a
+/// read-only root) must not stop the wizard, it only means a dropped link loses the choices.
+fn save_draft(ctx: &Context, model: &Model) {
+    let _ = saved::save(&ctx.root, &saved::to_text(&model.draft, model.path, &model.visited));
 }
 
 /// Where Done saves the answers: the current directory, named for the device.

@@ -6,6 +6,7 @@ use crate::answers::Answers;
 use crate::wizard::draft::{Checked, Draft, sections_set};
 use crate::wizard::facts::Facts;
 use crate::wizard::questions::{Field, Kind, Path, SECTIONS, Section};
+use crate::wizard::saved::Saved;
 
 /// Below this the wizard says which size it needs instead of drawing.
 pub const MIN_WIDTH: u16 = 64;
@@ -61,6 +62,10 @@ pub enum Effect {
     /// Inspect the Edge CA files being imported (certificate, key paths) and send back
     /// [`super::message::Msg::CertChecked`].
     InspectCert(String, String),
+    /// Keep the choices so far in the device's draft (secrets left out); no reply.
+    SaveDraft,
+    /// Remove the device's draft (applied, or declined); no reply.
+    DiscardDraft,
     /// Restore the terminal and exit with this code.
     Exit(i32),
 }
@@ -104,6 +109,8 @@ pub struct Model {
     /// NO_COLOR or a monochrome terminal: markers, bold and reverse instead of colour.
     pub mono: bool,
     pub from_file: bool,
+    /// A draft an earlier run left on this device: asked about before the Overview.
+    pub resume: Option<Saved>,
 }
 
 impl Model {
@@ -156,6 +163,7 @@ impl Model {
             height: 24,
             mono: false,
             from_file: answers.is_some(),
+            resume: None,
         }
     }
 

@@ -21,9 +21,11 @@ pub fn update(model: &mut Model, msg: Msg) -> Option<Effect> {
             return None;
         }
         Msg::Applied(outcome) => {
+            let ok = outcome.ok;
             model.outcome = Some(outcome);
             model.screen = Screen::Done;
-            return None;
+            // Applied: the draft has served; a failure keeps it for another try.
+            return ok.then_some(Effect::DiscardDraft);
         }
         Msg::CertChecked(cert, key, verdict) => {
             model.cert_verdict = Some((cert, key, verdict));
@@ -38,6 +40,9 @@ pub fn update(model: &mut Model, msg: Msg) -> Option<Effect> {
     if model.screen == Screen::Apply {
         // Apply runs to its end (or rolls back); keys wait.
         return None;
+    }
+    if model.resume.is_some() && !matches!(msg, Msg::Quit | Msg::Resize(..)) {
+        return resume(model, msg);
     }
     if model.quit_asked {
         model.quit_asked = false;
@@ -85,6 +90,36 @@ fn done(model: &mut Model, msg: Msg) -> Option<Effect> {
             model.progress.clear();
             model.screen = Screen::Review;
             Some(Effect::BuildPlan(Box::new(answers)))
+        }
+        _ => None,
+    }
+}
+
+/// The question before the Overview: resume the draft an earlier run left (y or Enter), or
+/// start afresh and delete it (n or Esc).
+fn resume(model: &mut Model, msg: Msg) -> Option<Effect> {
+    match msg {
+        Msg::Accept | Msg::Char('y' | 'Y') => {
+            let saved = model.resume.take()?;
+            model.draft = saved.draft;
+            model.path = saved.path;
+            model.path_cursor = Path::ALL.iter().position(|p| *p == saved.path).unwrap_or(0);
+            model.visited = saved.visited;
+            model.touched = true;
+            // Back where the technician was: the last step reached on the path.
+            let steps = model.steps();
+            if let Some(&i) =
+                model.visited.iter().rev().find_map(|key| steps.iter().find(|&&i| SECTIONS[i].key == *key))
+            {
+                model.screen = Screen::Step(i);
+                model.focus = 0;
+                model.cursor = 0;
+            }
+            None
+        }
+        Msg::Back | Msg::Char('n' | 'N') => {
+            model.resume = None;
+            Some(Effect::DiscardDraft)
         }
         _ => None,
     }
@@ -198,7 +233,8 @@ fn step(model: &mut Model, msg: Msg) -> Option<Effect> {
                 focus_first_problem(model);
                 return None;
             }
-            go_to_step(model, position(model) + 1)
+            // A step accepted: keep the choices on the device in case the link drops.
+            go_to_step(model, position(model) + 1).or(Some(Effect::SaveDraft))
         }
         Msg::Back => {
             let pos = position(model);
@@ -357,8 +393,10 @@ mod tests {
 
     fn enter_until_effect(model: &mut Model) -> Effect {
         for _ in 0..30 {
-            if let Some(effect) = update(model, Msg::Accept) {
-                return effect;
+            match update(model, Msg::Accept) {
+                // Each accepted step keeps the draft; not what these tests wait for.
+                Some(Effect::SaveDraft) | None => {}
+                Some(effect) => return effect,
             }
         }
         panic!("no effect after 30 Enters; on {:?}", model.screen);
@@ -531,6 +569,54 @@ mod tests {
         assert_eq!(update(&mut model, Msg::Char('r')), None);
         assert_eq!(model.screen, Screen::Done);
         assert_eq!(update(&mut model, Msg::Accept), Some(Effect::Exit(1)));
+    }
+
+    fn with_saved_draft() -> Model {
+        let mut earlier = crate::wizard::draft::Draft::recommended();
+        earlier.set_value("upstream.protocol", "MqttWs");
+        earlier.set_section("dns", true);
+        earlier.set_value("dns.servers", "10.0.0.53");
+        let text = crate::wizard::saved::to_text(&earlier, Path::Production, &["edge_ca", "upstream"]);
+        let mut model = Model::new(provisioned(), None);
+        model.resume = crate::wizard::saved::from_text(&text, &model.draft);
+        assert!(model.resume.is_some());
+        model
+    }
+
+    #[test]
+    fn resuming_restores_the_choices_and_the_step_reached() {
+        let mut model = with_saved_draft();
+        assert_eq!(update(&mut model, Msg::NextField), None, "other keys wait for the answer");
+        assert_eq!(update(&mut model, Msg::Accept), None);
+        assert!(model.resume.is_none());
+        assert_eq!(model.section().map(|s| s.key), Some("upstream"));
+        assert_eq!(model.draft.value("upstream.protocol"), "MqttWs");
+        assert_eq!(model.draft.value("dns.servers"), "10.0.0.53");
+        assert!(model.touched, "quitting now asks first");
+    }
+
+    #[test]
+    fn declining_the_draft_discards_it_and_starts_on_the_overview() {
+        let mut model = with_saved_draft();
+        assert_eq!(update(&mut model, Msg::Char('n')), Some(Effect::DiscardDraft));
+        assert!(model.resume.is_none());
+        assert_eq!(model.screen, Screen::Overview);
+        assert_eq!(model.draft.value("upstream.protocol"), "AmqpWs", "the recommendation, not the draft");
+    }
+
+    #[test]
+    fn accepting_a_step_keeps_the_draft_and_a_successful_apply_removes_it() {
+        let mut model = Model::new(provisioned(), None);
+        assert_eq!(update(&mut model, Msg::Accept), None, "choosing a path is not a step");
+        assert_eq!(update(&mut model, Msg::Accept), Some(Effect::SaveDraft));
+        let _ = enter_until_effect(&mut model);
+        assert_eq!(
+            update(&mut model, Msg::Applied(Outcome { ok: true, ..Outcome::default() })),
+            Some(Effect::DiscardDraft)
+        );
+        let mut failed = Model::new(provisioned(), None);
+        failed.screen = Screen::Apply;
+        assert_eq!(update(&mut failed, Msg::Applied(Outcome::default())), None, "a failure keeps the draft");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The Overview: the device against the production checklist, and the three paths.
 
 use ratatui::prelude::*;
-use ratatui::widgets::{Block, Paragraph};
+use ratatui::widgets::{Block, Clear, Paragraph};
 
 use super::theme::Theme;
 use crate::wizard::questions::{Path, section};
@@ -9,6 +9,7 @@ use crate::wizard::tui::model::{Model, shown_value};
 
 use crate::checks::{CheckResult, Status};
 use crate::wizard::facts::symbol;
+use crate::wizard::saved::Saved;
 
 /// From this inner width on, the Overview shows the proposal beside each item.
 const WIDE: usize = 80;
@@ -131,6 +132,35 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
     }
     let title = format!(" {} ", model.facts.device);
     frame.render_widget(Paragraph::new(lines).block(Block::bordered().title(title)), area);
+    if let Some(saved) = &model.resume {
+        draw_resume(frame, area, saved, theme);
+    }
+}
+
+/// The question before the Overview, over it: resume the draft an earlier run left?
+fn draw_resume(frame: &mut Frame, area: Rect, saved: &Saved, theme: &Theme) {
+    let width = area.width.saturating_sub(4).min(60);
+    let popup =
+        Rect { x: area.x + (area.width - width) / 2, y: area.y + 3, width, height: 7.min(area.height) };
+    let inner = usize::from(width.saturating_sub(2));
+    let steps = saved.visited.len();
+    let lines = vec![
+        Line::raw(fit("An earlier run here was cut off; its choices:", inner)),
+        Line::raw(fit(&format!("{}, {steps} step(s) reached.", saved.path.title()), inner)),
+        Line::raw(fit("Passwords and keys are asked again.", inner)),
+        Line::default(),
+        Line::from(vec![
+            Span::styled("y", theme.key),
+            Span::raw(" or Enter: resume   "),
+            Span::styled("n", theme.key),
+            Span::raw(" or Esc: start afresh"),
+        ]),
+    ];
+    frame.render_widget(Clear, popup);
+    frame.render_widget(
+        Paragraph::new(lines).block(Block::bordered().title(Span::styled(" Resume? ", theme.title))),
+        popup,
+    );
 }
 
 /// `text` cut to `width` characters, with `~` where it was cut.
