@@ -52,6 +52,27 @@ pub fn run(ctx: &Context, args: &WizardArgs, out: &mut dyn Write) -> Result<i32>
     full_screen(ctx, facts, answers.as_ref(), out)
 }
 
+/// `edgeprep --answers FILE plan` (the wizard's options before a command) would otherwise be
+/// silently ignored, and the command would run without the file the technician meant: bad
+/// usage (exit 2), naming where the option belongs.
+pub fn refuse_before_a_command(args: &WizardArgs) -> Result<()> {
+    let mut given = Vec::new();
+    if args.answers.is_some() {
+        given.push("--answers");
+    }
+    if args.plain {
+        given.push("--plain");
+    }
+    if given.is_empty() {
+        return Ok(());
+    }
+    Err(input_error(format!(
+        "{} before a command belongs to the wizard and would be ignored; put it after the command \
+         (`edgeprep plan --answers FILE`, `edgeprep wizard --plain`)",
+        given.join(" and ")
+    )))
+}
+
 /// The device as the wizard describes it, gathered once at start as `edgeprep check` gathers
 /// it: live-only facts only on the real device, never on the demo or a `--root`.
 fn read_facts(ctx: &Context) -> Result<Facts> {
