@@ -86,12 +86,14 @@ fn plain_enter_on_every_prompt_applies_exactly_what_apply_does() {
 }
 
 #[test]
-fn sighup_in_the_middle_of_the_wizard_ends_it_promptly_and_changes_nothing() {
+fn sighup_in_the_middle_of_the_wizard_ends_it_promptly_changes_nothing_and_keeps_the_draft() {
     let device = demo_device();
-    let before = device.snapshot();
+    let before = device.device_snapshot();
     let mut session = wizard(&device, &[]);
     session.expect("What to do:").unwrap();
-    session.send("\r").unwrap();
+    session.send("\r").unwrap(); // Overview: prepare for production
+    session.send("\r").unwrap(); // Edge CA accepted: the draft is kept
+    session.expect("Upstream protocol").unwrap();
     session.send("\x1b[C").unwrap();
     std::thread::sleep(Duration::from_millis(300));
     let pid = session.get_process().pid().to_string();
@@ -107,8 +109,28 @@ fn sighup_in_the_middle_of_the_wizard_ends_it_promptly_and_changes_nothing() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(status.contains("129"), "exit status {status}");
-    assert_eq!(device.snapshot(), before);
+    assert_eq!(device.device_snapshot(), before, "no device file changed");
     assert!(device.calls().is_empty());
+
+    use std::os::unix::fs::PermissionsExt;
+    let draft = device.path("/var/lib/edgeprep/wizard/draft.toml");
+    let mode = std::fs::metadata(&draft).expect("the draft is kept after the hangup").permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let dir_mode = std::fs::metadata(draft.parent().unwrap()).unwrap().permissions().mode();
+    assert_eq!(dir_mode & 0o777, 0o700);
+    assert!(device.read("/var/lib/edgeprep/wizard/draft.toml").contains("edge_ca"));
+
+    // The next start on the device offers it back; declining removes it.
+    let mut session = wizard(&device, &[]);
+    session.expect("Resume?").unwrap();
+    session.send("n").unwrap();
+    let start = Instant::now();
+    while draft.exists() {
+        assert!(start.elapsed() < Duration::from_secs(10), "declined, yet the draft is still there");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    session.send("q").unwrap();
+    session.expect(Eof).unwrap();
 }
 
 #[test]

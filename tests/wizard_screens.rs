@@ -3,6 +3,7 @@
 
 use edgeprep::answers::parse_answers;
 use edgeprep::certs::status::{EdgeCaKind, EdgeCaStatus};
+use edgeprep::checks::probe::Probe;
 use edgeprep::device::DeviceState;
 use edgeprep::plan::{Inputs, build_plan};
 use edgeprep::wizard::effects::{outcome, review_text};
@@ -37,7 +38,9 @@ fn demo_model(with_answers: bool) -> Model {
         exit_code: 3,
         message: "quickstart".into(),
     };
-    let facts = Facts::read(&demo_state(), Some(&quickstart), "edge-demo-01");
+    let gathered =
+        edgeprep::checks::Facts::new(demo_state(), Probe::default(), time::OffsetDateTime::UNIX_EPOCH);
+    let facts = Facts::judged(&gathered, Some(&quickstart), "edge-demo-01");
     let answers = parse_answers(ANSWERS, "answers.toml").unwrap();
     Model::new(facts, with_answers.then_some(&answers))
 }
@@ -224,5 +227,19 @@ fn importing_an_edge_ca_shows_the_live_verdict_under_the_certificate() {
     model.draft.set_value("edge_ca.key", "/srv/pki/edge-ca.key.pem");
     let shown = verdict.replace(|c: char| c.is_ascii_digit(), "9");
     model.cert_verdict = Some(("/srv/pki/edge-ca.pem".into(), "/srv/pki/edge-ca.key.pem".into(), shown));
+    insta::assert_snapshot!(screen(&model, 80, 24));
+}
+
+#[test]
+fn resume_question_before_the_overview_80x24() {
+    let mut earlier = edgeprep::wizard::draft::Draft::recommended();
+    earlier.set_value("upstream.protocol", "MqttWs");
+    let text = edgeprep::wizard::saved::to_text(
+        &earlier,
+        edgeprep::wizard::questions::Path::FirstBoot,
+        &["edge_ca"],
+    );
+    let mut model = demo_model(false);
+    model.resume = edgeprep::wizard::saved::from_text(&text, &model.draft);
     insta::assert_snapshot!(screen(&model, 80, 24));
 }

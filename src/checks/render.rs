@@ -17,7 +17,7 @@ pub fn render_json(report: &Report) -> serde_json::Value {
     })
 }
 
-fn symbol(status: Status) -> &'static str {
+pub fn symbol(status: Status) -> &'static str {
     match status {
         Status::Ok => "√",
         Status::Warning => "‼",

@@ -20,6 +20,9 @@ use context::Context;
 
 /// Run the parsed command line; returns the exit code.
 pub fn run(cli: Cli, out: &mut dyn Write) -> Result<i32> {
+    if cli.command.is_some() {
+        crate::wizard::refuse_before_a_command(&cli.wizard)?;
+    }
     match cli.command.unwrap_or(Command::Wizard(cli.wizard)) {
         Command::Wizard(args) => crate::wizard::run(&Context::from_args(&cli.global)?, &args, out),
         Command::Completions(args) => completions::run(&args, out),

@@ -4,9 +4,10 @@
 
 use anyhow::Result;
 
-use super::tui::model::{Outcome, ReviewText};
+use super::tui::model::{Outcome, Recovery, ReviewText};
 use crate::answers::Answers;
 use crate::apply::{ApplyReport, StepFailed, render};
+use crate::error::{ChangedSincePlan, NeedsRoot};
 use crate::plan::{Plan, render_text};
 
 /// The plan for `answers` on the device as it is now (read again: time has passed since the
@@ -42,7 +43,28 @@ pub fn outcome(result: &Result<ApplyReport>) -> Outcome {
     if ok && lines.last().is_some_and(|l| l == "Done.") {
         lines.pop();
     }
-    Outcome { ok, lines }
+    let recovery = result.as_ref().err().and_then(recovery);
+    match recovery {
+        Some(Recovery::Replan) => {
+            lines.push("Press r to make a new plan from the device as it is now, and review it again.".into())
+        }
+        Some(Recovery::Sudo) => lines.push("Run the wizard again as root: sudo edgeprep".into()),
+        None => {}
+    }
+    Outcome { ok, lines, recovery }
+}
+
+/// The typed refusals the wizard acts on, wherever they sit in the error's chain.
+fn recovery(err: &anyhow::Error) -> Option<Recovery> {
+    err.chain().find_map(|cause| {
+        if cause.is::<ChangedSincePlan>() {
+            Some(Recovery::Replan)
+        } else if cause.is::<NeedsRoot>() {
+            Some(Recovery::Sudo)
+        } else {
+            None
+        }
+    })
 }
 
 /// The live `cert inspect` verdict on Edge CA files being imported, in one line: what the
@@ -188,5 +210,43 @@ mod tests {
         save_answers(&answers, false, &path).unwrap();
         assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
         assert!(save_answers(&answers, false, &path).is_err());
+    }
+}
+
+#[cfg(test)]
+mod recovery_tests {
+    use super::*;
+
+    #[test]
+    fn a_file_changed_since_the_plan_offers_a_new_plan() {
+        let err = anyhow::Error::new(ChangedSincePlan {
+            path: "/etc/aziot/config.toml".into(),
+            what: "was changed".into(),
+        })
+        .context("applying");
+        let shown = outcome(&Err(err));
+        assert!(!shown.ok);
+        assert_eq!(shown.recovery, Some(Recovery::Replan));
+        assert!(
+            shown.lines.iter().any(|l| l.contains("/etc/aziot/config.toml was changed")),
+            "{:?}",
+            shown.lines
+        );
+        assert!(shown.lines.iter().any(|l| l.contains("Press r")), "{:?}", shown.lines);
+    }
+
+    #[test]
+    fn an_owner_only_root_can_give_says_to_use_sudo() {
+        let err = anyhow::Error::new(NeedsRoot { path: "/etc/aziot/edge-ca.pem".into(), uid: 0, gid: 0 });
+        let shown = outcome(&Err(err));
+        assert_eq!(shown.recovery, Some(Recovery::Sudo));
+        assert!(shown.lines.iter().any(|l| l.contains("sudo edgeprep")), "{:?}", shown.lines);
+    }
+
+    #[test]
+    fn another_failure_offers_nothing_it_cannot_do() {
+        let shown = outcome(&Err(anyhow::anyhow!("disk full")));
+        assert_eq!(shown.recovery, None);
+        assert!(!shown.lines.iter().any(|l| l.contains("Press r") || l.contains("sudo")));
     }
 }

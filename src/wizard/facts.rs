@@ -1,11 +1,12 @@
-//! What the device has now, as the wizard shows it: one line per production checklist item,
-//! and the current value beside each field. Read from a [`DeviceState`] (already in memory)
-//! and the Edge CA status, so tests build it by hand. Secrets are masked here, before any
-//! text can reach a screen.
+//! What the device has now, as the wizard shows it: the production checklist as the checks
+//! engine judges it (the same results `edgeprep check` prints, so the two cannot disagree),
+//! and the current value beside each field. Read from facts already gathered, so tests build
+//! it by hand. Secrets are masked here, before any text can reach a screen.
 
 use std::collections::BTreeMap;
 
 use crate::certs::status::{EdgeCaKind, EdgeCaStatus};
+use crate::checks::{self, CheckResult, Selection, Status};
 use crate::device::DeviceState;
 use crate::paths;
 use crate::secrets::mask_known_secrets;
@@ -27,8 +28,8 @@ pub struct Facts {
     pub edge_ca_due: bool,
     /// The device keeps its own Edge CA from files that are not due: no need to change it.
     pub edge_ca_from_files: bool,
-    /// Each of the four places a proxy must be set, and whether it is.
-    pub proxy_places: Vec<(&'static str, bool)>,
+    /// The checks engine's results, in `edgeprep check`'s order.
+    pub checks: Vec<CheckResult>,
 }
 
 impl Facts {
@@ -87,12 +88,6 @@ impl Facts {
         put("dns.servers", dns);
         put("edge_ca.cert", get(&["edge_ca", "cert"]));
 
-        let proxy_places = vec![
-            ("edgeAgent", agent_proxy.is_some()),
-            ("docker", state.file(&paths::proxy_dropin(paths::DOCKER_UNIT)).is_some()),
-            ("aziot-edged", state.file(&paths::proxy_dropin(paths::EDGED_UNIT)).is_some()),
-            ("aziot-identityd", state.file(&paths::proxy_dropin(paths::IDENTITYD_UNIT)).is_some()),
-        ];
         let (edge_ca, edge_ca_due, edge_ca_from_files) = match edge_ca {
             None => ("unknown (config.toml could not be read)".to_string(), false, false),
             Some(status) => {
@@ -116,8 +111,16 @@ impl Facts {
             edge_ca,
             edge_ca_due,
             edge_ca_from_files,
-            proxy_places,
+            checks: Vec::new(),
         }
+    }
+
+    /// The device as the checks engine sees it: the same facts `edgeprep check` gathers (once,
+    /// by the caller), judged by the same checks, plus the current value of every field.
+    pub fn judged(gathered: &checks::Facts, edge_ca: Option<&EdgeCaStatus>, device: &str) -> Self {
+        let mut facts = Self::read(&gathered.state, edge_ca, device);
+        facts.checks = checks::run(gathered, &Selection::default()).results;
+        facts
     }
 
     /// The device's value for a field, if it has one.
@@ -125,60 +128,14 @@ impl Facts {
         self.current.get(key).map(String::as_str)
     }
 
-    /// The production checklist: (item, what the device has now).
-    pub fn checklist(&self) -> Vec<(&'static str, String)> {
-        let or_default = |key: &str, default: &str| self.current(key).unwrap_or(default).to_string();
-        let provisioning = match (self.provisioned, self.current("provisioning.source")) {
-            (false, _) => "not provisioned".to_string(),
-            (true, Some(source)) => format!("yes ({source})"),
-            (true, None) => "yes".to_string(),
-        };
-        let proxy_set = self.proxy_places.iter().filter(|(_, set)| *set).count();
-        let proxy = match proxy_set {
-            0 => "none".to_string(),
-            n => {
-                let missing: Vec<&str> =
-                    self.proxy_places.iter().filter(|(_, s)| !s).map(|(p, _)| *p).collect();
-                if missing.is_empty() {
-                    "set in all 4 places".to_string()
-                } else {
-                    format!("set in {n} of 4; missing: {}", missing.join(", "))
-                }
-            }
-        };
-        let gc = match self.current("image_garbage_collection.enabled") {
-            Some(enabled) => format!(
-                "enabled = {enabled}, every {} at {}",
-                or_default("image_garbage_collection.cleanup_recurrence", "1d"),
-                or_default("image_garbage_collection.cleanup_time", "00:00")
-            ),
-            None => "IoT Edge default (daily, images unused 7d)".to_string(),
-        };
-        let logs = match self.current("logging.driver") {
-            Some(driver) => {
-                let size = or_default("logging.max_size", "unlimited");
-                let files = or_default("logging.max_files", "default");
-                format!("{driver}, max-size {size}, max-file {files}")
-            }
-            None => "json-file (docker default, never rotated)".to_string(),
-        };
-        let registry = match self.current("agent.auth.server") {
-            Some(server) => format!("{server} (user {})", or_default("agent.auth.username", "?")),
-            None => "none (public images)".to_string(),
-        };
-        vec![
-            ("Provisioned", provisioning),
-            ("Edge CA", self.edge_ca.clone()),
-            ("Upstream protocol", or_default("upstream.protocol", "default (Amqp, then AmqpWs)")),
-            ("Proxy", proxy),
-            ("Image cleanup", gc),
-            ("Container logs", logs),
-            ("DNS", or_default("dns.servers", "host resolver")),
-            ("Agent image", or_default("agent.image", "default (azureiotedge-agent:1.4)")),
-            ("Registry", registry),
-        ]
+    /// The checks that judge the device (skipped ones and mere information left out): what
+    /// the Overview lists.
+    pub fn checklist(&self) -> impl Iterator<Item = &CheckResult> {
+        self.checks.iter().filter(|c| matches!(c.status, Status::Ok | Status::Warning | Status::Error))
     }
 }
+
+pub use crate::checks::render::symbol;
 
 fn text<'a>(state: &'a DeviceState, path: &str) -> Option<&'a str> {
     state.text(path).ok().flatten()
@@ -200,19 +157,48 @@ mod tests {
         assert!(!facts.current("proxy.url").unwrap().contains("topsecret"));
     }
 
+    fn judged(config: &str) -> Facts {
+        let state = DeviceState::default().with_file(paths::CONFIG_TOML, config);
+        let gathered =
+            checks::Facts::new(state, checks::probe::Probe::default(), time::OffsetDateTime::UNIX_EPOCH);
+        Facts::judged(&gathered, None, "gw")
+    }
+
     #[test]
-    fn the_checklist_names_the_proxy_places_that_are_missing() {
-        let state = DeviceState::default().with_file(paths::CONFIG_TOML, CONFIG);
-        let facts = Facts::read(&state, None, "gw");
-        let proxy = facts.checklist().into_iter().find(|(item, _)| *item == "Proxy").unwrap().1;
-        assert_eq!(proxy, "set in 1 of 4; missing: docker, aziot-edged, aziot-identityd");
+    fn the_checklist_is_the_check_engines_verdict_without_skipped_or_information() {
+        let facts = judged(CONFIG);
+        let gathered = checks::Facts::new(
+            DeviceState::default().with_file(paths::CONFIG_TOML, CONFIG),
+            checks::probe::Probe::default(),
+            time::OffsetDateTime::UNIX_EPOCH,
+        );
+        let report = checks::run(&gathered, &Selection::default());
+        let listed: Vec<(&str, Status)> = facts.checklist().map(|c| (c.id, c.status)).collect();
+        let judged: Vec<(&str, Status)> = report
+            .results
+            .iter()
+            .filter(|r| !matches!(r.status, Status::Skipped | Status::Info))
+            .map(|r| (r.id, r.status))
+            .collect();
+        assert_eq!(listed, judged);
+        assert!(listed.contains(&("upstream-protocol", Status::Warning)), "{listed:?}");
+        assert!(facts.checklist().all(|c| c.details.iter().all(|d| !d.contains("topsecret"))));
         assert!(facts.provisioned);
     }
 
     #[test]
-    fn an_unconfigured_device_is_not_provisioned() {
-        let facts = Facts::read(&DeviceState::default(), None, "x");
+    fn an_unconfigured_device_is_not_provisioned_and_the_checks_say_so() {
+        let facts = Facts::judged(
+            &checks::Facts::new(
+                DeviceState::default(),
+                checks::probe::Probe::default(),
+                time::OffsetDateTime::UNIX_EPOCH,
+            ),
+            None,
+            "x",
+        );
         assert!(!facts.provisioned);
-        assert!(facts.checklist().contains(&("Provisioned", "not provisioned".to_string())));
+        let well_formed = facts.checks.iter().find(|c| c.id == "config-well-formed").unwrap();
+        assert_eq!(well_formed.status, Status::Error);
     }
 }

@@ -8,6 +8,7 @@ pub mod facts;
 mod guard;
 pub mod plain;
 pub mod questions;
+pub mod saved;
 pub mod tui;
 
 use std::io::{IsTerminal, Write};
@@ -22,7 +23,6 @@ use crate::apply::{Actor, apply};
 use crate::certs::status::edge_ca_status;
 use crate::cli::WizardArgs;
 use crate::commands::context::{Context, interactive};
-use crate::device::DeviceState;
 use crate::error::input_error;
 use crate::plan::Plan;
 use crate::runner::{CommandOutput, CommandRunner, PlannedCommand};
@@ -52,17 +52,42 @@ pub fn run(ctx: &Context, args: &WizardArgs, out: &mut dyn Write) -> Result<i32>
     full_screen(ctx, facts, answers.as_ref(), out)
 }
 
-/// The device as the wizard describes it.
+/// `edgeprep --answers FILE plan` (the wizard's options before a command) would otherwise be
+/// silently ignored, and the command would run without the file the technician meant: bad
+/// usage (exit 2), naming where the option belongs.
+pub fn refuse_before_a_command(args: &WizardArgs) -> Result<()> {
+    let mut given = Vec::new();
+    if args.answers.is_some() {
+        given.push("--answers");
+    }
+    if args.plain {
+        given.push("--plain");
+    }
+    if given.is_empty() {
+        return Ok(());
+    }
+    Err(input_error(format!(
+        "{} before a command belongs to the wizard and would be ignored; put it after the command \
+         (`edgeprep plan --answers FILE`, `edgeprep wizard --plain`)",
+        given.join(" and ")
+    )))
+}
+
+/// The device as the wizard describes it, gathered once at start as `edgeprep check` gathers
+/// it: live-only facts only on the real device, never on the demo or a `--root`.
 fn read_facts(ctx: &Context) -> Result<Facts> {
-    let state = DeviceState::read(&ctx.root)?;
+    let now = time::OffsetDateTime::now_utc();
+    let live = ctx.root.is_host() && !ctx.is_demo();
+    let gathered = crate::checks::Facts::gather(&ctx.root, live, now)?;
+    let state = &gathered.state;
     let days = u32::try_from(ROTATE_WITHIN_DAYS).unwrap_or(30);
-    let status = edge_ca_status(&ctx.root, days, time::OffsetDateTime::now_utc()).ok();
+    let status = edge_ca_status(&ctx.root, days, now).ok();
     let device = match (&state.os_hostname, ctx.root.is_host()) {
         (Some(name), _) => name.clone(),
         (None, true) => "this device".to_string(),
         (None, false) => ctx.root.base().display().to_string(),
     };
-    Ok(Facts::read(&state, status.as_ref(), &device))
+    Ok(Facts::judged(&gathered, status.as_ref(), &device))
 }
 
 /// `--plain` is implied by TERM=dumb (or no TERM) and by an output that is not a terminal.
@@ -85,6 +110,11 @@ fn full_screen(ctx: &Context, facts: Facts, answers: Option<&Answers>, out: &mut
     }
     let mut model = Model::new(facts, answers);
     model.mono = mono;
+    if answers.is_none() {
+        // An earlier run on this device was cut off: offer its choices back. Not with
+        // --answers, whose Enter contract is the file's answers and nothing else.
+        model.resume = saved::load(&ctx.root).and_then(|text| saved::from_text(&text, &model.draft));
+    }
     let mut terminal = ratatui::try_init()?;
     guard::install(ctx.is_demo().then(|| ctx.root.base().to_path_buf()))?;
     let size = terminal.size()?;
@@ -124,7 +154,18 @@ fn full_screen(ctx: &Context, facts: Facts, answers: Option<&Answers>, out: &mut
                         };
                         Msg::Saved(saved.map_err(|e| format!("{e:#}")))
                     }
+                    Effect::SaveDraft => {
+                        save_draft(ctx, &model);
+                        continue;
+                    }
+                    Effect::DiscardDraft => {
+                        // Best effort: a draft left behind is only offered again.
+                        let _ = saved::remove(&ctx.root);
+                        continue;
+                    }
                     Effect::BuildPlan(answers) => {
+                        // Reaching Review accepts the last step too.
+                        save_draft(ctx, &model);
                         let built = effects::plan_for(&ctx.root, &answers);
                         let text = built.as_ref().map(effects::review_text).map_err(|e| format!("{e:#}"));
                         plan = built.ok();
@@ -162,6 +203,12 @@ fn full_screen(ctx: &Context, facts: Facts, answers: Option<&Answers>, out: &mut
         }
     }
     result
+}
+
+/// Keep the choices so far on the device. Best effort: a draft that cannot be written (a
+/// read-only root) must not stop the wizard, it only means a dropped link loses the choices.
+fn save_draft(ctx: &Context, model: &Model) {
+    let _ = saved::save(&ctx.root, &saved::to_text(&model.draft, model.path, &model.visited));
 }
 
 /// Where Done saves the answers: the current directory, named for the device.

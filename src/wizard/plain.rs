@@ -56,8 +56,12 @@ fn ask_and_apply(ctx: &Context, facts: Facts, answers: Option<&Answers>, out: &m
         .collect();
 
     eprintln!("edgeprep: {}", facts.device);
-    for (item, now) in facts.checklist() {
-        eprintln!("  {item:<18}{now}");
+    // The same verdicts as `edgeprep check`, each finding's first detail under it.
+    for check in facts.checklist() {
+        eprintln!("  {} {}", super::facts::symbol(check.status), check.title);
+        if let Some(detail) = check.details.first().filter(|_| check.status != crate::checks::Status::Ok) {
+            eprintln!("      {detail}");
+        }
     }
     let titles: Vec<String> = Path::ALL.iter().map(|p| format!("{}: {}", p.title(), p.summary())).collect();
     let start = Path::ALL.iter().position(|p| *p == model.preselected).unwrap_or(0);

@@ -6,6 +6,7 @@ use crate::answers::Answers;
 use crate::wizard::draft::{Checked, Draft, sections_set};
 use crate::wizard::facts::Facts;
 use crate::wizard::questions::{Field, Kind, Path, SECTIONS, Section};
+use crate::wizard::saved::Saved;
 
 /// Below this the wizard says which size it needs instead of drawing.
 pub const MIN_WIDTH: u16 = 64;
@@ -30,10 +31,22 @@ pub struct ReviewText {
 }
 
 /// What Apply did, for the Done screen.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Outcome {
     pub ok: bool,
     pub lines: Vec<String>,
+    /// What the technician can do about a refusal the wizard recognises.
+    pub recovery: Option<Recovery>,
+}
+
+/// A refusal apply reports as a typed error, which the wizard acts on instead of only
+/// printing it. Nothing was written in either case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recovery {
+    /// A file changed since the plan was made: offer a fresh plan on Review.
+    Replan,
+    /// An owner only root can give: say to run the wizard again with sudo.
+    Sudo,
 }
 
 /// What the loop must do for the model; the only way the wizard touches the world.
@@ -49,6 +62,10 @@ pub enum Effect {
     /// Inspect the Edge CA files being imported (certificate, key paths) and send back
     /// [`super::message::Msg::CertChecked`].
     InspectCert(String, String),
+    /// Keep the choices so far in the device's draft (secrets left out); no reply.
+    SaveDraft,
+    /// Remove the device's draft (applied, or declined); no reply.
+    DiscardDraft,
     /// Restore the terminal and exit with this code.
     Exit(i32),
 }
@@ -92,6 +109,8 @@ pub struct Model {
     /// NO_COLOR or a monochrome terminal: markers, bold and reverse instead of colour.
     pub mono: bool,
     pub from_file: bool,
+    /// A draft an earlier run left on this device: asked about before the Overview.
+    pub resume: Option<Saved>,
 }
 
 impl Model {
@@ -144,6 +163,7 @@ impl Model {
             height: 24,
             mono: false,
             from_file: answers.is_some(),
+            resume: None,
         }
     }
 

@@ -21,9 +21,11 @@ pub fn update(model: &mut Model, msg: Msg) -> Option<Effect> {
             return None;
         }
         Msg::Applied(outcome) => {
+            let ok = outcome.ok;
             model.outcome = Some(outcome);
             model.screen = Screen::Done;
-            return None;
+            // Applied: the draft has served; a failure keeps it for another try.
+            return ok.then_some(Effect::DiscardDraft);
         }
         Msg::CertChecked(cert, key, verdict) => {
             model.cert_verdict = Some((cert, key, verdict));
@@ -38,6 +40,9 @@ pub fn update(model: &mut Model, msg: Msg) -> Option<Effect> {
     if model.screen == Screen::Apply {
         // Apply runs to its end (or rolls back); keys wait.
         return None;
+    }
+    if model.resume.is_some() && !matches!(msg, Msg::Quit | Msg::Resize(..)) {
+        return resume(model, msg);
     }
     if model.quit_asked {
         model.quit_asked = false;
@@ -74,8 +79,56 @@ fn done(model: &mut Model, msg: Msg) -> Option<Effect> {
         Msg::Char(c @ ('s' | 'S')) if model.answers.is_some() && !saved => {
             Some(Effect::SaveAnswers(c == 'S'))
         }
+        Msg::Char('r' | 'R') if replan_offered(model) => {
+            // A file changed under the plan: plan again from the device as it is now, and
+            // show that plan on Review; nothing was written.
+            let answers = model.answers.clone()?;
+            model.outcome = None;
+            model.review = None;
+            model.review_scroll = 0;
+            model.confirming = false;
+            model.progress.clear();
+            model.screen = Screen::Review;
+            Some(Effect::BuildPlan(Box::new(answers)))
+        }
         _ => None,
     }
+}
+
+/// The question before the Overview: resume the draft an earlier run left (y or Enter), or
+/// start afresh and delete it (n or Esc).
+fn resume(model: &mut Model, msg: Msg) -> Option<Effect> {
+    match msg {
+        Msg::Accept | Msg::Char('y' | 'Y') => {
+            let saved = model.resume.take()?;
+            model.draft = saved.draft;
+            model.path = saved.path;
+            model.path_cursor = Path::ALL.iter().position(|p| *p == saved.path).unwrap_or(0);
+            model.visited = saved.visited;
+            model.touched = true;
+            // Back where the technician was: the last step reached on the path.
+            let steps = model.steps();
+            if let Some(&i) =
+                model.visited.iter().rev().find_map(|key| steps.iter().find(|&&i| SECTIONS[i].key == *key))
+            {
+                model.screen = Screen::Step(i);
+                model.focus = 0;
+                model.cursor = 0;
+            }
+            None
+        }
+        Msg::Back | Msg::Char('n' | 'N') => {
+            model.resume = None;
+            Some(Effect::DiscardDraft)
+        }
+        _ => None,
+    }
+}
+
+/// Done offers a new plan after apply refused a plan the device no longer matches.
+pub fn replan_offered(model: &Model) -> bool {
+    model.answers.is_some()
+        && model.outcome.as_ref().is_some_and(|o| o.recovery == Some(super::model::Recovery::Replan))
 }
 
 fn quit(model: &mut Model) -> Option<Effect> {
@@ -180,7 +233,8 @@ fn step(model: &mut Model, msg: Msg) -> Option<Effect> {
                 focus_first_problem(model);
                 return None;
             }
-            go_to_step(model, position(model) + 1)
+            // A step accepted: keep the choices on the device in case the link drops.
+            go_to_step(model, position(model) + 1).or(Some(Effect::SaveDraft))
         }
         Msg::Back => {
             let pos = position(model);
@@ -300,6 +354,7 @@ fn review(model: &mut Model, msg: Msg) -> Option<Effect> {
                 model.outcome = Some(super::model::Outcome {
                     ok: true,
                     lines: vec![crate::plan::NO_CHANGES.to_string()],
+                    recovery: None,
                 });
                 model.screen = Screen::Done;
             }
@@ -338,8 +393,10 @@ mod tests {
 
     fn enter_until_effect(model: &mut Model) -> Effect {
         for _ in 0..30 {
-            if let Some(effect) = update(model, Msg::Accept) {
-                return effect;
+            match update(model, Msg::Accept) {
+                // Each accepted step keeps the draft; not what these tests wait for.
+                Some(Effect::SaveDraft) | None => {}
+                Some(effect) => return effect,
             }
         }
         panic!("no effect after 30 Enters; on {:?}", model.screen);
@@ -462,7 +519,7 @@ mod tests {
         let mut model = Model::new(provisioned(), None);
         model.screen = Screen::Apply;
         assert_eq!(update(&mut model, Msg::Quit), None);
-        send(&mut model, &[Msg::Applied(Outcome { ok: false, lines: vec![] })]);
+        send(&mut model, &[Msg::Applied(Outcome { ok: false, ..Outcome::default() })]);
         assert_eq!(model.screen, Screen::Done);
         assert_eq!(update(&mut model, Msg::Accept), Some(Effect::Exit(1)));
     }
@@ -471,11 +528,95 @@ mod tests {
     fn done_offers_to_save_the_answers_once_without_secrets_by_default() {
         let mut model = Model::new(provisioned(), None);
         let _ = enter_until_effect(&mut model);
-        send(&mut model, &[Msg::Applied(Outcome { ok: true, lines: vec![] })]);
+        send(&mut model, &[Msg::Applied(Outcome { ok: true, ..Outcome::default() })]);
         assert_eq!(update(&mut model, Msg::Char('s')), Some(Effect::SaveAnswers(false)));
         assert_eq!(update(&mut model, Msg::Char('S')), Some(Effect::SaveAnswers(true)));
         send(&mut model, &[Msg::Saved(Ok("answers.toml".into()))]);
         assert_eq!(update(&mut model, Msg::Char('s')), None, "saved once");
+    }
+
+    #[test]
+    fn a_plan_the_device_no_longer_matches_goes_back_to_review_with_a_fresh_plan() {
+        let mut model = Model::new(provisioned(), None);
+        let Effect::BuildPlan(answers) = enter_until_effect(&mut model) else { panic!("no plan") };
+        send(&mut model, &[Msg::Planned(Ok(ReviewText { lines: vec!["old".into()], empty: false }))]);
+        assert_eq!(send(&mut model, &[Msg::Accept, Msg::Accept]), vec![Effect::Apply]);
+        let refused = Outcome {
+            ok: false,
+            lines: vec!["/etc/aziot/config.toml was changed since the plan was made".into()],
+            recovery: Some(super::super::model::Recovery::Replan),
+        };
+        send(&mut model, &[Msg::Applied(refused)]);
+        assert_eq!(model.screen, Screen::Done);
+        assert_eq!(update(&mut model, Msg::Char('r')), Some(Effect::BuildPlan(answers)));
+        assert_eq!(model.screen, Screen::Review);
+        assert!(model.review.is_none() && model.outcome.is_none() && !model.confirming);
+        send(&mut model, &[Msg::Planned(Ok(ReviewText { lines: vec!["new".into()], empty: false }))]);
+        assert_eq!(
+            send(&mut model, &[Msg::Accept, Msg::Accept]),
+            vec![Effect::Apply],
+            "the new plan applies"
+        );
+    }
+
+    #[test]
+    fn r_does_nothing_after_a_failure_a_new_plan_cannot_fix() {
+        let mut model = Model::new(provisioned(), None);
+        let _ = enter_until_effect(&mut model);
+        let needs_root =
+            Outcome { recovery: Some(super::super::model::Recovery::Sudo), ..Outcome::default() };
+        send(&mut model, &[Msg::Applied(needs_root)]);
+        assert_eq!(update(&mut model, Msg::Char('r')), None);
+        assert_eq!(model.screen, Screen::Done);
+        assert_eq!(update(&mut model, Msg::Accept), Some(Effect::Exit(1)));
+    }
+
+    fn with_saved_draft() -> Model {
+        let mut earlier = crate::wizard::draft::Draft::recommended();
+        earlier.set_value("upstream.protocol", "MqttWs");
+        earlier.set_section("dns", true);
+        earlier.set_value("dns.servers", "10.0.0.53");
+        let text = crate::wizard::saved::to_text(&earlier, Path::Production, &["edge_ca", "upstream"]);
+        let mut model = Model::new(provisioned(), None);
+        model.resume = crate::wizard::saved::from_text(&text, &model.draft);
+        assert!(model.resume.is_some());
+        model
+    }
+
+    #[test]
+    fn resuming_restores_the_choices_and_the_step_reached() {
+        let mut model = with_saved_draft();
+        assert_eq!(update(&mut model, Msg::NextField), None, "other keys wait for the answer");
+        assert_eq!(update(&mut model, Msg::Accept), None);
+        assert!(model.resume.is_none());
+        assert_eq!(model.section().map(|s| s.key), Some("upstream"));
+        assert_eq!(model.draft.value("upstream.protocol"), "MqttWs");
+        assert_eq!(model.draft.value("dns.servers"), "10.0.0.53");
+        assert!(model.touched, "quitting now asks first");
+    }
+
+    #[test]
+    fn declining_the_draft_discards_it_and_starts_on_the_overview() {
+        let mut model = with_saved_draft();
+        assert_eq!(update(&mut model, Msg::Char('n')), Some(Effect::DiscardDraft));
+        assert!(model.resume.is_none());
+        assert_eq!(model.screen, Screen::Overview);
+        assert_eq!(model.draft.value("upstream.protocol"), "AmqpWs", "the recommendation, not the draft");
+    }
+
+    #[test]
+    fn accepting_a_step_keeps_the_draft_and_a_successful_apply_removes_it() {
+        let mut model = Model::new(provisioned(), None);
+        assert_eq!(update(&mut model, Msg::Accept), None, "choosing a path is not a step");
+        assert_eq!(update(&mut model, Msg::Accept), Some(Effect::SaveDraft));
+        let _ = enter_until_effect(&mut model);
+        assert_eq!(
+            update(&mut model, Msg::Applied(Outcome { ok: true, ..Outcome::default() })),
+            Some(Effect::DiscardDraft)
+        );
+        let mut failed = Model::new(provisioned(), None);
+        failed.screen = Screen::Apply;
+        assert_eq!(update(&mut failed, Msg::Applied(Outcome::default())), None, "a failure keeps the draft");
     }
 
     #[test]

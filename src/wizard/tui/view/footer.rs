@@ -17,6 +17,9 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
         return;
     }
     let keys: &[(&str, &str)] = match model.screen {
+        Screen::Overview if model.resume.is_some() => {
+            &[("y/Enter", "resume"), ("n/Esc", "start afresh"), ("q", "quit")]
+        }
         Screen::Overview => &[("Enter", "start"), ("Up/Down", "path"), ("?", "help"), ("q", "quit")],
         Screen::Step(_) if model.typing() => {
             &[("Enter", "next"), ("Esc", "back"), ("Tab", "field"), ("F1", "help"), ("Ctrl-C", "quit")]
@@ -34,6 +37,9 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
             &[("Enter", "apply"), ("Esc", "back"), ("Up/Down PgUp/PgDn", "scroll"), ("q", "quit")]
         }
         Screen::Apply => &[("", "applying: keys wait until it finishes")],
+        Screen::Done if crate::wizard::tui::update::replan_offered(model) => {
+            &[("r", "new plan"), ("Enter", "leave")]
+        }
         Screen::Done if model.answers.is_some() && model.saved.is_none() => {
             &[("Enter", "leave"), ("s", "save answers"), ("S", "with secrets")]
         }
