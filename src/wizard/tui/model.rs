@@ -209,11 +209,49 @@ impl Model {
     }
 }
 
-/// How a field's text is shown: secrets as one `*` per character, never the text.
+/// Secret fields whose other parts the technician needs to see: a connection string shows its
+/// hub and device (only `SharedAccessKey=` is hidden), a proxy URL its host (only the password).
+const PARTLY_SECRET: &[&str] = &["provisioning.connection_string", "proxy.url"];
+
+/// How a field's text is shown: secrets as one `*` per character, never the text; for
+/// [`PARTLY_SECRET`] fields, only the secret part is hidden.
 pub fn shown_value(field: &Field, text: &str) -> String {
     match field.kind {
+        Kind::Secret if PARTLY_SECRET.contains(&field.key) => crate::secrets::mask_known_secrets(text),
         Kind::Secret => "*".repeat(text.chars().count()),
         Kind::Bool if text.is_empty() => "(not set)".to_string(),
         _ => text.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wizard::questions::find_field;
+
+    fn shown(key: &str, text: &str) -> String {
+        shown_value(find_field(key).unwrap(), text)
+    }
+
+    #[test]
+    fn a_connection_string_shows_its_hub_and_device_but_not_its_key() {
+        let text = shown(
+            "provisioning.connection_string",
+            "HostName=contoso.azure-devices.net;DeviceId=edge-01;SharedAccessKey=c2VjcmV0a2V5",
+        );
+        assert!(text.contains("HostName=contoso.azure-devices.net;DeviceId=edge-01;"), "{text}");
+        assert!(!text.contains("c2VjcmV0a2V5"), "{text}");
+    }
+
+    #[test]
+    fn a_proxy_url_shows_its_host_but_not_its_password() {
+        let text = shown("proxy.url", "http://tech:Pr0xy-pass@proxy.local:3128");
+        assert!(text.contains("proxy.local:3128") && !text.contains("Pr0xy-pass"), "{text}");
+    }
+
+    #[test]
+    fn other_secrets_show_only_stars() {
+        assert_eq!(shown("agent.auth.password", "hunter2"), "*******");
+        assert_eq!(shown("provisioning.symmetric_key", "abc"), "***");
     }
 }
