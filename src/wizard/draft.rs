@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use super::questions::{Field, Kind, Path, SECTIONS, Section, find_field};
+use super::questions::{EDGE_CA_CSR, Field, Kind, Path, SECTIONS, Section, find_field};
 use crate::answers::Answers;
 use crate::answers::validate::{key_label, validate};
 
@@ -127,11 +127,30 @@ impl Draft {
         section.fields.iter().filter(|f| self.visible(f)).collect()
     }
 
+    /// The common name of the Edge CA request to create when the technician chose "create a
+    /// CSR" on a path that has the Edge CA step; `None` otherwise.
+    pub fn csr_request(&self, path: Path) -> Option<String> {
+        let asked = path.sections().any(|s| s.key == "edge_ca");
+        (asked && self.is_set("edge_ca") && self.value("edge_ca.generate") == EDGE_CA_CSR)
+            .then(|| self.value(CSR_COMMON_NAME).trim().to_string())
+    }
+
     /// The answers the sections on `path` make, with every problem the answers file's rules find.
     pub fn check(&self, path: Path) -> Checked {
         let mut problems = Vec::new();
         let mut table = toml::Table::new();
-        for section in path.sections().filter(|s| self.is_set(s.key)) {
+        let csr = self.csr_request(path);
+        if csr.as_deref() == Some("") {
+            problems.push(Problem {
+                key: CSR_COMMON_NAME.into(),
+                message: "Common name: is required; it becomes the CSR's subject".into(),
+                error: true,
+            });
+        }
+        // A CSR leaves config.toml's Edge CA as it is: the section is not in the answers.
+        for section in
+            path.sections().filter(|s| self.is_set(s.key) && !(s.key == "edge_ca" && csr.is_some()))
+        {
             let mut one = toml::Table::new();
             let before = problems.len();
             for field in self.visible_fields(section) {
@@ -196,6 +215,9 @@ impl Checked {
     }
 }
 
+/// The field holding the common name of the Edge CA request.
+const CSR_COMMON_NAME: &str = "edge_ca.csr.common_name";
+
 /// The top-level section a dotted key belongs to.
 pub fn section_of(key: &str) -> &str {
     key.split('.').next().unwrap_or(key)
@@ -212,7 +234,7 @@ fn recommended_values(section: &Section) -> BTreeMap<&'static str, String> {
 /// A field's text when the answers do not have it.
 fn absent_text(field: &Field) -> String {
     match field.kind {
-        Kind::Presence(labels) => labels[0].to_string(),
+        Kind::Presence(labels) => labels.first().map_or_else(String::new, |l| l.to_string()),
         _ => String::new(),
     }
 }
@@ -220,7 +242,7 @@ fn absent_text(field: &Field) -> String {
 /// A TOML value as the field's text.
 fn text_of(field: &Field, value: &toml::Value) -> String {
     match (field.kind, value) {
-        (Kind::Presence(labels), _) => labels[1].to_string(),
+        (Kind::Presence(labels), _) => labels.get(1).map_or_else(String::new, |l| l.to_string()),
         (_, toml::Value::String(s)) => s.clone(),
         (_, toml::Value::Array(items)) => items
             .iter()
@@ -237,7 +259,7 @@ fn value_of(field: &Field, text: &str) -> Result<Option<toml::Value>, String> {
         if field.kind == Kind::Secret { String::new() } else { format!(" = \"{}\"", text.escape_debug()) }
     };
     if let Kind::Presence(labels) = field.kind {
-        return Ok((text == labels[1]).then(|| toml::Value::Table(toml::Table::new())));
+        return Ok((labels.get(1) == Some(&text)).then(|| toml::Value::Table(toml::Table::new())));
     }
     if text.trim().is_empty() {
         return if field.required {
@@ -347,6 +369,30 @@ mod tests {
         assert_eq!(answers.logging.unwrap().max_files, Some(3));
         assert_eq!(answers.edge_ca.unwrap().generate.unwrap().days, Some(365));
         assert!(answers.provisioning.is_none() && answers.hostname.is_none(), "not on this path");
+    }
+
+    #[test]
+    fn a_csr_leaves_the_edge_ca_out_of_the_answers_and_keeps_its_common_name() {
+        let mut draft = Draft::recommended();
+        draft.set_value("edge_ca.generate", crate::wizard::questions::EDGE_CA_CSR);
+        let checked = draft.check(Path::Production);
+        let answers = checked.answers.unwrap_or_else(|| panic!("{:?}", checked.problems));
+        assert!(answers.edge_ca.is_none());
+        assert!(answers.upstream.is_some(), "the other sections still go through");
+        assert_eq!(draft.csr_request(Path::Production).as_deref(), Some("edgeprep Edge CA"));
+        assert_eq!(draft.csr_request(Path::FirstBoot).as_deref(), Some("edgeprep Edge CA"));
+        draft.set_section("edge_ca", false);
+        assert_eq!(draft.csr_request(Path::Production), None, "kept: no request");
+    }
+
+    #[test]
+    fn a_csr_without_a_common_name_is_an_error_under_that_field() {
+        let mut draft = Draft::recommended();
+        draft.set_value("edge_ca.generate", crate::wizard::questions::EDGE_CA_CSR);
+        draft.set_value("edge_ca.csr.common_name", " ");
+        let checked = draft.check(Path::Production);
+        assert!(checked.answers.is_none());
+        assert!(checked.for_field("edge_ca.csr.common_name").any(|p| p.error), "{:?}", checked.problems);
     }
 
     #[test]

@@ -67,6 +67,61 @@ fn recovery(err: &anyhow::Error) -> Option<Recovery> {
     })
 }
 
+/// Where "create a CSR" leaves the Edge CA request on the device: a directory only root can
+/// enter, since the key in it becomes the Edge CA's key once the CA has signed the request.
+pub const CSR_DIR: &str = "/var/lib/edgeprep/edge-ca-request";
+pub const CSR_KEY: &str = "/var/lib/edgeprep/edge-ca-request/edge-ca.key.pem";
+pub const CSR_FILE: &str = "/var/lib/edgeprep/edge-ca-request/edge-ca.csr.pem";
+
+/// Make an EC P-256 key and a CSR for `common_name` and write them on the device (key 0600 in
+/// a 0700 directory, CSR 0644 beside it). Refuses when a request's key is already there: it may
+/// be the one a CA is signing right now, and replacing it would make that certificate useless.
+pub fn write_csr(root: &crate::root::DeviceRoot, common_name: &str) -> Result<()> {
+    use crate::apply::atomic::{create_dir_all_in_root, write_in_root};
+    let existing = root.symlink_metadata(CSR_KEY).map_err(|e| root.failure(CSR_KEY, &e))?;
+    if existing.is_some() {
+        anyhow::bail!(
+            "{CSR_KEY} already exists: a request was made before (its CA may be signing it); \
+             use it, or move it away to make a new one"
+        );
+    }
+    let (key_pem, csr_pem) = crate::certs::csr::generate_csr(common_name, crate::cli::KeyType::EcP256)?;
+    create_dir_all_in_root(root, std::path::Path::new(CSR_DIR), 0o700)?;
+    write_in_root(root, CSR_KEY, key_pem.as_bytes(), 0o600, None)?;
+    write_in_root(root, CSR_FILE, csr_pem.as_bytes(), 0o644, None)?;
+    Ok(())
+}
+
+/// What Review (and `--plain`, before its question) says the confirmation will also do, since
+/// the request is not part of the plan.
+pub fn csr_note(common_name: &str) -> Vec<String> {
+    vec![
+        String::new(),
+        format!(
+            "Also, after apply: a new Edge CA key and certificate request (common name \"{common_name}\") \
+             in {CSR_DIR}; config.toml's Edge CA is not changed."
+        ),
+    ]
+}
+
+/// What Done (and `--plain`) says after "create a CSR": where the request is and the exact
+/// next step, or why no request was made.
+pub fn csr_lines(result: &Result<(), String>) -> Vec<String> {
+    match result {
+        Ok(()) => vec![
+            format!("Certificate request written: {CSR_FILE} (its key stays on this device)."),
+            "Send the CSR to your CA. When the signed chain (Edge CA first) is back, put in an \
+             answers file:"
+                .to_string(),
+            "  [edge_ca]".to_string(),
+            "  cert = \"<signed chain>\"".to_string(),
+            format!("  key = \"{CSR_KEY}\""),
+            "and run: edgeprep apply --answers FILE".to_string(),
+        ],
+        Err(why) => vec![format!("No certificate request was made: {why}")],
+    }
+}
+
 /// The live `cert inspect` verdict on Edge CA files being imported, in one line: what the
 /// Edge CA step shows under the certificate field while the technician types the paths.
 pub fn cert_verdict(cert: &str, key: &str, hostname: Option<&str>) -> String {
@@ -200,6 +255,39 @@ mod tests {
         std::fs::write(&junk, "not a certificate").unwrap();
         let verdict = cert_verdict(junk.to_str().unwrap(), "", None);
         assert!(!verdict.starts_with("usable"), "{verdict}");
+    }
+
+    #[test]
+    fn a_csr_request_writes_a_private_key_and_a_csr_that_parses() {
+        use std::os::unix::fs::MetadataExt as _;
+        use x509_parser::prelude::FromDer;
+        let dir = tempfile::tempdir().unwrap();
+        let root = crate::root::DeviceRoot::new(dir.path());
+        write_csr(&root, "line-3 Edge CA").unwrap();
+        let key = std::fs::metadata(root.path(CSR_KEY)).unwrap();
+        assert_eq!(key.mode() & 0o777, 0o600);
+        assert_eq!(std::fs::metadata(root.path(CSR_DIR)).unwrap().mode() & 0o777, 0o700);
+        assert_eq!(std::fs::metadata(root.path(CSR_FILE)).unwrap().mode() & 0o777, 0o644);
+        let pem = std::fs::read_to_string(root.path(CSR_FILE)).unwrap();
+        let blocks = crate::certs::pem::parse_blocks(&pem).unwrap();
+        let (_, csr) =
+            x509_parser::certification_request::X509CertificationRequest::from_der(&blocks[0].der).unwrap();
+        csr.verify_signature().unwrap();
+        assert!(csr.certification_request_info.subject.to_string().contains("line-3 Edge CA"));
+        assert!(std::fs::read_to_string(root.path(CSR_KEY)).unwrap().contains("BEGIN PRIVATE KEY"));
+    }
+
+    #[test]
+    fn a_csr_request_never_replaces_an_existing_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = crate::root::DeviceRoot::new(dir.path());
+        write_csr(&root, "first").unwrap();
+        let before = std::fs::read(root.path(CSR_KEY)).unwrap();
+        let err = write_csr(&root, "second").unwrap_err();
+        assert!(format!("{err:#}").contains(CSR_KEY), "{err:#}");
+        assert_eq!(std::fs::read(root.path(CSR_KEY)).unwrap(), before);
+        let lines = csr_lines(&Err(format!("{err:#}")));
+        assert!(lines[0].starts_with("No certificate request was made"));
     }
 
     #[test]

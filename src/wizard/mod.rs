@@ -154,6 +154,10 @@ fn full_screen(ctx: &Context, facts: Facts, answers: Option<&Answers>, out: &mut
                         };
                         Msg::Saved(saved.map_err(|e| format!("{e:#}")))
                     }
+                    Effect::CreateCsr(common_name) => {
+                        let written = effects::write_csr(&ctx.root, &common_name);
+                        Msg::CsrWritten(written.map_err(|e| format!("{e:#}")))
+                    }
                     Effect::SaveDraft => {
                         save_draft(ctx, &model);
                         continue;
@@ -199,6 +203,11 @@ fn full_screen(ctx: &Context, facts: Facts, answers: Option<&Answers>, out: &mut
     // What apply did stays in the scrollback once the full screen is gone.
     if let Some(outcome) = &model.outcome {
         for line in &outcome.lines {
+            writeln!(out, "{line}")?;
+        }
+    }
+    if let Some(csr) = &model.csr {
+        for line in effects::csr_lines(csr) {
             writeln!(out, "{line}")?;
         }
     }

@@ -92,12 +92,23 @@ fn ask_and_apply(ctx: &Context, facts: Facts, answers: Option<&Answers>, out: &m
         }
     };
 
+    let csr = draft.csr_request(path);
     let plan = effects::plan_for(&ctx.root, &answers)?;
     if plan.is_empty() {
         writeln!(out, "{NO_CHANGES}")?;
+        if let Some(common_name) = &csr {
+            if !Confirm::new("Create the Edge CA key and certificate request?").with_default(true).prompt()? {
+                writeln!(out, "Nothing was changed.")?;
+                return Ok(0);
+            }
+            return write_csr_and_say(ctx, common_name, out);
+        }
         return Ok(0);
     }
     writeln!(out, "{}", render_text(&plan))?;
+    for line in csr.as_deref().map(effects::csr_note).unwrap_or_default() {
+        writeln!(out, "{line}")?;
+    }
     out.flush()?;
     if !Confirm::new("Apply these changes?").with_default(true).prompt()? {
         writeln!(out, "Nothing was changed.")?;
@@ -112,7 +123,22 @@ fn ask_and_apply(ctx: &Context, facts: Facts, answers: Option<&Answers>, out: &m
         writeln!(out, "{line}")?;
     }
     writeln!(out, "{}", if outcome.ok { "Done." } else { "Not applied." })?;
-    Ok(if outcome.ok { 0 } else { 1 })
+    if !outcome.ok {
+        return Ok(1);
+    }
+    match &csr {
+        Some(common_name) => write_csr_and_say(ctx, common_name, out),
+        None => Ok(0),
+    }
+}
+
+/// After the confirmation: the Edge CA request, and the next step (exit 1 if it was refused).
+fn write_csr_and_say(ctx: &Context, common_name: &str, out: &mut dyn Write) -> Result<i32> {
+    let written = effects::write_csr(&ctx.root, common_name).map_err(|e| format!("{e:#}"));
+    for line in effects::csr_lines(&written) {
+        writeln!(out, "{line}")?;
+    }
+    Ok(if written.is_ok() { 0 } else { 1 })
 }
 
 /// One step: why, keep or set, then each visible field (re-evaluated as choices change).

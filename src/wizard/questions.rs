@@ -21,8 +21,9 @@ pub enum Kind {
     Number,
     /// Comma-separated strings, stored as an array.
     List,
-    /// Whether the sub-table at `key` exists: `[absent, present]` labels.
-    Presence(&'static [&'static str; 2]),
+    /// Whether the sub-table at `key` exists: `[absent, present, ...]` labels. Labels after
+    /// the second also leave it absent: choices the wizard carries out itself (a CSR).
+    Presence(&'static [&'static str]),
 }
 
 impl Kind {
@@ -31,7 +32,7 @@ impl Kind {
         match self {
             Kind::Choice(options) => Some(options),
             Kind::Bool => Some(&["", "true", "false"]),
-            Kind::Presence(labels) => Some(labels.as_slice()),
+            Kind::Presence(labels) => Some(labels),
             _ => None,
         }
     }
@@ -90,8 +91,11 @@ impl Field {
     }
 }
 
-/// Labels of the Edge CA's "where it comes from" field.
-pub const EDGE_CA_SOURCES: [&str; 2] = ["import files", "generate here"];
+/// Labels of the Edge CA's "where it comes from" field. The third is not an answers value:
+/// the wizard writes a key and CSR on the device and leaves config.toml's Edge CA as it is.
+pub const EDGE_CA_SOURCES: [&str; 3] = ["import files", "generate here", EDGE_CA_CSR];
+/// The Edge CA source that makes a key and certificate signing request and stops there.
+pub const EDGE_CA_CSR: &str = "create a CSR";
 /// Labels of the registry credentials field.
 pub const AUTH_CHOICES: [&str; 2] = ["none", "user and password"];
 
@@ -106,7 +110,7 @@ pub const SECTIONS: &[Section] = &[
             field(
                 "edge_ca.generate",
                 "Source",
-                "import your PKI's files, or generate a chain here",
+                "import your PKI's files, generate a chain here, or create a CSR for your CA",
                 Kind::Presence(&EDGE_CA_SOURCES),
             )
             .recommend("generate here"),
@@ -134,6 +138,16 @@ pub const SECTIONS: &[Section] = &[
             )
             .recommend("edgeprep Edge CA")
             .when("edge_ca.generate", &["generate here"]),
+            // A fixed name is never the hostname or device id, which IoT Edge refuses as the
+            // Edge CA's common name; the CA may rename it when it signs.
+            field(
+                "edge_ca.csr.common_name",
+                "Common name",
+                "the CSR's subject; must differ from the hostname and device id",
+                Kind::Text,
+            )
+            .recommend("edgeprep Edge CA")
+            .when("edge_ca.generate", &[EDGE_CA_CSR]),
             field("edge_ca.generate.days", "Days valid", "whole days, e.g. 365", Kind::Number)
                 .recommend("365")
                 .when("edge_ca.generate", &["generate here"]),
@@ -142,7 +156,8 @@ pub const SECTIONS: &[Section] = &[
                 "OS trust store",
                 "also trust the root on the host (docker pulls)",
                 Kind::Bool,
-            ),
+            )
+            .when("edge_ca.generate", &["import files", "generate here"]),
         ],
         first_boot_only: false,
         recommend_change: true,

@@ -44,6 +44,8 @@ pub enum Msg {
     Applied(Outcome),
     /// The verdict on the Edge CA files at these paths (certificate, key, verdict).
     CertChecked(String, String, String),
+    /// The Edge CA request was written, or why not.
+    CsrWritten(Result<(), String>),
     /// The answers were saved at this path, or why not.
     Saved(Result<String, String>),
 }

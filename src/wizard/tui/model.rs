@@ -62,6 +62,9 @@ pub enum Effect {
     /// Inspect the Edge CA files being imported (certificate, key paths) and send back
     /// [`super::message::Msg::CertChecked`].
     InspectCert(String, String),
+    /// Write the Edge CA key and CSR for this common name and send back
+    /// [`super::message::Msg::CsrWritten`]; only after the review was confirmed.
+    CreateCsr(String),
     /// Keep the choices so far in the device's draft (secrets left out); no reply.
     SaveDraft,
     /// Remove the device's draft (applied, or declined); no reply.
@@ -95,6 +98,8 @@ pub struct Model {
     pub cert_verdict: Option<(String, String, String)>,
     /// The answers sent to the plan, to save at Done.
     pub answers: Option<Answers>,
+    /// Done: whether the Edge CA request ("create a CSR") was written, or why not.
+    pub csr: Option<Result<(), String>>,
     /// Done: where the answers were saved, or why they could not be.
     pub saved: Option<Result<String, String>>,
     /// Apply: one line per command, as each starts and ends.
@@ -154,6 +159,7 @@ impl Model {
             outcome: None,
             answers: None,
             cert_verdict: None,
+            csr: None,
             saved: None,
             progress: Vec::new(),
             help: false,

@@ -15,7 +15,10 @@ pub fn update(model: &mut Model, msg: Msg) -> Option<Effect> {
             model.height = h;
             return None;
         }
-        Msg::Planned(result) => {
+        Msg::Planned(mut result) => {
+            if let (Ok(text), Some(name)) = (&mut result, model.draft.csr_request(model.path)) {
+                text.lines.extend(crate::wizard::effects::csr_note(&name));
+            }
             model.review = Some(result);
             model.review_scroll = 0;
             return None;
@@ -24,7 +27,15 @@ pub fn update(model: &mut Model, msg: Msg) -> Option<Effect> {
             let ok = outcome.ok;
             model.outcome = Some(outcome);
             model.screen = Screen::Done;
+            if let Some(effect) = ok.then(|| csr_effect(model)).flatten() {
+                return Some(effect);
+            }
             // Applied: the draft has served; a failure keeps it for another try.
+            return ok.then_some(Effect::DiscardDraft);
+        }
+        Msg::CsrWritten(result) => {
+            model.csr = Some(result);
+            let ok = model.outcome.as_ref().is_some_and(|o| o.ok);
             return ok.then_some(Effect::DiscardDraft);
         }
         Msg::CertChecked(cert, key, verdict) => {
@@ -68,6 +79,15 @@ pub fn update(model: &mut Model, msg: Msg) -> Option<Effect> {
             Screen::Apply => None,
         },
     }
+}
+
+/// The Edge CA request to write now that the review is confirmed and apply went through
+/// (a request made for a device whose other changes were rolled back would only confuse).
+fn csr_effect(model: &Model) -> Option<Effect> {
+    if model.csr.is_some() {
+        return None;
+    }
+    model.draft.csr_request(model.path).map(Effect::CreateCsr)
 }
 
 fn done(model: &mut Model, msg: Msg) -> Option<Effect> {
@@ -357,6 +377,7 @@ fn review(model: &mut Model, msg: Msg) -> Option<Effect> {
                     recovery: None,
                 });
                 model.screen = Screen::Done;
+                return csr_effect(model);
             }
             Some(Ok(_)) if model.confirming => {
                 model.confirming = false;

@@ -82,6 +82,15 @@ pub fn draw_done(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
         lines.push(Line::styled(text, style.add_modifier(Modifier::BOLD)));
         lines.extend(outcome.lines.iter().map(|l| Line::raw(l.clone())));
     }
+    if let Some(csr) = &model.csr {
+        lines.push(Line::default());
+        let style = if csr.is_ok() { theme.good } else { theme.error };
+        let mut shown = crate::wizard::effects::csr_lines(csr).into_iter();
+        if let Some(first) = shown.next() {
+            lines.push(Line::styled(first, style));
+        }
+        lines.extend(shown.map(Line::raw));
+    }
     lines.push(Line::default());
     match &model.saved {
         Some(Ok(path)) => {
