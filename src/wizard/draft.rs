@@ -140,12 +140,17 @@ impl Draft {
         let mut problems = Vec::new();
         let mut table = toml::Table::new();
         let csr = self.csr_request(path);
-        if csr.as_deref() == Some("") {
-            problems.push(Problem {
-                key: CSR_COMMON_NAME.into(),
-                message: "Common name: is required; it becomes the CSR's subject".into(),
-                error: true,
-            });
+        // The same bounds the answers file puts on a generated Edge CA's name.
+        let length = csr.as_deref().map_or(0, |name| name.chars().count());
+        let csr_problem = match csr.as_deref() {
+            Some("") => Some("Common name: is required; it becomes the CSR's subject".to_string()),
+            Some(_) if length > 64 => Some(format!(
+                "Common name: is {length} characters long; certificate common names are at most 64"
+            )),
+            _ => None,
+        };
+        if let Some(message) = csr_problem {
+            problems.push(Problem { key: CSR_COMMON_NAME.into(), message, error: true });
         }
         // A CSR leaves config.toml's Edge CA as it is: the section is not in the answers.
         for section in
@@ -386,13 +391,18 @@ mod tests {
     }
 
     #[test]
-    fn a_csr_without_a_common_name_is_an_error_under_that_field() {
+    fn a_csr_common_name_empty_or_over_64_characters_is_an_error_under_that_field() {
         let mut draft = Draft::recommended();
         draft.set_value("edge_ca.generate", crate::wizard::questions::EDGE_CA_CSR);
         draft.set_value("edge_ca.csr.common_name", " ");
         let checked = draft.check(Path::Production);
         assert!(checked.answers.is_none());
         assert!(checked.for_field("edge_ca.csr.common_name").any(|p| p.error), "{:?}", checked.problems);
+        draft.set_value("edge_ca.csr.common_name", "x".repeat(65));
+        let checked = draft.check(Path::Production);
+        assert!(checked.for_field("edge_ca.csr.common_name").any(|p| p.message.contains("at most 64")));
+        draft.set_value("edge_ca.csr.common_name", "x".repeat(64));
+        assert!(draft.check(Path::Production).answers.is_some());
     }
 
     #[test]
