@@ -62,11 +62,7 @@ pub fn write_in_root(
     owner: Option<(u32, u32)>,
 ) -> Result<()> {
     let target = root.canonical(device_path).map_err(|e| root.failure(device_path, &e))?;
-    let (parent, name) = split(&target)?;
-    let (dir, _) = create_dir_all_in_root(root, &parent, PARENT_DIR_MODE)?;
-    // Apply and rollback hold the device lock: a temporary file here is a killed run's.
-    remove_stale_at(dir.as_fd(), &parent.display().to_string())?;
-    write_at(dir.as_fd(), name, device_path, contents, mode, owner)
+    write_at_path(root, &target, device_path, contents, mode, owner)
 }
 
 /// Like [`write_in_root`], but whatever is at `device_path` itself (a symlink too) is replaced
@@ -78,11 +74,24 @@ pub fn write_in_root_replacing(
     mode: u32,
     owner: Option<(u32, u32)>,
 ) -> Result<()> {
-    let (parent, name) = split(Path::new(device_path))?;
+    write_at_path(root, Path::new(device_path), device_path, contents, mode, owner)
+}
+
+/// Write `at` (a device path, already resolved as the caller wants) through its parent
+/// directory's descriptor, creating missing parents; `shown` names it in messages.
+fn write_at_path(
+    root: &DeviceRoot,
+    at: &Path,
+    shown: &str,
+    contents: &[u8],
+    mode: u32,
+    owner: Option<(u32, u32)>,
+) -> Result<()> {
+    let (parent, name) = split(at)?;
     let (dir, _) = create_dir_all_in_root(root, &parent, PARENT_DIR_MODE)?;
     // Apply and rollback hold the device lock: a temporary file here is a killed run's.
     remove_stale_at(dir.as_fd(), &parent.display().to_string())?;
-    write_at(dir.as_fd(), name, device_path, contents, mode, owner)
+    write_at(dir.as_fd(), name, shown, contents, mode, owner)
 }
 
 /// Make `device_path` the symlink `link_text` (atomically replacing what is there), with the
