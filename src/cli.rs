@@ -202,6 +202,29 @@ pub enum AnswersCommand {
         /// The answers file (TOML).
         file: PathBuf,
     },
+    /// Write the answers file that carries this device's fleet-wide settings (protocol, proxy,
+    /// agent image and registry, image GC, logs, DNS), to prepare the next devices like this one.
+    ///
+    /// Never exported: the hostname, provisioning (the device's identity) and the Edge CA.
+    /// Secrets (the registry password, a proxy password) are left out as "<FILL IN: ...>"
+    /// placeholders that `answers check`, plan and apply refuse until filled in, unless
+    /// --with-secrets is given. Values the device has that an answers file would refuse are
+    /// named by file and key, and nothing is written.
+    Export(ExportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Write to FILE (atomically; refused when it exists, unless --force) instead of stdout.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Include the secrets. Needs -o FILE, which is then created readable by its owner only
+    /// (0600); never written to stdout, where a terminal, a log or a pipe would keep them.
+    #[arg(long, requires = "output")]
+    pub with_secrets: bool,
+    /// Replace FILE when it exists.
+    #[arg(long, requires = "output")]
+    pub force: bool,
 }
 
 #[derive(Debug, Subcommand)]

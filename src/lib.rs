@@ -8,6 +8,7 @@
 //! - [`input_file`]: reading a file someone else controls (regular files only, bounded size).
 //! - [`device`]: what is on the device now (config.toml, daemon.json, drop-ins, users).
 //! - [`answers`]: what the technician chose, parsed and validated like IoT Edge would.
+//! - [`export`]: the answers a configured device's fleet-wide settings amount to.
 //! - [`plan`]: the pure function from state + answers to file edits and commands.
 //! - [`edit`]: the format-preserving editors the plan uses.
 //! - [`config_schema`]: the keys IoT Edge's config.toml may hold (plan and `check` share it).
@@ -32,6 +33,7 @@ pub mod demo;
 pub mod device;
 pub mod edit;
 pub mod error;
+pub mod export;
 pub mod input_file;
 pub mod manifest;
 pub mod manpage;

@@ -26,7 +26,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<i32> {
     match cli.command.unwrap_or(Command::Wizard(cli.wizard)) {
         Command::Wizard(args) => crate::wizard::run(&Context::from_args(&cli.global)?, &args, out),
         Command::Completions(args) => completions::run(&args, out),
-        Command::Answers(cmd) => answers::run(&cmd, out),
+        Command::Answers(cmd) => answers::run(&cli.global, &cmd, out),
         Command::Plan(args) => plan::run(&Context::from_args(&cli.global)?, &args, out),
         Command::Apply(args) => apply::run(&Context::from_args(&cli.global)?, &args, out),
         Command::Check(args) => check::run(&Context::from_args(&cli.global)?, &args, out),

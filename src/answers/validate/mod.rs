@@ -142,7 +142,11 @@ pub(crate) fn quoted(value: &str) -> String {
 /// Check every rule on `answers`: control characters in any string first, then each section's
 /// validator in file order. Pure: the same answers always give the same findings.
 pub fn validate(answers: &Answers) -> Findings {
-    let (mut f, broken_keys) = validate_control_characters(answers);
+    let (mut f, mut broken_keys) = validate_control_characters(answers);
+    // A placeholder an export left for a secret: the file is refused until it is filled in.
+    let (unfilled, placeholder_keys) = crate::export::placeholder::unfilled_placeholders(answers);
+    f.extend(unfilled);
+    broken_keys.extend(placeholder_keys);
     let mut sections = Findings::default();
     if let Some(hostname) = &answers.hostname {
         sections.extend(validate_hostname(hostname));
