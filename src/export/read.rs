@@ -269,8 +269,8 @@ impl<'a> Reader<'a> {
             "journald" => LogDriver::Journald,
             _ => {
                 self.problem(format!(
-                    "{} = {}: an answers file sets \"local\", \"json-file\" or \"journald\"; change the driver on this \
-                     device (or leave [logging] out of the export by hand) and export again",
+                    "{} = {}: an answers file sets only \"local\", \"json-file\" or \"journald\"; set one of them on \
+                     this device, then export again",
                     daemon_origin(&["log-driver"]),
                     quoted(&text)
                 ));
@@ -393,5 +393,83 @@ fn json_type(value: &Json) -> &'static str {
         Json::String(_) => "a string",
         Json::Array(_) => "a list",
         Json::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_config(text: &str) -> DeviceState {
+        DeviceState::default().with_file(paths::CONFIG_TOML, text)
+    }
+
+    fn refusal(state: &DeviceState) -> String {
+        let err = read_fleet_answers(state).unwrap_err();
+        assert_eq!(crate::error::exit_code_for(&err), crate::error::EXIT_BAD_INPUT, "{err:#}");
+        err.to_string()
+    }
+
+    #[test]
+    fn per_device_tables_are_not_read_even_when_complete() {
+        let state = with_config(
+            "hostname = \"gw\"\n[provisioning]\nsource = \"dps\"\nglobal_endpoint = \"https://g\"\nid_scope = \"0ne\"\n[provisioning.attestation]\nmethod = \"tpm\"\nregistration_id = \"r\"\n[edge_ca]\ncert = \"file:///c\"\npk = \"file:///k\"\n[agent.env]\nUpstreamProtocol = \"Mqtt\"\n",
+        );
+        let read = read_fleet_answers(&state).unwrap();
+        assert_eq!(
+            read.answers,
+            Answers { upstream: Some(Upstream { protocol: UpstreamProtocol::Mqtt }), ..Answers::default() }
+        );
+    }
+
+    #[test]
+    fn a_registry_password_of_the_wrong_type_is_named_without_a_value() {
+        let state = with_config(
+            "[agent.config]\nimage = \"r.io/agent:1.4.43\"\n[agent.config.auth]\nserveraddress = \"r.io\"\nusername = \"u\"\npassword = 12345\n",
+        );
+        let message = refusal(&state);
+        assert!(
+            message.contains("/etc/aziot/config.toml [agent.config.auth] password: is of type integer"),
+            "{message}"
+        );
+        assert!(!message.contains("12345"), "{message}");
+    }
+
+    #[test]
+    fn an_incomplete_registry_login_is_refused_naming_its_table() {
+        let state = with_config("[agent.config.auth]\nusername = \"u\"\npassword = \"s3cret\"\n");
+        let message = refusal(&state);
+        assert!(message.contains("/etc/aziot/config.toml [agent.config.auth]: needs serveraddress"), "{message}");
+        assert!(!message.contains("s3cret"), "{message}");
+    }
+
+    #[test]
+    fn a_proxy_password_needing_encoding_is_refused_masked() {
+        let state = with_config("[agent.env]\nhttps_proxy = \"http://bob:p@ss word@proxy:3128\"\n");
+        let message = refusal(&state);
+        assert!(message.contains("/etc/aziot/config.toml [agent.env] https_proxy = \"http://bob:"), "{message}");
+        assert!(message.contains("percent-encoded") && !message.contains("ss word"), "{message}");
+    }
+
+    #[test]
+    fn max_file_is_read_as_dockerd_writes_it_and_log_opts_alone_are_not_an_answer() {
+        let state = DeviceState::default().with_file(
+            paths::DAEMON_JSON,
+            "{\"log-driver\": \"json-file\", \"log-opts\": {\"max-size\": \"5m\", \"max-file\": \"4\"}}",
+        );
+        let logging = read_fleet_answers(&state).unwrap().answers.logging.unwrap();
+        assert_eq!(
+            (logging.driver, logging.max_size.as_deref(), logging.max_files),
+            (LogDriver::JsonFile, Some("5m"), Some(4))
+        );
+        let state = DeviceState::default()
+            .with_file(paths::DAEMON_JSON, "{\"log-opts\": {\"max-size\": \"5m\"}, \"dns\": []}");
+        assert_eq!(read_fleet_answers(&state).unwrap().answers, Answers::default());
+    }
+
+    #[test]
+    fn an_unparsable_config_names_the_file() {
+        let message = refusal(&with_config("[agent\n"));
+        assert!(message.starts_with("/etc/aziot/config.toml: is not valid TOML"), "{message}");
     }
 }

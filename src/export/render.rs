@@ -44,3 +44,23 @@ pub fn render(export: &Export, source: &str, now: &str) -> Result<String> {
     }
     Ok(text)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::answers::{Answers, Dns, Upstream, UpstreamProtocol};
+
+    #[test]
+    fn the_body_parses_back_to_the_same_answers_under_the_header() {
+        let answers = Answers {
+            upstream: Some(Upstream { protocol: UpstreamProtocol::MqttWs }),
+            dns: Some(Dns { servers: vec!["10.0.0.2".into()] }),
+            ..Answers::default()
+        };
+        let export = Export { answers: answers.clone(), left_out_secrets: Vec::new(), warnings: Vec::new() };
+        let text = render(&export, "this device", "2026-11-27T01:50:00Z").unwrap();
+        assert!(text.starts_with("# edgeprep answers exported from this device on 2026-11-27T01:50:00Z"), "{text}");
+        assert!(text.contains("hold no secret"), "{text}");
+        assert_eq!(crate::answers::parse_answers(&text, "export.toml").unwrap(), answers);
+    }
+}
