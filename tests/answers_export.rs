@@ -123,7 +123,10 @@ fn an_export_applied_to_a_fresh_device_gives_the_same_fleet_wide_settings() {
     let second = export_with_secrets(&fresh, "again.toml");
     let (first, second) = (std::fs::read_to_string(first).unwrap(), std::fs::read_to_string(second).unwrap());
     assert_eq!(body(&first), body(&second));
-    assert_eq!(sections(&second), ["agent", "dns", "image_garbage_collection", "logging", "proxy", "upstream"]);
+    assert_eq!(
+        sections(&second),
+        ["agent", "dns", "image_garbage_collection", "logging", "proxy", "upstream"]
+    );
     // The fresh device kept its own identity.
     assert!(fresh.read("/etc/aziot/config.toml").contains("hostname = \"edge-gw-02\""));
 }
@@ -151,7 +154,10 @@ fn without_secrets_the_export_holds_none_and_check_names_each_one_to_fill_in() {
     for secret in [REGISTRY_PASSWORD, PROXY_PASSWORD] {
         assert!(!stdout.contains(secret) && !stderr.contains(secret), "{secret} leaked:\n{stdout}\n{stderr}");
     }
-    assert!(stdout.contains("url = \"http://edge:<FILL IN: proxy password>@proxy.plant.contoso.com:3128\""), "{stdout}");
+    assert!(
+        stdout.contains("url = \"http://edge:<FILL IN: proxy password>@proxy.plant.contoso.com:3128\""),
+        "{stdout}"
+    );
     assert!(stdout.contains("password = \"<FILL IN: registry password>\""), "{stdout}");
     assert!(stderr.contains("fill in [proxy] url and [agent.auth] password"), "{stderr}");
     let file = device.dir.path().join("half.toml");

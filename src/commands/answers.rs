@@ -68,7 +68,11 @@ fn export(ctx: &Context, args: &ExportArgs, out: &mut dyn Write) -> Result<i32> 
         None => out.write_all(text.as_bytes())?,
         Some(path) => {
             write_new_file(path, text.as_bytes(), args.with_secrets, args.force)?;
-            eprintln!("Wrote {}{}.", printable(&path.display().to_string()), if args.with_secrets { " (0600: it holds secrets)" } else { "" });
+            eprintln!(
+                "Wrote {}{}.",
+                printable(&path.display().to_string()),
+                if args.with_secrets { " (0600: it holds secrets)" } else { "" }
+            );
         }
     }
     if !export.left_out_secrets.is_empty() {

@@ -39,6 +39,7 @@ pub struct Export {
 pub fn export(state: &DeviceState, with_secrets: bool) -> Result<Export> {
     let read = read::read_fleet_answers(state)?;
     let mut answers = read.answers;
-    let left_out_secrets = if with_secrets { Vec::new() } else { placeholder::leave_out_secrets(&mut answers) };
+    let left_out_secrets =
+        if with_secrets { Vec::new() } else { placeholder::leave_out_secrets(&mut answers) };
     Ok(Export { answers, left_out_secrets, warnings: read.warnings })
 }

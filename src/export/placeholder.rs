@@ -134,7 +134,10 @@ mod tests {
             ["proxy.url", "agent.auth.password"]
         );
         assert_eq!(a.proxy.as_ref().unwrap().url, "http://bob:<FILL IN: proxy password>@proxy:3128");
-        assert_eq!(a.agent.as_ref().unwrap().auth.as_ref().unwrap().password.as_deref(), Some("<FILL IN: registry password>"));
+        assert_eq!(
+            a.agent.as_ref().unwrap().auth.as_ref().unwrap().password.as_deref(),
+            Some("<FILL IN: registry password>")
+        );
         assert!(a.secret_values().iter().all(|s| !s.contains("secret")), "{:?}", a.secret_values());
     }
 

@@ -197,7 +197,8 @@ impl<'a> Reader<'a> {
         let docker = unit_env::evaluate(self.state, paths::DOCKER_UNIT);
         let no_proxy = ["no_proxy", "NO_PROXY"].into_iter().find_map(|name| {
             let setting = docker.vars.get(name)?;
-            self.origins.insert("proxy.no_proxy".into(), format!("{}:{} {name}", setting.path, setting.lines.0));
+            self.origins
+                .insert("proxy.no_proxy".into(), format!("{}:{} {name}", setting.path, setting.lines.0));
             Some(setting.value.clone())
         });
         Some(Proxy { url, no_proxy })
@@ -312,7 +313,9 @@ impl<'a> Reader<'a> {
         for item in items {
             match item {
                 Json::String(s) => servers.push(s),
-                other => self.wrong_type(&daemon_origin(&["dns"]), json_type(&other), "a list of IP addresses"),
+                other => {
+                    self.wrong_type(&daemon_origin(&["dns"]), json_type(&other), "a list of IP addresses")
+                }
             }
         }
         (!servers.is_empty()).then_some(Dns { servers })
@@ -439,7 +442,10 @@ mod tests {
     fn an_incomplete_registry_login_is_refused_naming_its_table() {
         let state = with_config("[agent.config.auth]\nusername = \"u\"\npassword = \"s3cret\"\n");
         let message = refusal(&state);
-        assert!(message.contains("/etc/aziot/config.toml [agent.config.auth]: needs serveraddress"), "{message}");
+        assert!(
+            message.contains("/etc/aziot/config.toml [agent.config.auth]: needs serveraddress"),
+            "{message}"
+        );
         assert!(!message.contains("s3cret"), "{message}");
     }
 
@@ -447,7 +453,10 @@ mod tests {
     fn a_proxy_password_needing_encoding_is_refused_masked() {
         let state = with_config("[agent.env]\nhttps_proxy = \"http://bob:p@ss word@proxy:3128\"\n");
         let message = refusal(&state);
-        assert!(message.contains("/etc/aziot/config.toml [agent.env] https_proxy = \"http://bob:"), "{message}");
+        assert!(
+            message.contains("/etc/aziot/config.toml [agent.env] https_proxy = \"http://bob:"),
+            "{message}"
+        );
         assert!(message.contains("percent-encoded") && !message.contains("ss word"), "{message}");
     }
 

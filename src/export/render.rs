@@ -59,7 +59,10 @@ mod tests {
         };
         let export = Export { answers: answers.clone(), left_out_secrets: Vec::new(), warnings: Vec::new() };
         let text = render(&export, "this device", "2026-11-27T01:50:00Z").unwrap();
-        assert!(text.starts_with("# edgeprep answers exported from this device on 2026-11-27T01:50:00Z"), "{text}");
+        assert!(
+            text.starts_with("# edgeprep answers exported from this device on 2026-11-27T01:50:00Z"),
+            "{text}"
+        );
         assert!(text.contains("hold no secret"), "{text}");
         assert_eq!(crate::answers::parse_answers(&text, "export.toml").unwrap(), answers);
     }
