@@ -180,12 +180,15 @@ impl<'a> Reader<'a> {
                     continue;
                 }
                 // Values are not shown: a proxy URL may hold a password.
-                let agent = match agent_key {
-                    Some(key) => format!("edgeAgent's ({})", config_origin(AGENT_ENV, key)),
-                    None => format!("edgeAgent has none ([agent.env] https_proxy in {})", paths::CONFIG_TOML),
+                let differs = match agent_key {
+                    Some(key) => format!("differs from edgeAgent's ({})", config_origin(AGENT_ENV, key)),
+                    None => format!(
+                        "is set, but edgeAgent has no proxy ([agent.env] https_proxy in {})",
+                        paths::CONFIG_TOML
+                    ),
                 };
                 self.problem(format!(
-                    "{}:{}: {name} for the {unit} service differs from {agent}; an answers file carries one proxy for \
+                    "{}:{}: {name} for the {unit} service {differs}; an answers file carries one proxy for \
                      edgeAgent and the three services, so make them agree (`edgeprep apply` with a [proxy] section, or \
                      remove the stray setting) and export again",
                     setting.path, setting.lines.0
@@ -480,5 +483,24 @@ mod tests {
     fn an_unparsable_config_names_the_file() {
         let message = refusal(&with_config("[agent\n"));
         assert!(message.starts_with("/etc/aziot/config.toml: is not valid TOML"), "{message}");
+    }
+
+    #[test]
+    fn a_service_proxy_without_one_for_edge_agent_is_refused_naming_file_and_line() {
+        let dir = "/etc/systemd/system/aziot-edged.service.d";
+        let state = DeviceState::default()
+            .with_file(
+                &format!("{dir}/override.conf"),
+                "[Service]\nEnvironment=https_proxy=http://u:hidden-pw@p:3128\n",
+            )
+            .with_dir(dir, &["override.conf"]);
+        let message = refusal(&state);
+        assert!(
+            message.contains(
+                "/etc/systemd/system/aziot-edged.service.d/override.conf:2: https_proxy for the aziot-edged service is set, but edgeAgent has no proxy"
+            ),
+            "{message}"
+        );
+        assert!(!message.contains("hidden-pw"), "{message}");
     }
 }
