@@ -17,7 +17,7 @@ use crate::answers::validate::Findings;
 pub const MARKER: &str = "<FILL IN";
 
 /// What to write in place of the registry password, and what to fill in.
-const REGISTRY_PASSWORD: &str = "the registry password (or replace this line with password_file = \"FILE\", a file whose first line is the password)";
+const REGISTRY_PASSWORD: &str = "the registry password (or replace the line with password_file = \"FILE\", the password on its first line)";
 const PROXY_PASSWORD: &str = "the proxy password in the URL, percent-encoded (@ is %40, : is %3A)";
 
 /// The placeholder text for a secret described by `what`.

@@ -66,4 +66,19 @@ mod tests {
         assert!(text.contains("hold no secret"), "{text}");
         assert_eq!(crate::answers::parse_answers(&text, "export.toml").unwrap(), answers);
     }
+
+    #[test]
+    fn snapshot_of_an_export_with_its_secrets_left_out() {
+        let mut answers = crate::answers::parse_answers(
+            "[upstream]\nprotocol = \"AmqpWs\"\n[proxy]\nurl = \"http://edge:pw@proxy:3128\"\nno_proxy = \"localhost\"\n\
+             [agent]\nimage = \"contoso.azurecr.io/azureiotedge-agent:1.4.43\"\n[agent.auth]\nserver = \"contoso.azurecr.io\"\n\
+             username = \"pull\"\npassword = \"pw\"\n[logging]\ndriver = \"local\"\nmax_size = \"10m\"\nmax_files = 3\n",
+            "golden.toml",
+        )
+        .unwrap();
+        let left_out_secrets = crate::export::placeholder::leave_out_secrets(&mut answers);
+        let export = Export { answers, left_out_secrets, warnings: Vec::new() };
+        let text = render(&export, "this device", "2026-11-27T01:50:00Z").unwrap();
+        insta::assert_snapshot!(text.replace(env!("CARGO_PKG_VERSION"), "[version]"));
+    }
 }
