@@ -320,3 +320,26 @@ fn a_service_proxy_that_differs_from_edge_agents_is_named_without_its_password()
     );
     assert!(!stderr.contains("0ld-pa55") && !stderr.contains(PROXY_PASSWORD), "{stderr}");
 }
+
+#[test]
+fn a_proxy_without_credentials_and_journald_logs_round_trip_with_no_change() {
+    let device = device("edge-01");
+    let answers = device.answers(
+        "[upstream]\nprotocol = \"MqttWs\"\n\n[proxy]\nurl = \"http://proxy.contoso.local:3128\"\n\n\
+         [logging]\ndriver = \"journald\"\n\n[image_garbage_collection]\nenabled = false\n",
+    );
+    device.edgeprep(&["apply", "--answers", answers.to_str().unwrap(), "--yes"]).assert().success();
+    let (code, stdout, stderr) = export(&device, &[]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("# This device's settings hold no secret."), "{stdout}");
+    // The [agent] apply completed for the protocol is the device's too: its image is exported,
+    // with a note that the tag is a rolling one.
+    assert_eq!(sections(&stdout), ["agent", "image_garbage_collection", "logging", "proxy", "upstream"]);
+    assert!(stdout.contains("[agent]\nimage = \"mcr.microsoft.com/azureiotedge-agent:1.4\"\n"), "{stdout}");
+    assert!(
+        stderr.contains("note: /etc/aziot/config.toml [agent.config] image = \"mcr.microsoft.com/azureiotedge-agent:1.4\": :1.4 is a rolling tag"),
+        "{stderr}"
+    );
+    let (files, commands) = planned(&device, &device.answers(&stdout));
+    assert!(files.is_empty() && commands.is_empty(), "{files:#?} {commands:#?}");
+}
