@@ -219,12 +219,13 @@ fn the_role_applies_once_then_reports_no_change_and_its_rollback_task_restores_t
     let before = fleet.device.device_snapshot();
     let vars = fleet.vars(json!({}));
 
-    // Verbose, so every task's full result is printed: still no secret.
-    let first = fleet.apply(&vars, &["-vvv"]);
+    // Verbose, so every task's full result is printed, and with the diff: still no secret.
+    let first = fleet.apply(&vars, &["-vvv", "--diff"]);
     assert_eq!(first.code, 0, "{}", first.text);
     assert_eq!(first.status("Install the edgeprep binary"), "changed", "{}", first.text);
     assert_eq!(first.status("Apply the answers with edgeprep"), "changed", "{}", first.text);
     first.assert_no_secret();
+    assert!(first.text.contains("+password = \"********\""), "--diff shows what was applied, masked:\n{}", first.text);
     let config = fleet.device.read("/etc/aziot/config.toml");
     assert!(config.contains("UpstreamProtocol = \"AmqpWs\"") && config.contains(PASSWORD), "{config}");
     assert!(fleet.device.calls().contains(&"iotedge config apply -c /etc/aziot/config.toml".to_string()));
@@ -250,6 +251,10 @@ fn the_role_applies_once_then_reports_no_change_and_its_rollback_task_restores_t
 
     let rollback = json!({ "edgeprep_rollback_id": backup_id });
     let tasks = "    - ansible.builtin.import_role: {name: edgeprep, tasks_from: rollback}\n";
+    let applied = fleet.device.snapshot();
+    let checked = fleet.play(tasks, &fleet.vars(rollback.clone()), &["--check"]);
+    assert_eq!(checked.status("Roll back with edgeprep"), "changed", "{}", checked.text);
+    assert_eq!(fleet.device.snapshot(), applied, "a rollback in check mode must change nothing");
     let undone = fleet.play(tasks, &fleet.vars(rollback), &[]);
     assert_eq!(undone.code, 0, "{}", undone.text);
     assert_eq!(undone.status("Roll back with edgeprep"), "changed", "{}", undone.text);
@@ -263,9 +268,13 @@ fn check_mode_writes_nothing_and_its_diff_masks_the_password() {
     let fleet = Fleet::new();
     let before = fleet.device.snapshot();
     // The binary as built: check mode does not install.
+    // Quotes, a backslash and non-ASCII in an answer survive the template's TOML escaping.
+    let mut answers = answers();
+    answers["agent"]["auth"]["username"] = json!("edge \"pull\" \\ é");
     let vars = fleet.vars(json!({
         "edgeprep_install": "none",
         "edgeprep_bin_path": env!("CARGO_BIN_EXE_edgeprep"),
+        "edgeprep_answers": answers,
     }));
     let run = fleet.apply(&vars, &["--check", "--diff"]);
     assert_eq!(run.code, 0, "{}", run.text);
@@ -280,6 +289,7 @@ fn check_mode_writes_nothing_and_its_diff_masks_the_password() {
         run.text
     );
     assert!(run.text.contains("iotedge config apply -c /etc/aziot/config.toml"), "{}", run.text);
+    assert!(run.text.contains("+username = 'edge \"pull\" \\ é'"), "{}", run.text);
     run.assert_no_secret();
     fleet.assert_answers_removed();
 }
