@@ -225,7 +225,11 @@ fn the_role_applies_once_then_reports_no_change_and_its_rollback_task_restores_t
     assert_eq!(first.status("Install the edgeprep binary"), "changed", "{}", first.text);
     assert_eq!(first.status("Apply the answers with edgeprep"), "changed", "{}", first.text);
     first.assert_no_secret();
-    assert!(first.text.contains("+password = \"********\""), "--diff shows what was applied, masked:\n{}", first.text);
+    assert!(
+        first.text.contains("+password = \"********\""),
+        "--diff shows what was applied, masked:\n{}",
+        first.text
+    );
     let config = fleet.device.read("/etc/aziot/config.toml");
     assert!(config.contains("UpstreamProtocol = \"AmqpWs\"") && config.contains(PASSWORD), "{config}");
     assert!(fleet.device.calls().contains(&"iotedge config apply -c /etc/aziot/config.toml".to_string()));
@@ -358,4 +362,37 @@ fn the_example_playbooks_pass_ansibles_syntax_check() {
             String::from_utf8_lossy(&output.stderr)
         );
     }
+}
+
+#[test]
+#[cfg_attr(not(has_ansible), ignore = "ansible-playbook not found: pip install ansible-core")]
+fn when_restoring_fails_too_the_task_says_exit_3_and_names_the_backup_set() {
+    let fleet = Fleet::new();
+    let device = &fleet.device;
+    let mv = ["/bin/mv", "/usr/bin/mv"].into_iter().find(|p| Path::new(p).exists()).unwrap();
+    std::os::unix::fs::symlink(mv, device.bin().join("mv")).unwrap();
+    // The failing restart also leaves a file where /etc/docker was: nothing can go back there.
+    let docker_dir = device.path("/etc/docker");
+    device.fake(
+        "systemctl",
+        &format!(
+            "mv '{0}' '{1}'; : > '{0}'; echo 'docker broke' >&2; exit 1",
+            docker_dir.display(),
+            device.dir.path().join("moved-away").display()
+        ),
+    );
+    let run = fleet.apply(&fleet.vars(json!({})), &[]);
+    assert_eq!(run.status("Apply the answers with edgeprep"), "fatal", "{}", run.text);
+    assert!(
+        run.text.contains("`systemctl restart docker` failed with exit code 1: docker broke"),
+        "{}",
+        run.text
+    );
+    assert!(run.text.contains("restoring the files failed too (exit 3)"), "{}", run.text);
+    let log = device.read("/var/log/edgeprep.log");
+    let entry: serde_json::Value = serde_json::from_str(log.lines().last().unwrap()).unwrap();
+    let id = entry["backup"].as_str().unwrap();
+    assert!(run.text.contains(&format!("backup set {id}")), "the message must name {id}:\n{}", run.text);
+    run.assert_no_secret();
+    fleet.assert_answers_removed();
 }
