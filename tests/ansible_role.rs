@@ -396,3 +396,18 @@ fn when_restoring_fails_too_the_task_says_exit_3_and_names_the_backup_set() {
     run.assert_no_secret();
     fleet.assert_answers_removed();
 }
+
+#[test]
+#[cfg_attr(not(has_ansible), ignore = "ansible-playbook not found: pip install ansible-core")]
+fn check_mode_before_the_first_install_reports_a_change_and_says_edgeprep_is_not_installed_yet() {
+    let fleet = Fleet::new();
+    let before = fleet.device.snapshot();
+    let run = fleet.apply(&fleet.vars(json!({})), &["--check"]);
+    assert_eq!(run.code, 0, "{}", run.text);
+    assert_eq!(run.status("Install the edgeprep binary"), "changed", "{}", run.text);
+    assert_eq!(run.status("Apply the answers with edgeprep"), "changed", "{}", run.text);
+    assert!(run.text.contains("is not installed yet, so the plan cannot be shown"), "{}", run.text);
+    assert!(!fleet.work.path().join("bin/edgeprep").exists(), "check mode must not install");
+    assert_eq!(fleet.device.snapshot(), before);
+    fleet.assert_answers_removed();
+}

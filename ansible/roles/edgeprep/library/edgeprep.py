@@ -295,7 +295,9 @@ def main():
         if module.check_mode:
             # The install step does not run in check mode: the plan cannot be made yet.
             module.warn("%s is not installed yet, so the plan cannot be shown" % module.params["binary"])
-            module.exit_json(changed=True, exit_code=None)
+            # Without edgeprep there is nothing to roll back, and everything to apply.
+            applying = module.params["command"] == "apply"
+            module.exit_json(changed=applying, exit_code=None, ansible_facts=dict(edgeprep_backup_id=None))
         module.fail_json(msg="edgeprep is not installed at %s (see edgeprep_install)" % module.params["binary"])
     runner = Runner(module)
     if module.params["command"] == "apply":
