@@ -10,6 +10,8 @@
 //! - `has_openssl`: the openssl CLI is installed, which tests/cert_openssl.rs uses to make
 //!   and check certificates.
 //! - `journald_running`: a journald socket exists, so a container may use the journald log driver.
+//! - `has_ansible`: `ansible-playbook` on PATH runs (ansible-core from PyPI), so
+//!   tests/ansible_role.rs can run the role in ansible/ against a temp root.
 //!
 //! Nothing here changes the edgeprep binary or library: the cfgs are read only by `#[test]`s.
 //! A cfg computed while a thing was absent stays until this script runs again: after adding
@@ -31,6 +33,7 @@ fn main() {
         "has_static_busybox",
         "has_openssl",
         "journald_running",
+        "has_ansible",
     ] {
         println!("cargo::rustc-check-cfg=cfg({cfg})");
     }
@@ -65,6 +68,24 @@ fn main() {
     if Path::new(JOURNALD_SOCKET).exists() {
         println!("cargo::rustc-cfg=journald_running");
     }
+    if let Some(ansible) = ansible_playbook() {
+        println!("cargo::rerun-if-changed={}", ansible.display());
+        println!("cargo::rustc-cfg=has_ansible");
+    }
+}
+
+/// `ansible-playbook` from PATH when `--version` succeeds: a pyenv shim is on PATH even when
+/// the active Python lacks ansible-core, and a test that cannot start it should be ignored.
+fn ansible_playbook() -> Option<std::path::PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    let found = std::env::split_paths(&path).map(|dir| dir.join("ansible-playbook")).find(|p| p.is_file())?;
+    let works = std::process::Command::new(&found)
+        .arg("--version")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success());
+    works.then_some(found)
 }
 
 /// The effective uid from /proc, which avoids a build-dependency for one number.
