@@ -303,7 +303,7 @@ impl Selection {
         Err(format!("unknown check id {names}; the checks are: {valid}"))
     }
 
-    fn includes(&self, id: &str) -> bool {
+    pub fn includes(&self, id: &str) -> bool {
         (self.only.is_empty() || self.only.iter().any(|o| o == id)) && !self.skip.iter().any(|s| s == id)
     }
 }

@@ -25,7 +25,8 @@ pub fn run(ctx: &Context, args: &CheckArgs, out: &mut dyn Write) -> Result<i32> 
         } else {
             Scope::Image(ctx.root.base())
         };
-        let probed = network::gather(&facts, scope, std::time::Duration::from_secs(args.timeout));
+        let selected = |id: &str| selection.includes(id);
+        let probed = network::gather(&facts, scope, &selected, std::time::Duration::from_secs(args.timeout));
         facts.probe.network = Some(probed);
     }
     let report = run_checks(&facts, &selection);

@@ -44,8 +44,13 @@ pub enum Scope<'a> {
     Image(&'a Path),
 }
 
-/// Build the table and probe it (except for the demo).
-pub fn gather(facts: &Facts, scope: Scope<'_>, timeout: Duration) -> NetworkFacts {
+/// Build the table and probe the rows `selected` keeps (none for the demo).
+pub fn gather(
+    facts: &Facts,
+    scope: Scope<'_>,
+    selected: &dyn Fn(&str) -> bool,
+    timeout: Duration,
+) -> NetworkFacts {
     let mut network =
         NetworkFacts { not_probed: None, context: None, timeout, table: Vec::new(), attempts: Vec::new() };
     if let Scope::Demo = scope {
@@ -61,10 +66,11 @@ pub fn gather(facts: &Facts, scope: Scope<'_>, timeout: Duration) -> NetworkFact
             root.display()
         ));
     }
-    network.table = targets::table(facts);
+    network.table = targets::table(facts, selected);
     let endpoints: Vec<Endpoint> = network
         .table
         .iter()
+        .filter(|row| selected(row.id))
         .filter_map(|row| match &row.plan {
             Plan::Probe { endpoints, .. } => Some(endpoints.clone()),
             _ => None,
@@ -303,7 +309,7 @@ mod tests {
     #[test]
     fn the_demo_is_never_probed() {
         let f = facts(None);
-        let network = gather(&f, Scope::Demo, DEFAULT_TIMEOUT);
+        let network = gather(&f, Scope::Demo, &|_| true, DEFAULT_TIMEOUT);
         assert!(network.attempts.is_empty() && network.table.is_empty());
         let o = mcr(&facts(Some(network)));
         assert_eq!(o.status, Status::Skipped);

@@ -88,8 +88,8 @@ pub fn port_of(protocol: UpstreamProtocol) -> u16 {
 }
 
 /// The firewall table, one row per network check in report order. A host:port already probed
-/// by an earlier row is not probed again (the later row says where to look).
-pub fn table(facts: &Facts) -> Vec<Row> {
+/// by an earlier `selected` row is not probed again (the later row says where to look).
+pub fn table(facts: &Facts, selected: &dyn Fn(&str) -> bool) -> Vec<Row> {
     let mut rows = vec![
         Row { id: IOT_HUB, plan: iot_hub(facts) },
         Row { id: DPS, plan: dps(facts) },
@@ -97,7 +97,7 @@ pub fn table(facts: &Facts) -> Vec<Row> {
         Row { id: MCR, plan: mcr(facts) },
     ];
     let mut seen: Vec<(String, u16, &'static str)> = Vec::new();
-    for row in &mut rows {
+    for row in rows.iter_mut().filter(|row| selected(row.id)) {
         let Plan::Probe { endpoints, notes } = &mut row.plan else { continue };
         endpoints.retain(|e| {
             let key = e.host.to_ascii_lowercase();
@@ -292,7 +292,7 @@ fn dps(facts: &Facts) -> Plan {
             endpoints: vec![Endpoint {
                 host,
                 port,
-                purpose: "Device Provisioning Service (aziot-identityd)".into(),
+                purpose: "Device Provisioning Service, used by aziot-identityd".into(),
                 proxy: unit_proxy(facts, IDENTITYD_UNIT),
             }],
             notes: Vec::new(),
@@ -360,7 +360,7 @@ fn registry(facts: &Facts) -> Plan {
             Some((host, port)) if valid_host(&host) => endpoints.push(Endpoint {
                 host,
                 port,
-                purpose: "the agent image's registry (dockerd pulls edgeAgent)".into(),
+                purpose: "agent image registry, pulled by dockerd".into(),
                 proxy: proxy.clone(),
             }),
             _ => return invalid(format!("\"{authority}\" is not a registry host")),
@@ -377,7 +377,7 @@ fn mcr(facts: &Facts) -> Plan {
         endpoints: vec![Endpoint {
             host: MCR_HOST.into(),
             port: 443,
-            purpose: "Microsoft Container Registry (dockerd pulls edgeAgent and edgeHub)".into(),
+            purpose: "Microsoft Container Registry, pulled by dockerd".into(),
             proxy: docker_proxy(facts),
         }],
         notes: Vec::new(),
@@ -406,6 +406,10 @@ mod tests {
         Facts::new(state, Probe::default(), time::OffsetDateTime::UNIX_EPOCH)
     }
 
+    fn all(facts: &Facts) -> Vec<Row> {
+        table(facts, &|_| true)
+    }
+
     fn plan<'a>(rows: &'a [Row], id: &str) -> &'a Plan {
         &rows.iter().find(|r| r.id == id).unwrap().plan
     }
@@ -428,7 +432,7 @@ mod tests {
         for (protocol, port) in
             [("AmqpWs", 443), ("mqttws", 443), ("Amqp", 5671), ("AMQP", 5671), ("Mqtt", 8883), ("MQTT", 8883)]
         {
-            let rows = table(&facts_with(&hub_with_protocol(protocol), &[]));
+            let rows = all(&facts_with(&hub_with_protocol(protocol), &[]));
             let hub = &endpoints(&rows, IOT_HUB)[0];
             assert_eq!((hub.host.as_str(), hub.port), ("hub.azure-devices.net", port), "{protocol}");
             assert!(hub.proxy.is_none());
@@ -437,7 +441,7 @@ mod tests {
 
     #[test]
     fn unset_protocol_probes_amqp_and_says_it_is_the_default() {
-        let rows = table(&facts_with(HUB, &[]));
+        let rows = all(&facts_with(HUB, &[]));
         let Plan::Probe { endpoints, notes } = plan(&rows, IOT_HUB) else { panic!() };
         assert_eq!(endpoints[0].port, 5671);
         assert!(notes[0].contains("not set: IoT Edge's default is Amqp"), "{notes:?}");
@@ -446,30 +450,30 @@ mod tests {
     #[test]
     fn explicit_manual_provisioning_uses_iothub_hostname() {
         let config = "[provisioning]\nsource = \"manual\"\niothub_hostname = \"x.azure-devices.net\"\ndevice_id = \"d\"\n";
-        let rows = table(&facts_with(config, &[]));
+        let rows = all(&facts_with(config, &[]));
         assert_eq!(endpoints(&rows, IOT_HUB)[0].host, "x.azure-devices.net");
     }
 
     #[test]
     fn dps_skips_the_hub_and_probes_the_global_endpoint_on_443() {
         let config = "[provisioning]\nsource = \"dps\"\nglobal_endpoint = \"https://global.azure-devices-provisioning.net/\"\nid_scope = \"0ne\"\n";
-        let rows = table(&facts_with(config, &[]));
+        let rows = all(&facts_with(config, &[]));
         let Plan::Skip(reason) = plan(&rows, IOT_HUB) else { panic!() };
         assert!(reason.contains("assigned at provisioning"), "{reason}");
         let dps = &endpoints(&rows, DPS)[0];
         assert_eq!((dps.host.as_str(), dps.port), ("global.azure-devices-provisioning.net", 443));
-        assert!(matches!(plan(&table(&facts_with(HUB, &[])), DPS), Plan::Skip(_)));
+        assert!(matches!(plan(&all(&facts_with(HUB, &[])), DPS), Plan::Skip(_)));
     }
 
     #[test]
     fn websocket_protocols_take_the_agent_proxy_and_raw_ones_connect_directly() {
         let with_proxy =
             |p: &str| format!("{}https_proxy = \"http://u:pw@proxy:3128\"\n", hub_with_protocol(p));
-        let rows = table(&facts_with(&with_proxy("AmqpWs"), &[]));
+        let rows = all(&facts_with(&with_proxy("AmqpWs"), &[]));
         let proxy = endpoints(&rows, IOT_HUB)[0].proxy.clone().unwrap();
         assert_eq!(proxy.source, "[agent.env] https_proxy");
         assert!(!format!("{proxy:?}").contains("pw"), "Debug shows the password");
-        let rows = table(&facts_with(&with_proxy("Mqtt"), &[]));
+        let rows = all(&facts_with(&with_proxy("Mqtt"), &[]));
         let Plan::Probe { endpoints, notes } = plan(&rows, IOT_HUB) else { panic!() };
         assert!(endpoints[0].proxy.is_none());
         assert!(notes.iter().any(|n| n.contains("Mqtt connects directly")), "{notes:?}");
@@ -482,13 +486,13 @@ mod tests {
         );
         let dropin = "[Service]\nEnvironment=\"HTTPS_PROXY=http://unit-proxy:3128\"\n";
         let dropin_path = "/etc/systemd/system/docker.service.d/http-proxy.conf";
-        let rows = table(&facts_with(&config, &[(dropin_path, dropin)]));
+        let rows = all(&facts_with(&config, &[(dropin_path, dropin)]));
         let registries = endpoints(&rows, REGISTRY);
         let hosts: Vec<String> = registries.iter().map(Endpoint::host_port).collect();
         assert_eq!(hosts, ["contoso.azurecr.io:443", "mirror.example.com:443"]);
         assert_eq!(registries[0].proxy.as_ref().unwrap().source, "the docker unit's HTTPS_PROXY");
         let daemon = r#"{"proxies": {"https-proxy": "http://daemon-proxy:3128"}}"#;
-        let rows = table(&facts_with(&config, &[(dropin_path, dropin), (paths::DAEMON_JSON, daemon)]));
+        let rows = all(&facts_with(&config, &[(dropin_path, dropin), (paths::DAEMON_JSON, daemon)]));
         let proxy = endpoints(&rows, MCR)[0].proxy.clone().unwrap();
         assert_eq!(
             (proxy.url.as_str(), proxy.source.as_str()),
@@ -498,7 +502,7 @@ mod tests {
 
     #[test]
     fn an_mcr_agent_image_is_probed_once_under_network_mcr() {
-        let rows = table(&facts_with(&hub_with_protocol("AmqpWs"), &[]));
+        let rows = all(&facts_with(&hub_with_protocol("AmqpWs"), &[]));
         let Plan::Skip(reason) = plan(&rows, REGISTRY) else { panic!() };
         assert!(reason.contains("network-mcr"), "{reason}");
         assert_eq!(endpoints(&rows, MCR)[0].host_port(), "mcr.microsoft.com:443");
@@ -509,9 +513,11 @@ mod tests {
         let config = format!(
             "{HUB}\n[agent]\nname = \"edgeAgent\"\ntype = \"docker\"\n[agent.config]\nimage = \"hub.azure-devices.net/agent:1.4.43\"\n[agent.env]\nUpstreamProtocol = \"AmqpWs\"\n"
         );
-        let rows = table(&facts_with(&config, &[]));
+        let rows = all(&facts_with(&config, &[]));
         let Plan::Skip(reason) = plan(&rows, REGISTRY) else { panic!() };
         assert_eq!(reason, "hub.azure-devices.net:443 is probed by network-iot-hub");
+        let rows = table(&facts_with(&config, &[]), &|id| id != IOT_HUB);
+        assert_eq!(endpoints(&rows, REGISTRY)[0].host_port(), "hub.azure-devices.net:443");
     }
 
     #[test]
@@ -521,16 +527,16 @@ mod tests {
                 "{HUB}\n[agent]\nname = \"edgeAgent\"\ntype = \"docker\"\n[agent.config]\nimage = \"{i}\"\n"
             )
         };
-        let rows = table(&facts_with(&image("registry.local:5000/agent:1.4.43"), &[]));
+        let rows = all(&facts_with(&image("registry.local:5000/agent:1.4.43"), &[]));
         assert_eq!(endpoints(&rows, REGISTRY)[0].host_port(), "registry.local:5000");
-        let rows = table(&facts_with(&image("library/agent:1.4.43"), &[]));
+        let rows = all(&facts_with(&image("library/agent:1.4.43"), &[]));
         assert_eq!(endpoints(&rows, REGISTRY)[0].host_port(), "registry-1.docker.io:443");
     }
 
     #[test]
     fn a_host_that_could_smuggle_a_header_is_refused() {
         let config = "[provisioning]\nsource = \"manual\"\nconnection_string = \"HostName=evil\\r\\nX: y;DeviceId=d;SharedAccessKey=YWJj\"\n";
-        let rows = table(&facts_with(config, &[]));
+        let rows = all(&facts_with(config, &[]));
         assert!(matches!(plan(&rows, IOT_HUB), Plan::Invalid { .. }), "{:?}", plan(&rows, IOT_HUB));
         assert!(!valid_host("a b") && !valid_host("") && !valid_host("-x") && valid_host("a-b.c_d"));
     }
@@ -538,7 +544,7 @@ mod tests {
     #[test]
     fn a_nested_device_reaches_its_parent() {
         let config = format!("parent_hostname = \"gateway.local\"\n{}", hub_with_protocol("MqttWs"));
-        let rows = table(&facts_with(&config, &[]));
+        let rows = all(&facts_with(&config, &[]));
         let hub = &endpoints(&rows, IOT_HUB)[0];
         assert_eq!(hub.host_port(), "gateway.local:443");
         assert!(hub.purpose.starts_with("parent device"), "{}", hub.purpose);
@@ -547,7 +553,7 @@ mod tests {
     #[test]
     fn without_config_only_mcr_is_probed() {
         let facts = Facts::new(DeviceState::default(), Probe::default(), time::OffsetDateTime::UNIX_EPOCH);
-        let rows = table(&facts);
+        let rows = all(&facts);
         for id in [IOT_HUB, DPS, REGISTRY] {
             assert!(matches!(plan(&rows, id), Plan::Skip(r) if r.contains("config-well-formed")), "{id}");
         }
