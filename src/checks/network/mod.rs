@@ -113,7 +113,7 @@ fn line(
     attempt: &Attempt,
     timeout: Duration,
     is_hub: bool,
-) -> (Status, String, Option<(String, &'static str)>) {
+) -> (Status, String, Option<(String, Option<&'static str>)>) {
     let e = &attempt.endpoint;
     let head = format!("{} ({}) {}", e.host_port(), e.purpose, route(e));
     let at = attempt.address.map(|a| format!(" at {a}")).unwrap_or_default();
@@ -126,7 +126,16 @@ fn line(
         Err(failure) => failure,
     };
     let hp = e.host_port();
-    let proxy_fix = |text: String| Some((text, "proxy.url"));
+    let proxy_fix = |text: String| Some((text, Some("proxy.url")));
+    // The host resolves names with /etc/resolv.conf; only edgeAgent (a container) reaches the
+    // hub with the container engine's DNS servers, which an answer sets.
+    let resolve_fix = |host: &str| {
+        let container = if is_hub { ", and containers with [dns] servers" } else { "" };
+        Some((
+            format!("make the device resolve {host}: the host uses /etc/resolv.conf{container}"),
+            is_hub.then_some("dns.servers"),
+        ))
+    };
     let unreachable_fix = if let Some(proxy) = &e.proxy {
         proxy_fix(format!(
             "make sure the proxy {} is running and reachable, or answer [proxy] url with the right one",
@@ -137,7 +146,7 @@ fn line(
             format!(
                 "allow outbound TCP to {hp} in the site's firewall, or answer [upstream] protocol = \"AmqpWs\" (or \"MqttWs\") to use port 443"
             ),
-            "upstream.protocol",
+            Some("upstream.protocol"),
         ))
     } else {
         proxy_fix(format!(
@@ -153,12 +162,16 @@ fn line(
             format!("{head}: the proxy's host {host} does not resolve ({message})"),
             proxy_fix("answer [proxy] url with a proxy host the device can resolve".into()),
         ),
-        Failure::Resolve { host, message } => (
-            format!("{head}: {host} does not resolve ({message})"),
-            Some(("make the device resolve it: answer [dns] servers with the site's DNS servers and check /etc/resolv.conf".into(), "dns.servers")),
-        ),
+        Failure::Resolve { host, message } => {
+            (format!("{head}: {host} does not resolve ({message})"), resolve_fix(host))
+        }
         Failure::Timeout { doing } => {
-            (format!("{head}{at}: nothing within {} while {doing}", seconds(timeout)), unreachable_fix)
+            let fix = if e.proxy.is_none() && doing.starts_with("resolving") {
+                resolve_fix(&e.host)
+            } else {
+                unreachable_fix
+            };
+            (format!("{head}{at}: nothing within {} while {doing}", seconds(timeout)), fix)
         }
         Failure::Connect { to, message } => (format!("{head}: connecting to {to} failed: {message}"), unreachable_fix),
         Failure::ProxyAuth { sent_credentials: true } => (
@@ -216,7 +229,7 @@ fn judge(facts: &Facts, id: &str) -> Outcome {
     details.extend(network.context.iter().cloned());
     let outcome = Outcome { status, reason: None, details, fix: None };
     match first_fix {
-        Some((text, key)) => outcome.fix(text, Some(key)),
+        Some((text, key)) => outcome.fix(text, key),
         None => outcome,
     }
 }
@@ -304,6 +317,27 @@ mod tests {
             ]
         );
         assert!(o.fix.is_none());
+    }
+
+    #[test]
+    fn a_name_that_does_not_resolve_points_at_the_resolver_not_the_firewall() {
+        let failure =
+            Failure::Resolve { host: "hub.azure-devices.net".into(), message: "no such host".into() };
+        let o = iot_hub(&facts(Some(probed(hub(None, 443), Err(failure)))));
+        let fix = o.fix.unwrap();
+        assert_eq!(fix.answers_key.as_deref(), Some("dns.servers"));
+        assert!(
+            fix.text
+                .starts_with("make the device resolve hub.azure-devices.net: the host uses /etc/resolv.conf")
+        );
+        let timeout = Failure::Timeout { doing: "resolving hub.azure-devices.net".into() };
+        let o = iot_hub(&facts(Some(probed(hub(None, 443), Err(timeout)))));
+        assert!(
+            o.details[0].ends_with("nothing within 5 s while resolving hub.azure-devices.net"),
+            "{:?}",
+            o.details
+        );
+        assert!(o.fix.unwrap().text.contains("/etc/resolv.conf"));
     }
 
     #[test]
