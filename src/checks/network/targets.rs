@@ -256,15 +256,66 @@ fn unit_proxy(facts: &Facts, unit: &str) -> Option<Proxy> {
     })
 }
 
-/// dockerd's proxy: daemon.json `proxies.https-proxy` wins over its environment (Docker ≥ 23).
-fn docker_proxy(facts: &Facts) -> Option<Proxy> {
-    if let Parsed::Ok(daemon) = &facts.daemon
-        && let Some(url) =
-            daemon.pointer("/proxies/https-proxy").and_then(|v| v.as_str()).filter(|v| !v.is_empty())
-    {
-        return Some(Proxy { url: url.to_string(), source: "daemon.json proxies.https-proxy".into() });
+/// dockerd's proxy for `host:port`: daemon.json `proxies` win over its environment (Docker ≥ 23),
+/// and a host its no-proxy list names is reached directly (the note says so).
+fn docker_route(facts: &Facts, host: &str, port: u16) -> (Option<Proxy>, Option<String>) {
+    let daemon = match &facts.daemon {
+        Parsed::Ok(daemon) => Some(daemon),
+        _ => None,
+    };
+    let from_daemon = |key: &str| {
+        daemon
+            .and_then(|d| d.pointer(&format!("/proxies/{key}")))
+            .and_then(|v| v.as_str())
+            .filter(|v| !v.is_empty())
+    };
+    let (proxy, no_proxy) = match from_daemon("https-proxy") {
+        Some(url) => (
+            Some(Proxy { url: url.to_string(), source: "daemon.json proxies.https-proxy".into() }),
+            from_daemon("no-proxy")
+                .map(|list| (list.to_string(), "daemon.json proxies.no-proxy".to_string())),
+        ),
+        None => {
+            let env = unit_env::evaluate(&facts.state, DOCKER_UNIT);
+            let no_proxy = ["NO_PROXY", "no_proxy"].iter().find_map(|name| {
+                let list = env.get(name).filter(|v| !v.is_empty())?;
+                Some((list.to_string(), format!("the {DOCKER_UNIT} unit's {name}")))
+            });
+            (unit_proxy(facts, DOCKER_UNIT), no_proxy)
+        }
+    };
+    match (proxy, no_proxy) {
+        (Some(_), Some((list, source))) if no_proxy_matches(&list, host, port) => {
+            (None, Some(format!("{host} is in {source}: dockerd reaches it directly")))
+        }
+        (proxy, _) => (proxy, None),
     }
-    unit_proxy(facts, DOCKER_UNIT)
+}
+
+/// Whether a no-proxy list (`a.com,.b.com,*.c.com,host:5000,10.0.0.1,*`) names `host:port`,
+/// as Go's proxy lookup (dockerd's) reads it. Networks in CIDR form are not evaluated.
+pub fn no_proxy_matches(list: &str, host: &str, port: u16) -> bool {
+    let host = host.to_ascii_lowercase();
+    list.split(',').map(str::trim).filter(|e| !e.is_empty()).any(|entry| {
+        if entry == "*" {
+            return true;
+        }
+        let entry = entry.to_ascii_lowercase();
+        let (name, entry_port) = match entry.rsplit_once(':') {
+            Some((name, p)) if p.chars().all(|c| c.is_ascii_digit()) => {
+                (name.to_string(), p.parse::<u16>().ok())
+            }
+            _ => (entry.clone(), None),
+        };
+        if entry_port.is_some_and(|p| p != port) {
+            return false;
+        }
+        let name = name.strip_prefix('*').unwrap_or(&name);
+        match name.strip_prefix('.') {
+            Some(suffix) => host.ends_with(&format!(".{suffix}")),
+            None => host == name || host.ends_with(&format!(".{name}")),
+        }
+    })
 }
 
 fn dps(facts: &Facts) -> Plan {
@@ -343,7 +394,6 @@ fn registry(facts: &Facts) -> Plan {
             authorities.push(host.to_string());
         }
     }
-    let proxy = docker_proxy(facts);
     let mut endpoints = Vec::new();
     let mut notes = Vec::new();
     for authority in authorities {
@@ -357,12 +407,16 @@ fn registry(facts: &Facts) -> Plan {
             authority
         };
         match split_host_port(&authority, 443) {
-            Some((host, port)) if valid_host(&host) => endpoints.push(Endpoint {
-                host,
-                port,
-                purpose: "agent image registry, pulled by dockerd".into(),
-                proxy: proxy.clone(),
-            }),
+            Some((host, port)) if valid_host(&host) => {
+                let (proxy, note) = docker_route(facts, &host, port);
+                notes.extend(note);
+                endpoints.push(Endpoint {
+                    host,
+                    port,
+                    purpose: "agent image registry, pulled by dockerd".into(),
+                    proxy,
+                });
+            }
             _ => return invalid(format!("{authority:?} is not a registry host")),
         }
     }
@@ -373,14 +427,15 @@ fn registry(facts: &Facts) -> Plan {
 }
 
 fn mcr(facts: &Facts) -> Plan {
+    let (proxy, note) = docker_route(facts, MCR_HOST, 443);
     Plan::Probe {
         endpoints: vec![Endpoint {
             host: MCR_HOST.into(),
             port: 443,
             purpose: "Microsoft Container Registry, pulled by dockerd".into(),
-            proxy: docker_proxy(facts),
+            proxy,
         }],
-        notes: Vec::new(),
+        notes: note.into_iter().collect(),
     }
 }
 
@@ -498,6 +553,36 @@ mod tests {
             (proxy.url.as_str(), proxy.source.as_str()),
             ("http://daemon-proxy:3128", "daemon.json proxies.https-proxy")
         );
+    }
+
+    #[test]
+    fn a_registry_in_dockers_no_proxy_is_reached_directly() {
+        let config = format!(
+            "{HUB}\n[agent]\nname = \"edgeAgent\"\ntype = \"docker\"\n[agent.config]\nimage = \"registry.corp:5000/agent:1.4.43\"\n"
+        );
+        let dropin = "[Service]\nEnvironment=\"HTTPS_PROXY=http://p:3128\" \"NO_PROXY=localhost,.corp\"\n";
+        let rows = all(&facts_with(&config, &[("/etc/systemd/system/docker.service.d/proxy.conf", dropin)]));
+        let Plan::Probe { endpoints: registry, notes } = plan(&rows, REGISTRY) else { panic!() };
+        assert!(registry[0].proxy.is_none());
+        assert_eq!(notes, &["registry.corp is in the docker unit's NO_PROXY: dockerd reaches it directly"]);
+        assert!(endpoints(&rows, MCR)[0].proxy.is_some());
+    }
+
+    #[test]
+    fn no_proxy_lists_match_like_gos_proxy_lookup() {
+        for (list, host, port, expected) in [
+            ("*", "mcr.microsoft.com", 443, true),
+            ("microsoft.com", "mcr.microsoft.com", 443, true),
+            (".microsoft.com", "microsoft.com", 443, false),
+            ("*.microsoft.com", "mcr.microsoft.com", 443, true),
+            ("crosoft.com", "mcr.microsoft.com", 443, false),
+            ("reg.local:5000", "reg.local", 5000, true),
+            ("reg.local:5000", "reg.local", 443, false),
+            (" 10.0.0.5 , other", "10.0.0.5", 443, true),
+            ("", "a", 443, false),
+        ] {
+            assert_eq!(no_proxy_matches(list, host, port), expected, "{list} / {host}:{port}");
+        }
     }
 
     #[test]
