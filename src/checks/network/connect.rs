@@ -247,7 +247,7 @@ pub fn probe(endpoint: &Endpoint, timeout: Duration) -> Attempt {
         match &endpoint.proxy {
             None => {
                 let addresses = resolve(&endpoint.host, endpoint.port, deadline)?;
-                let (_, to) = connect(&endpoint.host_port(), &addresses, deadline)?;
+                let (_, to) = connect(&endpoint.host, &addresses, deadline)?;
                 address = Some(to);
             }
             Some(proxy) => {
