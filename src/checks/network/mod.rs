@@ -341,6 +341,19 @@ mod tests {
     }
 
     #[test]
+    fn the_report_lists_network_checks_only_when_the_network_was_gathered() {
+        use crate::checks::{Section, Selection, names_network_check, run};
+        let sections =
+            |f: &Facts| run(f, &Selection::default()).results.iter().map(|r| r.section).collect::<Vec<_>>();
+        assert!(!sections(&facts(None)).contains(&Section::Network));
+        let demo = gather(&facts(None), Scope::Demo, &|_| true, DEFAULT_TIMEOUT);
+        let with = sections(&facts(Some(demo)));
+        assert_eq!(with.iter().filter(|s| **s == Section::Network).count(), 4);
+        assert!(names_network_check(&["dns".into(), "network-dps".into()]));
+        assert!(!names_network_check(&["dns".into(), "network".into()]));
+    }
+
+    #[test]
     fn the_demo_is_never_probed() {
         let f = facts(None);
         let network = gather(&f, Scope::Demo, &|_| true, DEFAULT_TIMEOUT);
