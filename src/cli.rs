@@ -16,7 +16,8 @@ Exit codes:
 const CHECK_EXIT_CODES: &str = "\
 Exit codes:
   0  no check raised an error (warnings allowed without --warnings-as-errors)
-  1  a check raised an error, or a warning with --warnings-as-errors
+  1  a check raised an error (with --network: a target is unreachable), or a
+     warning with --warnings-as-errors
   2  bad usage (an unknown check id, an unreadable device file)";
 
 const MANIFEST_EXIT_CODES: &str = "\
@@ -152,6 +153,15 @@ pub struct CheckArgs {
     /// Do not run these checks.
     #[arg(long, value_name = "ID", num_args = 1.., action = clap::ArgAction::Append)]
     pub skip: Vec<String>,
+    /// Also connect to what the device must reach: IoT Hub on the upstream protocol's port, DPS,
+    /// the agent's registry and mcr.microsoft.com on 443, through the proxy the traffic takes.
+    /// Naming a network-* check in --only implies it. Never for --demo; with --root, the
+    /// image's targets are reached from this machine.
+    #[arg(long)]
+    pub network: bool,
+    /// With --network: how long one target may take, name resolution included.
+    #[arg(long, value_name = "SECONDS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=300))]
+    pub timeout: u64,
 }
 
 #[derive(Debug, Subcommand)]

@@ -9,6 +9,7 @@ pub mod certificates;
 pub mod config;
 pub mod engine;
 pub mod host;
+pub mod network;
 pub mod probe;
 pub mod proxy;
 pub mod render;
@@ -40,6 +41,8 @@ pub enum Section {
     ContainerEngine,
     Host,
     DeviceManagement,
+    /// `check --network`: the hosts and ports the device must reach.
+    Network,
     /// `edgeprep manifest lint`: a deployment manifest rather than the device.
     Deployment,
 }
@@ -53,6 +56,7 @@ impl Section {
             Section::ContainerEngine => "Container engine checks",
             Section::Host => "Host checks",
             Section::DeviceManagement => "Device management",
+            Section::Network => "Network checks",
             Section::Deployment => "Deployment manifest checks",
         }
     }
@@ -243,7 +247,37 @@ pub const CATALOGUE: &[Check] = &[
         title: "device inventory",
         run: host::device_inventory,
     },
+    // Listed only when `--network` gathered [`Probe::network`] (see [`run`]).
+    Check {
+        id: "network-iot-hub",
+        section: Section::Network,
+        title: "IoT Hub (or the parent device) is reachable on the upstream protocol's port",
+        run: network::iot_hub,
+    },
+    Check {
+        id: "network-dps",
+        section: Section::Network,
+        title: "Device Provisioning Service is reachable on port 443",
+        run: network::dps,
+    },
+    Check {
+        id: "network-registry",
+        section: Section::Network,
+        title: "the agent image's registry is reachable",
+        run: network::registry,
+    },
+    Check {
+        id: "network-mcr",
+        section: Section::Network,
+        title: "mcr.microsoft.com is reachable on port 443",
+        run: network::mcr,
+    },
 ];
+
+/// Whether `--only` names a network check, which asks for the network as `--network` does.
+pub fn names_network_check(ids: &[String]) -> bool {
+    ids.iter().any(|id| CATALOGUE.iter().any(|c| c.id == id.as_str() && c.section == Section::Network))
+}
 
 /// Which checks to run: `--only` (when not empty) then minus `--skip`.
 #[derive(Debug, Clone, Default)]
@@ -269,7 +303,7 @@ impl Selection {
         Err(format!("unknown check id {names}; the checks are: {valid}"))
     }
 
-    fn includes(&self, id: &str) -> bool {
+    pub fn includes(&self, id: &str) -> bool {
         (self.only.is_empty() || self.only.iter().any(|o| o == id)) && !self.skip.iter().any(|s| s == id)
     }
 }
@@ -306,11 +340,15 @@ impl Report {
     }
 }
 
-/// Run the selected checks over `facts`. Pure: the same facts give the same report.
+/// Run the selected checks over `facts`. Pure: the same facts give the same report. The network
+/// checks are left out unless the facts hold what `--network` gathered.
 pub fn run(facts: &Facts, selection: &Selection) -> Report {
     let mut results = Vec::new();
     let mut summary = Summary::default();
-    for check in CATALOGUE.iter().filter(|c| selection.includes(c.id)) {
+    let network = facts.probe.network.is_some();
+    for check in
+        CATALOGUE.iter().filter(|c| selection.includes(c.id) && (network || c.section != Section::Network))
+    {
         let outcome = (check.run)(facts);
         match outcome.status {
             Status::Ok => summary.ok += 1,

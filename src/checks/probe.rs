@@ -85,6 +85,9 @@ pub struct Probe {
     pub running_proxy: Vec<(&'static str, Result<String, String>)>,
     /// Time of the last edgeprep apply that changed the device, from the audit log.
     pub last_apply: Option<String>,
+    /// What `check --network` found; `None` without `--network` (the network checks are then
+    /// left out of the report).
+    pub network: Option<super::network::NetworkFacts>,
 }
 
 /// Everything a check looks at.
