@@ -536,7 +536,14 @@ pub fn validate_manifest(manifest: &Manifest) -> Result<()> {
     for dir in &manifest.dirs {
         let harmless = !dir.existed
             || (dir.uid == Some(0) && dir.gid == Some(0) && dir.mode.is_some_and(|m| m & 0o7022 == 0));
-        if let Some(problem) = path_problem(&dir.path, harmless) {
+        // edgeAgent's host storage (and the parents apply created for it) may lie outside the
+        // managed trees, where an answer may put it. Only harmless records qualify: restoring
+        // one removes a directory while it is empty, or puts back root's, not writable by others.
+        let created_for_an_answer =
+            harmless && crate::answers::validate::host_storage_problem(&dir.path).is_none();
+        if let Some(problem) = path_problem(&dir.path, harmless)
+            .filter(|p| !(created_for_an_answer && *p == "is not a path edgeprep manages"))
+        {
             bail!("directory `{}` {problem}", dir.path.escape_debug());
         }
         if dir.mode.is_some_and(|m| m & !0o7777 != 0) {

@@ -487,6 +487,7 @@ pub(crate) mod tests {
         use crate::answers::*;
         Answers {
             hostname: Some("edge-01".into()),
+            allow_elevated_docker_permissions: Some(false),
             provisioning: Some(Provisioning {
                 source: ProvisioningSource::Dps,
                 connection_string: None,
@@ -508,6 +509,7 @@ pub(crate) mod tests {
                     password: Some("pw".into()),
                     password_file: None,
                 }),
+                host_storage: Some("/var/lib/edgeprep/edge-agent".into()),
             }),
             image_garbage_collection: Some(ImageGarbageCollection {
                 enabled: Some(true),
