@@ -1092,4 +1092,29 @@ mod tests {
         let usr = DirRecord { path: "/usr/bin".into(), existed: false, mode: None, uid: None, gid: None };
         assert!(validate_manifest(&manifest(vec![], vec![usr])).is_err());
     }
+
+    #[test]
+    fn directories_made_for_an_answers_host_storage_may_lie_outside_the_managed_trees() {
+        let dir = |path: &str, existed: bool, mode: u32, uid: u32| DirRecord {
+            path: path.into(),
+            existed,
+            mode: existed.then_some(mode),
+            uid: existed.then_some(uid),
+            gid: existed.then_some(uid),
+        };
+        // Created by apply (rollback removes them while empty), or root's and not writable by
+        // others (the record a rollback makes of them).
+        for record in [dir("/data", false, 0, 0), dir("/data/edge-agent", true, 0o755, 0)] {
+            assert!(validate_manifest(&manifest(vec![], vec![record])).is_ok());
+        }
+        // Not where an answer may put it, or not harmless to restore.
+        for record in [
+            dir("/usr/local/agent", false, 0, 0),
+            dir("/tmp/agent", false, 0, 0),
+            dir("/data/edge-agent", true, 0o777, 0),
+            dir("/data/edge-agent", true, 0o755, 13622),
+        ] {
+            assert!(validate_manifest(&manifest(vec![], vec![record])).is_err());
+        }
+    }
 }

@@ -7,8 +7,24 @@ use super::{Findings, quoted};
 pub const DEFAULT_HOST_STORAGE: &str = "/var/lib/edgeprep/edge-agent";
 
 /// Host trees whose contents are not the host's own disk (kernel views, devices) or do not
-/// survive a reboot: state bound there is lost, or worse, lands where it must not.
-const FORBIDDEN_TREES: &[&str] = &["/proc", "/sys", "/dev", "/run", "/tmp"];
+/// survive a reboot: state bound there is lost.
+const VOLATILE_TREES: &[&str] = &["/proc", "/sys", "/dev", "/run", "/tmp"];
+
+/// Trees that belong to the OS, its packages or edgeprep's own backups: a module's state
+/// does not go there, and a backup record of a directory there is never one apply made for
+/// this answer (rollback relies on that, see `apply::backup`).
+const SYSTEM_TREES: &[&str] = &[
+    "/bin",
+    "/boot",
+    "/etc",
+    "/lib",
+    "/lib32",
+    "/lib64",
+    "/libx32",
+    "/sbin",
+    "/usr",
+    crate::paths::BACKUPS_DIR,
+];
 
 /// Why `path` cannot hold edgeAgent's state, in a few words with the fix; `None` when it can.
 ///
@@ -41,12 +57,18 @@ pub fn host_storage_problem(path: &str) -> Option<String> {
             quoted(&normal)
         ));
     }
-    if let Some(tree) = FORBIDDEN_TREES.iter().find(|t| path == **t || path.starts_with(&format!("{t}/"))) {
+    let under = |tree: &&&str| path == **tree || path.starts_with(&format!("{tree}/"));
+    if let Some(tree) = VOLATILE_TREES.iter().find(under) {
         let why = match *tree {
             "/run" | "/tmp" => "is emptied at every boot, so edgeAgent's state would be lost",
             _ => "is not a directory of the host's disk",
         };
         return Some(format!("lies under {tree}, which {why}; choose a directory under /var/lib, {EXAMPLE}"));
+    }
+    if let Some(tree) = SYSTEM_TREES.iter().find(under) {
+        return Some(format!(
+            "lies under {tree}, which belongs to the system (or to edgeprep's backups), not to a module's state; choose a directory under /var/lib, {EXAMPLE}"
+        ));
     }
     None
 }
@@ -123,6 +145,24 @@ mod tests {
         ] {
             assert_one_error(&with_host_storage(path), &[&format!("lies under {tree}"), "/var/lib"]);
         }
+    }
+
+    #[test]
+    fn system_trees_and_edgeprep_backups_are_refused() {
+        for (path, tree) in [
+            ("/usr/bin", "/usr"),
+            ("/etc/iotedge", "/etc"),
+            ("/boot", "/boot"),
+            ("/var/lib/edgeprep/backups/agent", "/var/lib/edgeprep/backups"),
+        ] {
+            assert_one_error(
+                &with_host_storage(path),
+                &[&format!("lies under {tree}"), "belongs to the system"],
+            );
+        }
+        // Near misses are fine.
+        assert_valid(&with_host_storage("/usrdata/agent"));
+        assert_valid(&with_host_storage("/var/lib/edgeprep/backups-agent"));
     }
 
     #[test]
