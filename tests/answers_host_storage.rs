@@ -68,6 +68,31 @@ fn the_plan_names_the_directory_and_why_its_owner_is_root() {
 }
 
 #[test]
+fn the_diff_shows_the_bind_and_still_masks_the_registry_password() {
+    let device = device();
+    let answers = format!(
+        "{}\n[agent.auth]\nserver = \"mcr.microsoft.com\"\nusername = \"pull\"\npassword = \"Registry-Pa55word\"\n",
+        answers_text(HOST)
+    );
+    let path = device.answers(&answers);
+    let output = device
+        .edgeprep(&["plan", "--answers", path.to_str().unwrap()])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(output).unwrap();
+    assert!(
+        text.contains(
+            "+createOptions = { HostConfig = { Binds = [\"/data/edge-agent:/iotedge/storage\"] } }"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("Registry-Pa55word"), "{text}");
+}
+
+#[test]
 fn a_second_apply_has_nothing_to_do_and_runs_no_command() {
     let device = device();
     apply(&device, &answers_text(HOST)).success();

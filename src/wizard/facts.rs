@@ -210,6 +210,17 @@ mod tests {
     }
 
     #[test]
+    fn the_storage_and_privileges_steps_show_what_the_device_has_by_the_checks_rule() {
+        let config = "allow_elevated_docker_permissions = false\n[agent]\nname = \"edgeAgent\"\ntype = \"docker\"\n[agent.config]\nimage = \"i\"\ncreateOptions = { HostConfig = { Binds = [\"/srv/a:/a\", \"/data/agent:/iotedge/storage\"] } }\n[agent.env]\nSTORAGEFOLDER = \"/iotedge/storage\"\n";
+        let facts = Facts::read(&DeviceState::default().with_file(paths::CONFIG_TOML, config), None, "gw");
+        assert_eq!(facts.current("agent.host_storage"), Some("/data/agent"));
+        assert_eq!(facts.current("allow_elevated_docker_permissions"), Some("false"));
+        // A bind without storageFolder pointing into it keeps nothing: not set.
+        let facts = Facts::read(&DeviceState::default().with_file(paths::CONFIG_TOML, CONFIG), None, "gw");
+        assert_eq!(facts.current("agent.host_storage"), None);
+    }
+
+    #[test]
     fn an_unconfigured_device_is_not_provisioned_and_the_checks_say_so() {
         let facts = Facts::judged(
             &checks::Facts::new(
