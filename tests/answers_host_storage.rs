@@ -65,6 +65,19 @@ fn the_plan_names_the_directory_and_why_its_owner_is_root() {
         .stdout(predicate::str::contains("UID 13622"))
         .stdout(predicate::str::contains("docker rm -f edgeAgent"));
     assert!(!device.exists("/data"), "plan wrote something");
+    let output = device
+        .edgeprep(&["plan", "--json", "--answers", path.to_str().unwrap()])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let plan: serde_json::Value = serde_json::from_slice(&output).unwrap();
+    assert_eq!(
+        plan["dirs"],
+        serde_json::json!([{ "path": "/data/edge-agent", "mode": "0755", "uid": 0, "gid": 0 }]),
+        "{plan:#}"
+    );
 }
 
 #[test]
