@@ -89,8 +89,21 @@ pub fn edit_config(doc: &mut ConfigToml, host: &str) {
         let existing = binds.iter().position(ours);
         match existing {
             Some(at) => {
-                if binds.get(at).and_then(Value::as_str) != Some(wanted.as_str()) {
-                    binds.replace(at, wanted.as_str());
+                let current = binds.get(at).and_then(Value::as_str).unwrap_or_default().to_string();
+                // Mount options the site chose (SELinux `z`, propagation) stay; `ro` goes, since
+                // edgeAgent must write its state there.
+                let options: Vec<&str> = current
+                    .splitn(3, ':')
+                    .nth(2)
+                    .map(|o| o.split(',').filter(|o| !o.is_empty() && *o != "ro").collect())
+                    .unwrap_or_default();
+                let replacement = if options.is_empty() {
+                    wanted.clone()
+                } else {
+                    format!("{wanted}:{}", options.join(","))
+                };
+                if current != replacement {
+                    binds.replace(at, replacement.as_str());
                 }
                 // A second bind onto the same container path would make docker refuse to
                 // create the container.
@@ -202,6 +215,24 @@ mod tests {
             Some("/data/agent:/iotedge/storage")
         );
         assert_eq!(a["config"]["createOptions"]["Labels"]["a"].as_str(), Some("b"));
+    }
+
+    #[test]
+    fn the_replaced_binds_mount_options_are_kept_but_read_only() {
+        let text = format!(
+            "{AGENT}createOptions = {{ HostConfig = {{ Binds = [\"/old:/iotedge/storage:z\"] }} }}\n"
+        );
+        let once = edited(&text, "/data/agent");
+        assert!(once.contains("Binds = [\"/data/agent:/iotedge/storage:z\"]"), "{once}");
+        assert_eq!(edited(&once, "/data/agent"), once);
+        let text = format!(
+            "{AGENT}createOptions = {{ HostConfig = {{ Binds = [\"/old:/iotedge/storage:ro,z\", \"/c:/c:ro\"] }} }}\n"
+        );
+        assert!(edited(&text, "/data/agent").contains("[\"/data/agent:/iotedge/storage:z\", \"/c:/c:ro\"]"));
+        let text = format!(
+            "{AGENT}createOptions = {{ HostConfig = {{ Binds = [\"/old:/iotedge/storage:ro\"] }} }}\n"
+        );
+        assert!(edited(&text, "/data/agent").contains("[\"/data/agent:/iotedge/storage\"]"));
     }
 
     #[test]
