@@ -22,6 +22,9 @@ pub struct DeviceState {
     dirs: BTreeMap<String, Vec<String>>,
     /// Mode and owner of every watched file and directory that exists.
     meta: BTreeMap<String, Ownership>,
+    /// Directories an answer names (edgeAgent's host storage), looked at once the answers are
+    /// known: see [`DeviceState::read_answer_dirs`].
+    answer_dirs: BTreeMap<String, DirState>,
     pub users: UserDb,
     /// The OS hostname, from `/etc/hostname`.
     pub os_hostname: Option<String>,
@@ -62,6 +65,15 @@ const WATCHED_DIRS: &[&str] = &[paths::CERTD_CERTS_DIR, paths::KEYD_KEYS_DIR];
 
 /// Directories whose mode and owner the plan checks (where the Edge CA goes).
 const OWNED_DIRS: &[&str] = &[paths::AZIOT_DIR, paths::CERTS_DIR, paths::SECRETS_DIR];
+
+/// What is at a directory path an answer names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DirState {
+    Missing,
+    Dir(Ownership),
+    /// A file (or another non-directory) is in the way.
+    NotADirectory,
+}
 
 /// Mode (permission bits) and owner of a file or directory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -104,6 +116,38 @@ impl DeviceState {
             .map(|b| String::from_utf8_lossy(&b).trim().to_string())
             .filter(|h| !h.is_empty());
         Ok(state)
+    }
+
+    /// Look at the directories `answers` name (`[agent] host_storage`), which the plan creates
+    /// when missing and otherwise leaves alone. Resolved in the root like every device path.
+    /// A path the answers' rules refuse is not looked at: the answers never reach a plan.
+    pub fn read_answer_dirs(&mut self, root: &DeviceRoot, answers: &crate::answers::Answers) -> Result<()> {
+        let host_storage = answers.agent.as_ref().and_then(|a| a.host_storage.as_deref());
+        if let Some(path) =
+            host_storage.filter(|p| crate::answers::validate::host_storage_problem(p).is_none())
+        {
+            let found = match root.metadata(path) {
+                Ok(None) => DirState::Missing,
+                Ok(Some(m)) if m.is_dir() => {
+                    DirState::Dir(Ownership { mode: m.mode, uid: m.uid, gid: m.gid })
+                }
+                Ok(Some(_)) => DirState::NotADirectory,
+                Err(e) => return Err(root.refusal(path, &e)),
+            };
+            self.answer_dirs.insert(path.to_string(), found);
+        }
+        Ok(())
+    }
+
+    /// What is at a directory an answer names; `Missing` when it was never looked at.
+    pub fn answer_dir(&self, path: &str) -> DirState {
+        self.answer_dirs.get(path).copied().unwrap_or(DirState::Missing)
+    }
+
+    /// Builder for tests: what is at a directory an answer names.
+    pub fn with_answer_dir(mut self, path: &str, found: DirState) -> Self {
+        self.answer_dirs.insert(path.to_string(), found);
+        self
     }
 
     fn read_file(&mut self, root: &DeviceRoot, path: &str) -> Result<()> {

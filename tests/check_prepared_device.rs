@@ -1,7 +1,5 @@
 //! A device prepared by `edgeprep apply` with a full answers file passes every check that needs
-//! no running runtime. Two checks still warn because their answers (`[agent] storage`,
-//! `allow_elevated_docker_permissions`) are not part of the answers file yet; the test pins
-//! exactly those, so a new warning (or one of them going away) shows up here.
+//! no running runtime: no warning is left, so a new one shows up here.
 
 mod common;
 
@@ -11,8 +9,6 @@ use edgeprep::cli::KeyType;
 
 const DPKG: &str = include_str!("fixtures/check/dpkg-moby.status");
 
-/// Checks whose answers are not in the answers file yet (issue 7, next slice).
-const NO_ANSWER_YET: &[&str] = &["elevated-docker-permissions", "host-storage"];
 /// Checks measured only on the live device.
 const LIVE_ONLY: &[&str] = &["unused-volumes", "clock-sync", "disk-space"];
 
@@ -65,14 +61,18 @@ fn a_device_prepared_with_full_answers_passes_every_offline_check() {
         let id = result["id"].as_str().unwrap();
         let status = result["status"].as_str().unwrap();
         match status {
-            "ok" => assert!(!NO_ANSWER_YET.contains(&id) && !LIVE_ONLY.contains(&id), "{id} unexpectedly ok"),
+            "ok" => assert!(!LIVE_ONLY.contains(&id), "{id} unexpectedly ok"),
             "info" => assert_eq!(id, "device-inventory"),
             "skipped" => assert!(LIVE_ONLY.contains(&id), "{id} skipped: {result}"),
             "warning" => warned.push(id.to_string()),
             other => panic!("{id}: {other}: {result}"),
         }
     }
-    assert_eq!(warned, NO_ANSWER_YET, "{report:#}");
+    assert!(warned.is_empty(), "warnings left: {warned:?}\n{report:#}");
+    for id in ["host-storage", "elevated-docker-permissions"] {
+        let result = report["results"].as_array().unwrap().iter().find(|r| r["id"] == id).unwrap();
+        assert_eq!(result["status"], "ok", "{result}");
+    }
     let inventory =
         report["results"].as_array().unwrap().iter().find(|r| r["id"] == "device-inventory").unwrap();
     let text = inventory["details"].to_string();

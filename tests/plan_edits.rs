@@ -39,6 +39,7 @@ fn applied(mut state: DeviceState, plan: &Plan) -> DeviceState {
 fn every_answer() -> Answers {
     Answers {
         hostname: Some("edge-01".into()),
+        allow_elevated_docker_permissions: None,
         provisioning: Some(Provisioning {
             source: ProvisioningSource::Dps,
             connection_string: None,
@@ -60,6 +61,7 @@ fn every_answer() -> Answers {
                 password: Some("Registry-Pa55word".into()),
                 password_file: None,
             }),
+            host_storage: None,
         }),
         image_garbage_collection: Some(ImageGarbageCollection {
             enabled: Some(true),
@@ -79,6 +81,7 @@ fn subset(mask: u16) -> Answers {
     let pick = |bit: u16| mask & (1 << bit) != 0;
     Answers {
         hostname: all.hostname.filter(|_| pick(0)),
+        allow_elevated_docker_permissions: None,
         provisioning: all.provisioning.filter(|_| pick(1)),
         upstream: all.upstream.filter(|_| pick(2)),
         proxy: all.proxy.filter(|_| pick(3)),

@@ -46,6 +46,11 @@ fn plain_csr_writes_the_request_changes_nothing_else_and_says_the_next_step() {
     session.send(format!("{down}\r")).unwrap(); // generate here → create a CSR
     session.expect("Common name:").unwrap();
     session.send("\r").unwrap(); // the recommended name
+    // The steps the file leaves out are asked too; Enter keeps the device as it is.
+    for step in ["Agent storage:", "Privileges:"] {
+        session.expect(step).unwrap();
+        session.send("\r").unwrap();
+    }
     session.expect("certificate request (common name \"edgeprep Edge CA\")").unwrap();
     assert!(!device.exists(KEY), "nothing is written before the confirmation");
     session.expect("Apply these changes?").unwrap();

@@ -52,9 +52,9 @@ fn full_screen_enter_on_every_screen_applies_exactly_what_apply_does() {
     let answers = device.answers(ANSWERS);
     let mut session = wizard(&device, &["--answers", answers.to_str().unwrap()]);
     session.expect("What to do:").unwrap();
-    // Overview, seven steps, Review, its confirmation, Done: every key is handled in order, and
+    // Overview, nine steps, Review, its confirmation, Done: every key is handled in order, and
     // planning and applying run before the next key is read.
-    for _ in 0..11 {
+    for _ in 0..13 {
         session.send("\r").unwrap();
     }
     session.expect("Backed up the originals as ").unwrap();
@@ -73,9 +73,12 @@ fn plain_enter_on_every_prompt_applies_exactly_what_apply_does() {
     let mut session = wizard(&device, &["--plain", "--answers", answers.to_str().unwrap()]);
     session.expect("What to do?").unwrap();
     session.send("\r").unwrap();
-    // The file leaves only the Edge CA out: Enter keeps it as the device has it.
-    session.expect("Edge CA:").unwrap();
-    session.send("\r").unwrap();
+    // The file leaves out the Edge CA, the agent's storage and privileges: Enter keeps each as
+    // the device has it.
+    for step in ["Edge CA:", "Agent storage:", "Privileges:"] {
+        session.expect(step).unwrap();
+        session.send("\r").unwrap();
+    }
     session.expect("Apply these changes?").unwrap();
     session.send("\r").unwrap();
     session.expect("Done.").unwrap();
@@ -153,6 +156,8 @@ fn typing_a_protocol_proxy_cleanup_time_and_log_size_writes_them() {
         format!("\t{right}{right}\r"),                          // Upstream: AmqpWs → Mqtt → MqttWs
         format!("{right}\thttp://proxy.site:3128\r"),           // Proxy: set, type the URL
         "\r".to_string(),                                       // Runtime image: keep
+        "\r".to_string(),                                       // Agent storage: the default
+        "\r".to_string(),                                       // Privileges: false
         format!("\t\t\t\t{end}{}02:15\r", backspace.repeat(5)), // Image cleanup at 02:15
         format!("\t\t{end}{}50m\r", backspace.repeat(3)),       // Logs: 50m per file
         "\r".to_string(),                                       // DNS: keep
@@ -168,6 +173,10 @@ fn typing_a_protocol_proxy_cleanup_time_and_log_size_writes_them() {
     assert!(config.contains("UpstreamProtocol = \"MqttWs\""), "{config}");
     assert!(config.contains("https_proxy = \"http://proxy.site:3128\""), "{config}");
     assert!(config.contains("cleanup_time = \"02:15\""), "{config}");
+    // The safe defaults of the two steps accepted with Enter.
+    assert!(config.contains("allow_elevated_docker_permissions = false"), "{config}");
+    assert!(config.contains("\"/var/lib/edgeprep/edge-agent:/iotedge/storage\""), "{config}");
+    assert!(device.path("/var/lib/edgeprep/edge-agent").is_dir());
     assert!(!config.contains("\n[edge_ca]"), "the Edge CA was kept: {config}");
     let daemon: serde_json::Value = serde_json::from_str(&device.read("/etc/docker/daemon.json")).unwrap();
     assert_eq!(daemon["log-driver"], "local");
@@ -202,7 +211,7 @@ fn sighup_during_apply_rolls_every_file_back_and_exits() {
     let answers = device.answers(ANSWERS);
     let mut session = wizard(&device, &["--answers", answers.to_str().unwrap()]);
     session.expect("What to do:").unwrap();
-    for _ in 0..10 {
+    for _ in 0..12 {
         session.send("\r").unwrap();
     }
     let start = Instant::now();

@@ -7,6 +7,10 @@ use serde::{Deserialize, Serialize};
 pub struct Answers {
     /// The device's hostname as IoT Edge should use it (top-level `hostname` in config.toml).
     pub hostname: Option<String>,
+    /// Top-level `allow_elevated_docker_permissions` in config.toml. `false` stops a deployment
+    /// from starting privileged modules or adding capabilities; absent leaves the device's
+    /// setting as it is.
+    pub allow_elevated_docker_permissions: Option<bool>,
     pub provisioning: Option<Provisioning>,
     pub upstream: Option<Upstream>,
     pub proxy: Option<Proxy>,
@@ -162,6 +166,10 @@ pub struct Agent {
     /// The bootstrap edgeAgent image, e.g. `contoso.azurecr.io/azureiotedge-agent:1.4.43`.
     pub image: Option<String>,
     pub auth: Option<RegistryAuth>,
+    /// Host directory bound into edgeAgent at `/iotedge/storage` (with `storageFolder` set to
+    /// it), so the agent's state survives the container being recreated, e.g.
+    /// `/var/lib/edgeprep/edge-agent`. Created root:root 0755 when missing.
+    pub host_storage: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]

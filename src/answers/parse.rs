@@ -27,6 +27,7 @@ const SCHEMA: &[(&str, &[&str])] = &[
         "",
         &[
             "hostname",
+            "allow_elevated_docker_permissions",
             "provisioning",
             "upstream",
             "proxy",
@@ -53,7 +54,7 @@ const SCHEMA: &[(&str, &[&str])] = &[
     ),
     ("upstream", &["protocol"]),
     ("proxy", &["url", "no_proxy"]),
-    ("agent", &["image", "auth"]),
+    ("agent", &["image", "auth", "host_storage"]),
     ("agent.auth", &["server", "username", "password", "password_file"]),
     (
         "image_garbage_collection",
@@ -457,6 +458,7 @@ mod tests {
         let s = || Some("x".to_string());
         let full = Answers {
             hostname: s(),
+            allow_elevated_docker_permissions: Some(false),
             provisioning: Some(Provisioning {
                 source: ProvisioningSource::Dps,
                 connection_string: s(),
@@ -478,6 +480,7 @@ mod tests {
                     password: s(),
                     password_file: s(),
                 }),
+                host_storage: s(),
             }),
             image_garbage_collection: Some(ImageGarbageCollection {
                 enabled: Some(true),

@@ -536,7 +536,14 @@ pub fn validate_manifest(manifest: &Manifest) -> Result<()> {
     for dir in &manifest.dirs {
         let harmless = !dir.existed
             || (dir.uid == Some(0) && dir.gid == Some(0) && dir.mode.is_some_and(|m| m & 0o7022 == 0));
-        if let Some(problem) = path_problem(&dir.path, harmless) {
+        // edgeAgent's host storage (and the parents apply created for it) may lie outside the
+        // managed trees, where an answer may put it. Only harmless records qualify: restoring
+        // one removes a directory while it is empty, or puts back root's, not writable by others.
+        let created_for_an_answer =
+            harmless && crate::answers::validate::host_storage_problem(&dir.path).is_none();
+        if let Some(problem) = path_problem(&dir.path, harmless)
+            .filter(|p| !(created_for_an_answer && *p == "is not a path edgeprep manages"))
+        {
             bail!("directory `{}` {problem}", dir.path.escape_debug());
         }
         if dir.mode.is_some_and(|m| m & !0o7777 != 0) {
@@ -1084,5 +1091,30 @@ mod tests {
         assert!(validate_manifest(&manifest(vec![], vec![dir(true, 0o755, 1000)])).is_err());
         let usr = DirRecord { path: "/usr/bin".into(), existed: false, mode: None, uid: None, gid: None };
         assert!(validate_manifest(&manifest(vec![], vec![usr])).is_err());
+    }
+
+    #[test]
+    fn directories_made_for_an_answers_host_storage_may_lie_outside_the_managed_trees() {
+        let dir = |path: &str, existed: bool, mode: u32, uid: u32| DirRecord {
+            path: path.into(),
+            existed,
+            mode: existed.then_some(mode),
+            uid: existed.then_some(uid),
+            gid: existed.then_some(uid),
+        };
+        // Created by apply (rollback removes them while empty), or root's and not writable by
+        // others (the record a rollback makes of them).
+        for record in [dir("/data", false, 0, 0), dir("/data/edge-agent", true, 0o755, 0)] {
+            assert!(validate_manifest(&manifest(vec![], vec![record])).is_ok());
+        }
+        // Not where an answer may put it, or not harmless to restore.
+        for record in [
+            dir("/usr/local/agent", false, 0, 0),
+            dir("/tmp/agent", false, 0, 0),
+            dir("/data/edge-agent", true, 0o777, 0),
+            dir("/data/edge-agent", true, 0o755, 13622),
+        ] {
+            assert!(validate_manifest(&manifest(vec![], vec![record])).is_err());
+        }
     }
 }

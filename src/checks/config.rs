@@ -6,10 +6,13 @@ use std::time::SystemTime;
 
 use super::probe::Parsed;
 use super::{Facts, Outcome, Status};
-use crate::answers::validate::{parse_image_ref, validate};
+use crate::answers::validate::{host_storage_problem, parse_image_ref, validate};
 use crate::answers::{Answers, ImageGarbageCollection, UpstreamProtocol};
 use crate::config_schema::{TOP_LEVEL_KEYS, known_keys};
 use crate::paths::CONFIG_TOML;
+pub use crate::plan::config_toml::ELEVATED;
+pub use crate::plan::host_storage::split_bind;
+use crate::plan::host_storage::{is_storage_folder_key, persisted_by};
 
 /// `[a.b] key` for messages.
 fn label(path: &[String], key: &str) -> String {
@@ -421,20 +424,20 @@ pub fn image_garbage_collection(facts: &Facts) -> Outcome {
 }
 
 /// `allow_elevated_docker_permissions = false`, so a deployment cannot start a privileged
-/// module or add capabilities.
+/// module or add capabilities. The key and value are the ones the plan writes for the answer.
 pub fn elevated_docker_permissions(facts: &Facts) -> Outcome {
     let Parsed::Ok(table) = &facts.config else {
         return Outcome::skipped("config.toml is missing or does not parse (see config-well-formed)");
     };
-    match table.get("allow_elevated_docker_permissions").and_then(toml::Value::as_bool) {
-        Some(false) => Outcome::ok("allow_elevated_docker_permissions = false"),
+    match table.get(ELEVATED).and_then(toml::Value::as_bool) {
+        Some(false) => Outcome::ok(format!("{ELEVATED} = false")),
         value => Outcome::warning(format!(
-            "allow_elevated_docker_permissions is {}: a deployment can start privileged modules or add capabilities",
+            "{ELEVATED} is {}: a deployment can start privileged modules or add capabilities",
             if value.is_some() { "true" } else { "not set (default true)" }
         ))
         .fix(
-            "set allow_elevated_docker_permissions = false at the top of config.toml unless a module needs privileges, then iotedge config apply",
-            None,
+            format!("answer {ELEVATED} = false (edgeprep writes it at the top of config.toml), unless a module needs privileges"),
+            Some(ELEVATED),
         ),
     }
 }
@@ -449,42 +452,42 @@ pub fn agent_binds(facts: &Facts) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// `host:container[:options]` → (host, container).
-pub fn split_bind(bind: &str) -> Option<(&str, &str)> {
-    let mut parts = bind.split(':');
-    let host = parts.next()?;
-    let container = parts.next()?;
-    Some((host, container))
-}
-
-/// edgeAgent's `storageFolder` lies inside a bind mount from the host (IoT Edge's own rule:
-/// the storage path starts with a mount destination), and the host directory exists.
+/// edgeAgent's `storageFolder` lies inside a bind mount from the host, by IoT Edge's own rule
+/// (shared with the plan: [`persisted_by`]), and the host directory exists and can hold it
+/// (the answers' rule for `[agent] host_storage`).
 pub fn host_storage(facts: &Facts) -> Outcome {
-    const FIX: &str = "bind a host directory into edgeAgent ([agent.config] createOptions HostConfig.Binds) and set [agent.env] storageFolder inside it (an answer for this is coming)";
+    const FIX: &str = "answer [agent] host_storage = \"/var/lib/edgeprep/edge-agent\": edgeprep binds it into edgeAgent at /iotedge/storage and sets [agent.env] storageFolder";
+    let key = Some("agent.host_storage");
     if !matches!(facts.config, Parsed::Ok(_)) {
         return Outcome::skipped("config.toml is missing or does not parse (see config-well-formed)");
     }
     let env = facts.agent_env();
-    let folder = env.iter().find(|(k, _)| k.eq_ignore_ascii_case("storageFolder")).map(|(_, v)| v.clone());
-    let storage = format!("{}/edgeAgent", folder.as_deref().unwrap_or("/tmp").trim_end_matches('/'));
+    let folder = env.iter().find(|(k, _)| is_storage_folder_key(k)).map(|(_, v)| v.clone());
     let binds = agent_binds(facts);
-    let Some((host, container)) = binds
-        .iter()
-        .filter_map(|b| split_bind(b))
-        .find(|(_, container)| storage.starts_with(container.trim_end_matches('/')))
-    else {
+    let (storage, found) = persisted_by(folder.as_deref(), &binds);
+    let Some((host, container)) = found else {
         let why = match &folder {
             None => "[agent.env] storageFolder is not set, so edgeAgent keeps its state in /tmp/edgeAgent inside the container".to_string(),
             Some(f) => format!("storageFolder \"{f}\" is not inside any bind mount from the host"),
         };
         return Outcome::warning(format!("{why}: it is lost whenever the container is recreated"))
-            .fix(FIX, None);
+            .fix(FIX, key);
     };
+    if !host.starts_with('/') {
+        return Outcome::ok(format!("{storage} is persisted in the docker volume \"{host}\""));
+    }
+    if let Some(problem) = host_storage_problem(host) {
+        return Outcome::warning(format!("the host directory \"{host}\" bound to {container} {problem}"))
+            .fix(FIX, key);
+    }
     if facts.probe.bind_sources.get(host) == Some(&false) {
         return Outcome::error(format!(
             "the host directory \"{host}\" bound to {container} does not exist: docker cannot create edgeAgent"
         ))
-        .fix(format!("create it: sudo mkdir -p {host} (edgeAgent 1.4 sets the owner of its subdirectory itself)"), None);
+        .fix(
+            format!("create it: sudo mkdir -p {host} (edgeAgent 1.4 sets the owner of its subdirectory itself), or answer [agent] host_storage"),
+            key,
+        );
     }
     Outcome::ok(format!("{storage} is persisted in {host} on the host"))
 }

@@ -23,7 +23,8 @@ pub fn make_plan(ctx: &Context, answers: Option<&std::path::Path>) -> Result<Pla
 /// The plan that brings the device under `root` to `answers`: for a front-end (the wizard)
 /// that holds the answers in memory rather than in a file.
 pub fn make_plan_for(root: &DeviceRoot, answers: &Answers) -> Result<Plan> {
-    let state = DeviceState::read(root)?;
+    let mut state = DeviceState::read(root)?;
+    state.read_answer_dirs(root, answers)?;
     let inputs = Inputs::gather(answers, time::OffsetDateTime::now_utc())?;
     build_plan(&state, answers, &inputs)
 }

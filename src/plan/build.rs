@@ -25,6 +25,9 @@ pub fn build_plan(state: &DeviceState, answers: &Answers, inputs: &Inputs) -> Re
     let edge_ca = plan_edge_ca(state, answers, inputs, &mut plan)?;
     let extra = edge_ca.config.as_ref().map(|c| c as &dyn ConfigEdit);
     let config = plan_config(state, answers, extra, &mut plan)?;
+    if let Some(host) = answers.agent.as_ref().and_then(|a| a.host_storage.as_deref()) {
+        super::host_storage::plan_dir(state, host, &mut plan)?;
+    }
     let daemon_json = plan_daemon_json(state, answers, &mut plan)?;
     let proxy = plan_proxy(state, answers, &mut plan)?;
     let changes = Changes {

@@ -14,6 +14,15 @@ use crate::paths;
 /// IoT Edge's default bootstrap agent, used when `[agent]` must be created without an image.
 pub const DEFAULT_AGENT_IMAGE: &str = "mcr.microsoft.com/azureiotedge-agent:1.4";
 
+/// The top-level key that lets (or stops) deployments ask Docker for privileges.
+pub const ELEVATED: &str = "allow_elevated_docker_permissions";
+
+/// What `allow_elevated_docker_permissions = false` does to modules (iotedge-1.4.md §1.2).
+const ELEVATED_NOTE: &str = "allow_elevated_docker_permissions = false: from now on, aziot-edged creates modules \
+    without Privileged and without the capabilities they add (CapAdd), and drops CHOWN and SETUID unless a module \
+    adds them explicitly. A module that needs those fails or misbehaves; already running modules keep theirs until \
+    they are recreated.";
+
 /// The start of a config.toml edgeprep creates on a device without the package's template.
 const MINIMAL_CONFIG: &str = "\
 # Azure IoT Edge configuration (/etc/aziot/config.toml), created by edgeprep.
@@ -54,6 +63,7 @@ pub fn plan_config(
     };
     let mut doc = ConfigToml::parse(&base, base_name)?;
     let old_hostname = existing.and(doc.get_str(&[], "hostname"));
+    let was_denied = doc.get(&[], ELEVATED).and_then(|v| v.as_bool()) == Some(false);
     edit(&mut doc, answers)?;
     if let Some(extra) = extra {
         extra.edit(&mut doc)?;
@@ -78,6 +88,9 @@ pub fn plan_config(
             "The hostname changes from \"{old}\" to \"{new}\". If modules already run on this device, \
              `iotedge config apply` refuses until they are removed (it prints the command)."
         ));
+    }
+    if answers.allow_elevated_docker_permissions == Some(false) && !was_denied && content_changed {
+        plan.notes.push(ELEVATED_NOTE.to_string());
     }
     if let (Some(wanted), Some(os)) = (answers.hostname.as_deref(), state.os_hostname.as_deref())
         && !hostname_matches_os(wanted, os)
@@ -233,6 +246,9 @@ fn topics(answers: &Answers, edge_ca: bool) -> Vec<&'static str> {
     if answers.hostname.is_some() {
         topics.push("hostname");
     }
+    if answers.allow_elevated_docker_permissions.is_some() {
+        topics.push("elevated Docker permissions");
+    }
     if answers.provisioning.is_some() {
         topics.push("provisioning");
     }
@@ -242,8 +258,13 @@ fn topics(answers: &Answers, edge_ca: bool) -> Vec<&'static str> {
     if answers.proxy.is_some() {
         topics.push("proxy for edgeAgent");
     }
-    if answers.agent.is_some() {
-        topics.push("edgeAgent image and registry");
+    if let Some(agent) = &answers.agent {
+        if agent.image.is_some() || agent.auth.is_some() {
+            topics.push("edgeAgent image and registry");
+        }
+        if agent.host_storage.is_some() {
+            topics.push("edgeAgent host storage");
+        }
     }
     if answers.image_garbage_collection.is_some() {
         topics.push("image garbage collection");
@@ -257,6 +278,10 @@ fn topics(answers: &Answers, edge_ca: bool) -> Vec<&'static str> {
 fn edit(doc: &mut ConfigToml, answers: &Answers) -> Result<()> {
     if let Some(hostname) = &answers.hostname {
         doc.set(&[], "hostname", hostname.as_str());
+    }
+    if let Some(allow) = answers.allow_elevated_docker_permissions {
+        // A top-level key: the editor places it before the first table.
+        doc.set(&[], ELEVATED, allow);
     }
     if let Some(provisioning) = &answers.provisioning {
         set_provisioning(doc, provisioning);
@@ -279,6 +304,9 @@ fn edit(doc: &mut ConfigToml, answers: &Answers) -> Result<()> {
     if let Some(agent) = &answers.agent {
         if let Some(image) = &agent.image {
             doc.set(&["agent", "config"], "image", image.as_str());
+        }
+        if let Some(host) = &agent.host_storage {
+            super::host_storage::edit_config(doc, host);
         }
         if let Some(auth) = &agent.auth {
             let path = ["agent", "config", "auth"];

@@ -7,6 +7,7 @@ pub mod commands;
 pub mod config_toml;
 mod daemon_json;
 pub mod edge_ca;
+pub mod host_storage;
 pub mod inputs;
 mod proxy;
 mod render;

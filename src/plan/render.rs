@@ -119,8 +119,9 @@ fn visible_endings(text: &str) -> String {
     out
 }
 
-/// The plan for machines: `{"changed", "files": [{path, action, reason, diff}], "commands",
-/// "notes"}`, secrets masked.
+/// The plan for machines: `{"changed", "dirs": [{path, mode, uid, gid}], "files": [{path,
+/// action, reason, diff}], "commands", "notes"}`, secrets masked. `mode` is octal text, as
+/// `ls` and `chmod` write it.
 pub fn render_json(plan: &Plan) -> serde_json::Value {
     let files: Vec<_> = plan
         .files
@@ -141,7 +142,15 @@ pub fn render_json(plan: &Plan) -> serde_json::Value {
     let commands: Vec<_> =
         plan.commands.iter().map(|c| json!({ "command": c.display(), "reason": c.reason })).collect();
     let notes: Vec<_> = plan.notes.iter().map(|n| mask(n, &plan.secrets)).collect();
-    json!({ "changed": !plan.is_empty(), "files": files, "commands": commands, "notes": notes })
+    let dirs: Vec<_> = plan
+        .dirs
+        .iter()
+        .map(|d| {
+            let o = d.ownership;
+            json!({ "path": d.path, "mode": format!("{:04o}", o.mode), "uid": o.uid, "gid": o.gid })
+        })
+        .collect();
+    json!({ "changed": !plan.is_empty(), "dirs": dirs, "files": files, "commands": commands, "notes": notes })
 }
 
 #[cfg(test)]

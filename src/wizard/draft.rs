@@ -9,7 +9,8 @@ use std::collections::BTreeMap;
 
 use super::questions::{EDGE_CA_CSR, Field, Kind, Path, SECTIONS, Section, find_field};
 use crate::answers::Answers;
-use crate::answers::validate::{key_label, validate};
+use crate::answers::UpstreamProtocol;
+use crate::answers::validate::{key_label, validate, validate_proxy_protocol};
 
 /// One section's choices.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,7 +62,7 @@ impl Draft {
         let sections = SECTIONS
             .iter()
             .map(|s| {
-                let given = tree.as_ref().and_then(|t| lookup(t, s.key));
+                let given = tree.as_ref().and_then(|t| lookup(t, s.key)).filter(|v| !only_nested_steps(s, v));
                 let draft = match given {
                     Some(_) => SectionDraft {
                         set: true,
@@ -135,6 +136,25 @@ impl Draft {
             .then(|| self.value(CSR_COMMON_NAME).trim().to_string())
     }
 
+    /// For the proxy step: the `proxy-protocol` warning `answers check` and the plan give
+    /// ([`validate_proxy_protocol`]) when the protocol the device will use cannot pass a proxy.
+    /// That protocol is the upstream step's when it sets one on `path`, else the device's now
+    /// (`device_protocol`; IoT Edge tries Amqp first when none is set).
+    pub fn proxy_protocol_warnings(&self, path: Path, device_protocol: Option<&str>) -> Vec<String> {
+        let asked = |key: &str| path.sections().any(|s| s.key == key) && self.is_set(key);
+        if !asked("proxy") {
+            return Vec::new();
+        }
+        let protocol = if asked("upstream") {
+            UpstreamProtocol::parse(self.value("upstream.protocol"))
+        } else {
+            Some(device_protocol.and_then(UpstreamProtocol::parse).unwrap_or(UpstreamProtocol::Amqp))
+        };
+        protocol.map_or_else(Vec::new, |p| {
+            validate_proxy_protocol(p).warnings.into_iter().map(|f| f.message).collect()
+        })
+    }
+
     /// The answers the sections on `path` make, with every problem the answers file's rules find.
     pub fn check(&self, path: Path) -> Checked {
         let mut problems = Vec::new();
@@ -177,7 +197,7 @@ impl Draft {
                 });
                 continue;
             }
-            table.extend(one);
+            merge(&mut table, one);
         }
         let answers = match toml::Value::Table(table).try_into::<Answers>() {
             Ok(answers) => answers,
@@ -223,9 +243,38 @@ impl Checked {
 /// The field holding the common name of the Edge CA request.
 const CSR_COMMON_NAME: &str = "edge_ca.csr.common_name";
 
-/// The top-level section a dotted key belongs to.
+/// The section (step) a dotted key belongs to: the step of its own when it has one
+/// (`agent.host_storage`), else its top-level section.
 pub fn section_of(key: &str) -> &str {
-    key.split('.').next().unwrap_or(key)
+    SECTIONS
+        .iter()
+        .map(|s| s.key)
+        .filter(|s| key == *s || key.strip_prefix(*s).is_some_and(|rest| rest.starts_with('.')))
+        .max_by_key(|s| s.len())
+        .map_or_else(|| key.split('.').next().unwrap_or(key), |s| &key[..s.len()])
+}
+
+/// Whether a section's table holds only keys that are steps of their own (`[agent]` with only
+/// `host_storage`): the section itself is then not given.
+fn only_nested_steps(section: &Section, value: &toml::Value) -> bool {
+    let Some(table) = value.as_table() else { return false };
+    !table.is_empty()
+        && table.keys().all(|k| {
+            let nested = format!("{}.{k}", section.key);
+            SECTIONS.iter().any(|s| s.key == nested)
+        })
+}
+
+/// Put `from` into `into`, table by table, so two steps can fill one answers table.
+fn merge(into: &mut toml::Table, from: toml::Table) {
+    for (key, value) in from {
+        match (into.get_mut(&key), value) {
+            (Some(toml::Value::Table(existing)), toml::Value::Table(more)) => merge(existing, more),
+            (_, value) => {
+                into.insert(key, value);
+            }
+        }
+    }
 }
 
 fn recommended_values(section: &Section) -> BTreeMap<&'static str, String> {
@@ -369,7 +418,10 @@ mod tests {
         let draft = Draft::recommended();
         let checked = draft.check(Path::Production);
         let answers = checked.answers.unwrap_or_else(|| panic!("{:?}", checked.problems));
-        assert!(answers.proxy.is_none() && answers.dns.is_none() && answers.agent.is_none());
+        assert!(answers.proxy.is_none() && answers.dns.is_none());
+        // The runtime image is the site's to give; only the agent's storage has a safe default.
+        let agent = answers.agent.clone().unwrap();
+        assert!(agent.image.is_none() && agent.auth.is_none() && agent.host_storage.is_some());
         assert_eq!(answers.upstream.unwrap().protocol.as_str(), "AmqpWs");
         assert_eq!(answers.logging.unwrap().max_files, Some(3));
         assert_eq!(answers.edge_ca.unwrap().generate.unwrap().days, Some(365));
@@ -450,6 +502,72 @@ mod tests {
         let checked = draft.check(Path::Production);
         assert!(checked.for_field("proxy.url").any(|p| p.error));
         assert!(checked.problems.iter().all(|p| !p.message.contains("hunter2")), "{:?}", checked.problems);
+    }
+
+    #[test]
+    fn the_proxy_step_warns_when_the_protocol_cannot_pass_a_proxy() {
+        let mut draft = Draft::recommended();
+        draft.set_section("proxy", true);
+        draft.set_value("proxy.url", "http://proxy:3128");
+        assert!(draft.proxy_protocol_warnings(Path::Production, Some("Amqp")).is_empty(), "AmqpWs chosen");
+        draft.set_value("upstream.protocol", "Mqtt");
+        let warnings = draft.proxy_protocol_warnings(Path::Production, None);
+        let answers = draft.check(Path::Production).answers.unwrap();
+        let same = validate(&answers).warnings.into_iter().map(|f| f.message).collect::<Vec<_>>();
+        assert_eq!(warnings, same, "the words of answers check and the plan");
+        assert!(warnings[0].contains("MqttWs"), "{warnings:?}");
+        // Upstream kept: the device's protocol decides; none set means Amqp.
+        draft.set_section("upstream", false);
+        assert!(draft.proxy_protocol_warnings(Path::Production, Some("AmqpWs")).is_empty());
+        assert!(draft.proxy_protocol_warnings(Path::Production, Some("Mqtt"))[0].contains("MqttWs"));
+        assert!(draft.proxy_protocol_warnings(Path::Production, None)[0].contains("AmqpWs"));
+        // No proxy, no warning.
+        draft.set_section("proxy", false);
+        assert!(draft.proxy_protocol_warnings(Path::Production, Some("Mqtt")).is_empty());
+    }
+
+    #[test]
+    fn host_storage_and_elevated_permissions_are_steps_with_safe_defaults() {
+        let answers = Draft::recommended().check(Path::Production).answers.unwrap();
+        assert_eq!(
+            answers.agent.and_then(|a| a.host_storage).as_deref(),
+            Some(crate::answers::validate::DEFAULT_HOST_STORAGE)
+        );
+        assert_eq!(answers.allow_elevated_docker_permissions, Some(false));
+        assert_eq!(section_of("agent.host_storage"), "agent.host_storage");
+        assert_eq!(section_of("agent.auth.server"), "agent");
+        assert_eq!(section_of("allow_elevated_docker_permissions"), "allow_elevated_docker_permissions");
+    }
+
+    #[test]
+    fn host_storage_alone_leaves_the_runtime_image_step_kept() {
+        let answers = parse_answers("[agent]\nhost_storage = \"/data/agent\"\n", "t").unwrap();
+        let draft = Draft::from_answers(&answers);
+        assert!(draft.is_set("agent.host_storage") && !draft.is_set("agent"));
+        assert_eq!(draft.check(Path::Production).answers.unwrap(), answers);
+        // Both steps set: one [agent] table.
+        let both = parse_answers(
+            "[agent]\nimage = \"mcr.microsoft.com/azureiotedge-agent:1.4.43\"\nhost_storage = \"/data/agent\"\n",
+            "t",
+        )
+        .unwrap();
+        let draft = Draft::from_answers(&both);
+        assert!(draft.is_set("agent.host_storage") && draft.is_set("agent"));
+        assert_eq!(draft.check(Path::Production).answers.unwrap(), both);
+    }
+
+    #[test]
+    fn a_host_storage_problem_lands_under_its_own_step() {
+        let mut draft = Draft::recommended();
+        draft.set_value("agent.host_storage", "/tmp/agent");
+        let checked = draft.check(Path::Production);
+        assert!(checked.answers.is_none());
+        assert!(checked.section_has_error("agent.host_storage") && !checked.section_has_error("agent"));
+        assert!(
+            checked.for_field("agent.host_storage").any(|p| p.message.contains("/tmp")),
+            "{:?}",
+            checked.problems
+        );
     }
 
     #[test]

@@ -66,6 +66,8 @@ impl Facts {
         put("agent.image", get(&["agent", "config", "image"]));
         put("agent.auth.server", get(&["agent", "config", "auth", "serveraddress"]));
         put("agent.auth.username", get(&["agent", "config", "auth", "username"]));
+        put("agent.host_storage", host_storage(&config));
+        put("allow_elevated_docker_permissions", get(&["allow_elevated_docker_permissions"]));
         for key in ["enabled", "cleanup_recurrence", "image_age_cleanup_threshold", "cleanup_time"] {
             let field: &'static str = match key {
                 "enabled" => "image_garbage_collection.enabled",
@@ -137,6 +139,27 @@ impl Facts {
 
 pub use crate::checks::render::symbol;
 
+/// The host directory that keeps edgeAgent's state, by the rule `edgeprep check` and the plan
+/// use.
+fn host_storage(config: &toml::Table) -> Option<String> {
+    use crate::plan::host_storage::{is_storage_folder_key, persisted_by};
+    let agent = config.get("agent")?;
+    let folder = agent
+        .get("env")
+        .and_then(toml::Value::as_table)
+        .and_then(|env| env.iter().find(|(k, _)| is_storage_folder_key(k)))
+        .and_then(|(_, v)| v.as_str());
+    let binds: Vec<String> = agent
+        .get("config")
+        .and_then(|c| c.get("createOptions"))
+        .and_then(|c| c.get("HostConfig"))
+        .and_then(|h| h.get("Binds"))
+        .and_then(toml::Value::as_array)
+        .map(|b| b.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+        .unwrap_or_default();
+    persisted_by(folder, &binds).1.map(|(host, _)| host.to_string())
+}
+
 fn text<'a>(state: &'a DeviceState, path: &str) -> Option<&'a str> {
     state.text(path).ok().flatten()
 }
@@ -184,6 +207,17 @@ mod tests {
         assert!(listed.contains(&("upstream-protocol", Status::Warning)), "{listed:?}");
         assert!(facts.checklist().all(|c| c.details.iter().all(|d| !d.contains("topsecret"))));
         assert!(facts.provisioned);
+    }
+
+    #[test]
+    fn the_storage_and_privileges_steps_show_what_the_device_has_by_the_checks_rule() {
+        let config = "allow_elevated_docker_permissions = false\n[agent]\nname = \"edgeAgent\"\ntype = \"docker\"\n[agent.config]\nimage = \"i\"\ncreateOptions = { HostConfig = { Binds = [\"/srv/a:/a\", \"/data/agent:/iotedge/storage\"] } }\n[agent.env]\nSTORAGEFOLDER = \"/iotedge/storage\"\n";
+        let facts = Facts::read(&DeviceState::default().with_file(paths::CONFIG_TOML, config), None, "gw");
+        assert_eq!(facts.current("agent.host_storage"), Some("/data/agent"));
+        assert_eq!(facts.current("allow_elevated_docker_permissions"), Some("false"));
+        // A bind without storageFolder pointing into it keeps nothing: not set.
+        let facts = Facts::read(&DeviceState::default().with_file(paths::CONFIG_TOML, CONFIG), None, "gw");
+        assert_eq!(facts.current("agent.host_storage"), None);
     }
 
     #[test]

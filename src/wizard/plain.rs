@@ -73,11 +73,18 @@ fn ask_and_apply(ctx: &Context, facts: Facts, answers: Option<&Answers>, out: &m
         eprintln!("{}: from the answers file.", section.title);
     }
     let answers = loop {
+        let mut said = Vec::new();
         for section in &to_ask {
             ask_section(&mut draft, path, section, facts)?;
+            if section.key == "proxy" {
+                for warning in draft.proxy_protocol_warnings(path, facts.current("upstream.protocol")) {
+                    eprintln!("Note: {warning}");
+                    said.push(warning);
+                }
+            }
         }
         let checked = draft.check(path);
-        for problem in checked.problems.iter().filter(|p| !p.error) {
+        for problem in checked.problems.iter().filter(|p| !p.error && !said.contains(&p.message)) {
             eprintln!("Note: {}", problem.message);
         }
         match checked.answers {

@@ -5,6 +5,9 @@
 //! so the mapping into and out of [`Answers`](crate::answers::Answers) is the answers file's own
 //! serde mapping (see [`super::draft`]) and a validation finding lands under the field it names.
 //! Adding an answers section means adding one [`Section`] here; a test fails until you do.
+//! A key inside a section may be a step of its own when it is a separate decision with its
+//! own safe default (`agent.host_storage`): its section key is then that dotted key, and the
+//! step of the enclosing section does not ask it.
 
 /// How a field is edited and how its text becomes a TOML value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -228,6 +231,38 @@ pub const SECTIONS: &[Section] = &[
         recommend_change: false,
     },
     Section {
+        key: "agent.host_storage",
+        title: "Agent storage",
+        why: "edgeAgent keeps its state in a host directory, so a recreated container does not start \
+              from nothing.",
+        fields: &[field(
+            "agent.host_storage",
+            "Host directory",
+            "absolute path on the device, e.g. /var/lib/edgeprep/edge-agent",
+            Kind::Text,
+        )
+        .recommend(crate::answers::validate::DEFAULT_HOST_STORAGE)
+        .required()],
+        first_boot_only: false,
+        recommend_change: true,
+    },
+    Section {
+        key: "allow_elevated_docker_permissions",
+        title: "Privileges",
+        why: "With false, no deployment can start privileged modules or add Docker capabilities; keep \
+              true only if a module needs them.",
+        fields: &[field(
+            "allow_elevated_docker_permissions",
+            "Allow elevated",
+            "false: no privileged modules, no added capabilities",
+            Kind::Bool,
+        )
+        .recommend("false")
+        .required()],
+        first_boot_only: false,
+        recommend_change: true,
+    },
+    Section {
         key: "image_garbage_collection",
         title: "Image cleanup",
         why: "Old module images fill the disk of a device nobody visits. IoT Edge can remove images \
@@ -406,7 +441,9 @@ impl Path {
 
     pub fn summary(self) -> &'static str {
         match self {
-            Path::Production => "every step: CA, protocol, proxy, image, cleanup, logs, DNS",
+            Path::Production => {
+                "every step: CA, protocol, proxy, image, storage, privileges, cleanup, logs, DNS"
+            }
             Path::FirstBoot => "the same, plus provisioning and hostname",
             Path::RotateCa => "the certificate step, then review and apply",
         }
@@ -447,9 +484,25 @@ pub(crate) mod tests {
         let toml = toml::Value::try_from(full_answers()).unwrap();
         let mut keys: Vec<&str> = toml.as_table().unwrap().keys().map(String::as_str).collect();
         keys.sort_unstable();
-        let mut steps: Vec<&str> = SECTIONS.iter().map(|s| s.key).collect();
+        let mut steps: Vec<&str> = SECTIONS.iter().map(|s| s.key).filter(|k| !k.contains('.')).collect();
         steps.sort_unstable();
         assert_eq!(keys, steps);
+        // A step for a key inside a section names a key of the model, and is the only step
+        // that asks it.
+        for nested in SECTIONS.iter().filter(|s| s.key.contains('.')) {
+            let found = nested.key.split('.').try_fold(&toml, |node, part| node.get(part));
+            assert!(found.is_some(), "{} is not an answers key", nested.key);
+            let askers: Vec<&str> = SECTIONS
+                .iter()
+                .filter(|s| {
+                    s.fields
+                        .iter()
+                        .any(|f| f.key == nested.key || f.key.starts_with(&format!("{}.", nested.key)))
+                })
+                .map(|s| s.key)
+                .collect();
+            assert_eq!(askers, [nested.key]);
+        }
     }
 
     #[test]
@@ -487,6 +540,7 @@ pub(crate) mod tests {
         use crate::answers::*;
         Answers {
             hostname: Some("edge-01".into()),
+            allow_elevated_docker_permissions: Some(false),
             provisioning: Some(Provisioning {
                 source: ProvisioningSource::Dps,
                 connection_string: None,
@@ -508,6 +562,7 @@ pub(crate) mod tests {
                     password: Some("pw".into()),
                     password_file: None,
                 }),
+                host_storage: Some("/var/lib/edgeprep/edge-agent".into()),
             }),
             image_garbage_collection: Some(ImageGarbageCollection {
                 enabled: Some(true),

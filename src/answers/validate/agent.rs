@@ -1,4 +1,5 @@
-//! `[agent]`: the bootstrap edgeAgent image reference and `[agent.auth]` registry credentials.
+//! `[agent]`: the bootstrap edgeAgent image reference, `[agent.auth]` registry credentials and
+//! the host storage path (rule in `host_storage`).
 
 use super::{Findings, quoted};
 use crate::answers::{Agent, RegistryAuth};
@@ -141,6 +142,9 @@ fn check_agent(f: &mut Findings, agent: &Agent) {
     }
     if let Some(auth) = &agent.auth {
         check_registry_auth(f, auth, image_registry);
+    }
+    if let Some(path) = &agent.host_storage {
+        super::host_storage::check_host_storage(f, path);
     }
 }
 

@@ -116,6 +116,7 @@ mod tests {
         let s = || Some(text.to_string());
         Answers {
             hostname: s(),
+            allow_elevated_docker_permissions: Some(false),
             provisioning: Some(Provisioning {
                 source: ProvisioningSource::Dps,
                 connection_string: s(),
@@ -137,6 +138,7 @@ mod tests {
                     password: s(),
                     password_file: s(),
                 }),
+                host_storage: s(),
             }),
             image_garbage_collection: Some(ImageGarbageCollection {
                 enabled: Some(true),
@@ -157,7 +159,7 @@ mod tests {
     }
 
     /// Every string key of the model: counted from the serialized form, like the check walks it.
-    const STRING_KEYS: usize = 24;
+    const STRING_KEYS: usize = 25;
 
     #[test]
     fn every_string_field_is_checked_and_each_finding_names_its_key() {

@@ -23,6 +23,7 @@ mod control;
 mod dns;
 mod edge_ca;
 mod gc;
+mod host_storage;
 mod hostname;
 mod logging;
 mod provisioning;
@@ -33,6 +34,7 @@ pub use control::{control_character_problem, describe_character, is_forbidden, v
 pub use dns::validate_dns;
 pub use edge_ca::validate_edge_ca;
 pub use gc::validate_image_gc;
+pub use host_storage::{DEFAULT_HOST_STORAGE, host_storage_problem};
 pub use hostname::validate_hostname;
 pub use logging::validate_logging;
 pub use provisioning::validate_provisioning;
@@ -236,11 +238,14 @@ mod test_support {
         }
     }
     pub(super) fn with_image(image: &str) -> Answers {
-        Answers { agent: Some(Agent { image: Some(image.into()), auth: None }), ..Answers::default() }
+        Answers {
+            agent: Some(Agent { image: Some(image.into()), auth: None, host_storage: None }),
+            ..Answers::default()
+        }
     }
     pub(super) fn with_auth(image: Option<&str>, auth: RegistryAuth) -> Answers {
         Answers {
-            agent: Some(Agent { image: image.map(Into::into), auth: Some(auth) }),
+            agent: Some(Agent { image: image.map(Into::into), auth: Some(auth), host_storage: None }),
             ..Answers::default()
         }
     }

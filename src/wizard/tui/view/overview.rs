@@ -28,6 +28,8 @@ fn answers_key(check: &CheckResult) -> Option<&str> {
         "hostname" => "hostname",
         "upstream-protocol" | "proxy-protocol" => "upstream.protocol",
         "agent-image" => "agent.image",
+        "host-storage" => "agent.host_storage",
+        "elevated-docker-permissions" => "allow_elevated_docker_permissions",
         "image-garbage-collection" => "image_garbage_collection",
         "production-certificates" => "edge_ca",
         "proxy-settings" => "proxy",
@@ -41,7 +43,7 @@ fn answers_key(check: &CheckResult) -> Option<&str> {
 /// stars), or nothing when no answer covers it.
 fn proposal(model: &Model, check: &CheckResult) -> String {
     let Some(key) = answers_key(check) else { return String::new() };
-    let section_key = key.split('.').next().unwrap_or(key);
+    let section_key = crate::wizard::draft::section_of(key);
     let Some(section) = section(section_key) else { return String::new() };
     if !model.path.includes(section) || !model.draft.is_set(section_key) {
         return "keep".to_string();

@@ -36,6 +36,17 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model, section: &'static Sect
     for problem in checked.for_section_only(&model.draft, section) {
         lines.push(problem_line(&problem.message, problem.error, theme));
     }
+    if section.key == "proxy" {
+        let device_protocol = model.facts.current("upstream.protocol");
+        // Wrapped, not cut: the fix (the WebSocket protocol to pick) is at its end.
+        let width = usize::from(body.width).saturating_sub(4).max(20);
+        for warning in model.draft.proxy_protocol_warnings(model.path, device_protocol) {
+            for (i, part) in wrap(&warning, width).into_iter().enumerate() {
+                let mark = if i == 0 { "! " } else { "  " };
+                lines.push(Line::styled(format!("  {mark}{part}"), theme.warning));
+            }
+        }
+    }
     for (i, field) in model.draft.visible_fields(section).into_iter().enumerate() {
         let focused = set && model.focus == i + 1;
         let text = model.draft.value(field.key);
@@ -119,6 +130,25 @@ fn row_line<'a>(focused: bool, label: &str, value: &str, theme: &Theme) -> Line<
 fn problem_line<'a>(message: &str, error: bool, theme: &Theme) -> Line<'a> {
     let (mark, style) = if error { ("x ", theme.error) } else { ("! ", theme.warning) };
     Line::styled(format!("{:w$}{mark}{message}", "", w = 2), style)
+}
+
+/// `text` word-wrapped at `width` characters (a word longer than that stays whole).
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines
 }
 
 /// Lines `text` takes when word-wrapped at `width` (as the Paragraph wraps it, near enough).
