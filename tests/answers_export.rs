@@ -18,13 +18,13 @@ const HOSTNAME: &str = "edge-gw-01.plant.contoso.com";
 /// password) and the per-device ones, the Edge CA generated on the device.
 fn full_answers() -> String {
     format!(
-        "hostname = \"{HOSTNAME}\"\n\n\
+        "hostname = \"{HOSTNAME}\"\nallow_elevated_docker_permissions = false\n\n\
          [provisioning]\nsource = \"manual\"\n\
          connection_string = \"HostName=contoso-hub.azure-devices.net;DeviceId=edge-gw-01;SharedAccessKey={SAS_KEY}\"\n\n\
          [upstream]\nprotocol = \"AmqpWs\"\n\n\
          [proxy]\nurl = \"http://edge:{PROXY_PASSWORD}@proxy.plant.contoso.com:3128\"\n\
          no_proxy = \"localhost,127.0.0.1,.plant.contoso.com\"\n\n\
-         [agent]\nimage = \"contoso.azurecr.io/azureiotedge-agent:1.4.43\"\n\n\
+         [agent]\nimage = \"contoso.azurecr.io/azureiotedge-agent:1.4.43\"\nhost_storage = \"/var/lib/edgeprep/edge-agent\"\n\n\
          [agent.auth]\nserver = \"contoso.azurecr.io\"\nusername = \"contoso-edge-pull\"\npassword = \"{REGISTRY_PASSWORD}\"\n\n\
          [image_garbage_collection]\nenabled = true\ncleanup_recurrence = \"1d\"\nimage_age_cleanup_threshold = \"7d\"\ncleanup_time = \"02:30\"\n\n\
          [logging]\ndriver = \"local\"\nmax_size = \"10m\"\nmax_files = 3\n\n\
@@ -107,6 +107,9 @@ fn sections(text: &str) -> Vec<String> {
 fn an_export_with_secrets_applied_to_the_same_device_plans_nothing() {
     let device = golden();
     let file = export_with_secrets(&device, "fleet.toml");
+    let table: toml::Table = std::fs::read_to_string(&file).unwrap().parse().unwrap();
+    assert_eq!(table["allow_elevated_docker_permissions"].as_bool(), Some(false));
+    assert_eq!(table["agent"]["host_storage"].as_str(), Some("/var/lib/edgeprep/edge-agent"));
     let (files, commands) = planned(&device, &file);
     assert!(files.is_empty() && commands.is_empty(), "files {files:#?}\ncommands {commands:#?}");
     let (code, stdout, _) = plan(&device, &file);
@@ -125,7 +128,7 @@ fn an_export_applied_to_a_fresh_device_gives_the_same_fleet_wide_settings() {
     assert_eq!(body(&first), body(&second));
     assert_eq!(
         sections(&second),
-        ["agent", "dns", "image_garbage_collection", "logging", "proxy", "upstream"]
+        ["agent", "allow_elevated_docker_permissions", "dns", "image_garbage_collection", "logging", "proxy", "upstream"]
     );
     // The fresh device kept its own identity.
     assert!(fresh.read("/etc/aziot/config.toml").contains("hostname = \"edge-gw-02\""));

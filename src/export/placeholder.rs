@@ -114,6 +114,7 @@ mod tests {
             proxy: Some(Proxy { url: url.into(), no_proxy: None }),
             agent: Some(Agent {
                 image: None,
+                host_storage: None,
                 auth: Some(RegistryAuth {
                     server: "r.example.com".into(),
                     username: "u".into(),

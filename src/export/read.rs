@@ -23,6 +23,7 @@ use crate::device::DeviceState;
 use crate::edit::DaemonJson;
 use crate::error::input_error;
 use crate::paths;
+use crate::plan::host_storage::{CONTAINER_STORAGE, is_storage_folder_key, persisted_by};
 use crate::plan::unit_env;
 
 /// The answers read, and the validators' warnings about them.
@@ -43,6 +44,11 @@ pub fn read_fleet_answers(state: &DeviceState) -> Result<ReadAnswers> {
         image_garbage_collection: r.image_garbage_collection(),
         logging: r.logging(),
         dns: r.dns(),
+        allow_elevated_docker_permissions: r.config_bool(
+            "allow_elevated_docker_permissions",
+            &[],
+            "allow_elevated_docker_permissions",
+        ),
         ..Answers::default()
     };
     r.finish(answers)
@@ -63,6 +69,8 @@ pub struct Reader<'a> {
     /// Answers key (dotted) → where its value came from, e.g. `/etc/aziot/config.toml [agent.config] image`.
     origins: BTreeMap<String, String>,
     problems: Vec<String>,
+    /// What was read but left out of the export, said on stderr with the warnings.
+    notes: Vec<String>,
 }
 
 impl<'a> Reader<'a> {
@@ -82,7 +90,7 @@ impl<'a> Reader<'a> {
             Some(text) => DaemonJson::parse(text, paths::DAEMON_JSON)?.get(&[]),
             None => None,
         };
-        Ok(Self { state, config, daemon, origins: BTreeMap::new(), problems: Vec::new() })
+        Ok(Self { state, config, daemon, origins: BTreeMap::new(), problems: Vec::new(), notes: Vec::new() })
     }
 
     /// The config.toml value at `table`.`key`, recording it as the origin of `answer`.
@@ -236,7 +244,51 @@ impl<'a> Reader<'a> {
         } else {
             None
         };
-        (image.is_some() || auth.is_some()).then_some(Agent { image, auth })
+        let host_storage = self.host_storage();
+        (image.is_some() || auth.is_some() || host_storage.is_some()).then_some(Agent {
+            image,
+            auth,
+            host_storage,
+        })
+    }
+
+    /// The host directory bound at [`CONTAINER_STORAGE`] when `storageFolder` points there, the
+    /// shape `[agent] host_storage` writes. Host storage set up another way (another container
+    /// path) is left out with a warning: the answer would rewrite it, so exporting it would not
+    /// reproduce the device.
+    fn host_storage(&mut self) -> Option<String> {
+        let agent = self.config.as_ref()?.get("agent")?.as_table()?;
+        let folder_key = agent
+            .get("env")
+            .and_then(toml::Value::as_table)
+            .and_then(|env| env.keys().find(|k| is_storage_folder_key(k)).cloned());
+        let folder = folder_key
+            .as_ref()
+            .and_then(|key| agent.get("env")?.as_table()?.get(key)?.as_str().map(str::to_string));
+        let binds: Vec<String> = agent
+            .get("config")
+            .and_then(|c| c.get("createOptions"))
+            .and_then(|o| o.get("HostConfig"))
+            .and_then(|h| h.get("Binds"))
+            .and_then(toml::Value::as_array)
+            .map(|binds| binds.iter().filter_map(|b| b.as_str().map(str::to_string)).collect())
+            .unwrap_or_default();
+        let (_, persisted) = persisted_by(folder.as_deref(), &binds);
+        let (host, container) = persisted?;
+        if folder.as_deref() != Some(CONTAINER_STORAGE) || container != CONTAINER_STORAGE {
+            self.notes.push(format!(
+                "{}: edgeAgent's state is kept on the host through {container}, not {CONTAINER_STORAGE}; \
+                 [agent] host_storage would move it, so it is left out of the export",
+                config_table(&["agent", "config"])
+            ));
+            return None;
+        }
+        let host = host.to_string();
+        self.origins.insert(
+            "agent.host_storage".into(),
+            format!("{} createOptions.HostConfig.Binds", config_table(&["agent", "config"])),
+        );
+        Some(host)
     }
 
     fn image_garbage_collection(&mut self) -> Option<ImageGarbageCollection> {
@@ -344,7 +396,7 @@ impl<'a> Reader<'a> {
             }
             return Err(input_error(message));
         }
-        let warnings = findings
+        let mut warnings: Vec<String> = findings
             .warnings
             .iter()
             .map(|w| {
@@ -352,6 +404,7 @@ impl<'a> Reader<'a> {
                 format!("{}{shown}: {}", self.origin_of(&w.key), w.problem)
             })
             .collect();
+        warnings.append(&mut self.notes);
         Ok(ReadAnswers { answers, warnings })
     }
 
@@ -414,6 +467,36 @@ mod tests {
         let err = read_fleet_answers(state).unwrap_err();
         assert_eq!(crate::error::exit_code_for(&err), crate::error::EXIT_BAD_INPUT, "{err:#}");
         err.to_string()
+    }
+
+    #[test]
+    fn host_storage_and_elevated_permissions_are_read_as_the_plan_writes_them() {
+        let state = with_config(
+            "allow_elevated_docker_permissions = false\n\n[agent.config]\nimage = \"mcr.microsoft.com/azureiotedge-agent:1.4.43\"\n\
+             createOptions = { HostConfig = { Binds = [\"/data/agent:/iotedge/storage\", \"/opt/x:/x:ro\"] } }\n\n\
+             [agent.env]\nStorageFolder = \"/iotedge/storage\"\n",
+        );
+        let read = read_fleet_answers(&state).unwrap();
+        assert_eq!(read.answers.allow_elevated_docker_permissions, Some(false));
+        let agent = read.answers.agent.unwrap();
+        assert_eq!(agent.host_storage.as_deref(), Some("/data/agent"));
+        assert!(read.warnings.is_empty(), "{:?}", read.warnings);
+    }
+
+    #[test]
+    fn host_storage_at_another_container_path_is_left_out_with_a_note() {
+        let state = with_config(
+            "[agent.config]\nimage = \"mcr.microsoft.com/azureiotedge-agent:1.4.43\"\n\
+             createOptions = { HostConfig = { Binds = [\"/data/agent:/state\"] } }\n\n\
+             [agent.env]\nstorageFolder = \"/state\"\n",
+        );
+        let read = read_fleet_answers(&state).unwrap();
+        assert_eq!(read.answers.agent.unwrap().host_storage, None);
+        assert!(
+            read.warnings.iter().any(|w| w.contains("/state") && w.contains("left out")),
+            "{:?}",
+            read.warnings
+        );
     }
 
     #[test]
