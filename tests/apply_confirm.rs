@@ -159,7 +159,7 @@ fn after_a_hang_up_the_deadline_still_reverts() {
     signal(&child, rustix::process::Signal::HUP);
     let (code, stdout, _) = finish(child);
     assert_eq!(code, 1, "{stdout}");
-    assert!(stdout.contains("Not confirmed: nobody confirmed them in time"), "{stdout}");
+    assert!(stdout.contains("Not confirmed in time: reverting."), "{stdout}");
     assert!(stdout.contains("REVERTED"), "{stdout}");
     assert_eq!(device.device_snapshot(), before);
 }

@@ -157,7 +157,11 @@ fn apply_confirmed(
     let begun = confirm::begin(root, &record);
     let read_enter = std::io::stdin().is_terminal();
     if !args.json {
-        write_report(&report, out)?;
+        // Not "Done." yet: that depends on the confirmation.
+        let mut text = Vec::new();
+        write_report(&report, &mut text)?;
+        let text = String::from_utf8_lossy(&text);
+        write!(out, "{}", text.strip_suffix("Done.\n").unwrap_or(&text))?;
         let how = if read_enter { "press Enter here, or run" } else { "run" };
         writeln!(
             out,
@@ -211,11 +215,11 @@ fn apply_confirmed(
     } else {
         let why = match confirmation {
             confirm::Confirmation::RevertedAfterInterrupt => {
-                "edgeprep was interrupted (Ctrl-C or SIGTERM) before"
+                "Interrupted (Ctrl-C or SIGTERM) before anyone confirmed: reverting now."
             }
-            _ => "nobody confirmed them in time, before",
+            _ => "Not confirmed in time: reverting.",
         };
-        writeln!(out, "Not confirmed: {why} the deadline.")?;
+        writeln!(out, "{why}")?;
         write_reverted(&backup, concluded.revert.as_ref(), out)?;
     }
     Ok(if confirmation == confirm::Confirmation::Kept { EXIT_OK } else { EXIT_FAILED })
