@@ -453,7 +453,7 @@ pub enum Progress {
     Silent,
 }
 
-/// How to wait.
+/// How to wait at the command line.
 pub struct Wait {
     pub seconds: Duration,
     /// Read Enter from stdin (only when stdin is a terminal).
@@ -461,6 +461,16 @@ pub struct Wait {
     pub progress: Progress,
     /// Probe health with real commands (false: commands are only listed under --root).
     pub health: bool,
+}
+
+/// A front-end's side of the wait: its input and its countdown.
+pub trait Watch {
+    /// Wait up to `at_most` for the person: `Some` ends the wait (Enter keeps, a stop key
+    /// reverts).
+    fn input(&mut self, at_most: Duration) -> Option<WaitEnd>;
+    /// The seconds left changed (once a second), with the latest health; `new_health` when it
+    /// changed since the last call.
+    fn show(&mut self, seconds_left: u64, health: Option<&Health>, new_health: bool);
 }
 
 static STOP: OnceLock<Arc<AtomicBool>> = OnceLock::new();
@@ -479,32 +489,81 @@ fn stop_flag() -> Result<Arc<AtomicBool>> {
     Ok(STOP.get_or_init(|| flag).clone())
 }
 
-/// Wait for the confirmation of `root`'s pending record: Enter, `edgeprep confirm` (seen as
-/// `pending` vanishing), the deadline, or Ctrl-C/SIGTERM. The caller must hold the stop-signal
-/// shield ([`super::interrupt::Shield`]), so SIGHUP is only recorded.
-pub fn wait(root: &DeviceRoot, options: Wait) -> Result<WaitEnd> {
-    let stop = stop_flag()?;
-    stop.store(false, Ordering::SeqCst);
-    let start = Instant::now();
-    let deadline = start + options.seconds;
-    let pending = file_of(root, Phase::Pending);
+/// The command line's [`Watch`]: Enter on stdin (read by a thread), the countdown on stderr.
+struct Console {
+    enter: Option<mpsc::Receiver<()>>,
+    progress: Progress,
+    read_enter: bool,
+    width: usize,
+}
 
-    let (enter_tx, enter_rx) = mpsc::channel::<()>();
-    if options.read_enter {
+impl Watch for Console {
+    fn input(&mut self, at_most: Duration) -> Option<WaitEnd> {
+        std::thread::sleep(at_most);
+        self.enter.as_ref().and_then(|rx| rx.try_recv().ok()).map(|()| WaitEnd::Enter)
+    }
+
+    fn show(&mut self, seconds_left: u64, health: Option<&Health>, new_health: bool) {
+        let line = countdown_line(seconds_left, health, self.read_enter);
+        // A terminal that went away (EIO, EPIPE) must not end the wait: writes are best effort.
+        match &mut self.progress {
+            Progress::Terminal(out) => {
+                let pad = self.width.saturating_sub(line.chars().count());
+                self.width = line.chars().count();
+                let _ = write!(out, "\r{line}{}", " ".repeat(pad));
+                let _ = out.flush();
+            }
+            Progress::Log(out) if new_health => {
+                let _ = writeln!(out, "{line}");
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Wait at the command line (see [`wait_with`]); Enter is read only when `read_enter`.
+pub fn wait(root: &DeviceRoot, options: Wait) -> Result<WaitEnd> {
+    let enter = options.read_enter.then(|| {
+        let (tx, rx) = mpsc::channel::<()>();
         // Left blocked in read after the wait when no line comes; the process ends soon after.
         std::thread::spawn(move || {
             let mut line = String::new();
             // EOF or an error (the terminal hung up) is not a confirmation: only a line is.
             if let Ok(n) = std::io::stdin().read_line(&mut line) {
                 if n > 0 && line.ends_with('\n') {
-                    let _ = enter_tx.send(());
+                    let _ = tx.send(());
                 }
             }
         });
+        rx
+    });
+    let mut console = Console { enter, progress: options.progress, read_enter: options.read_enter, width: 0 };
+    let end = wait_with(root, options.seconds, options.health, &mut console);
+    if let Progress::Terminal(out) = &mut console.progress {
+        let _ = writeln!(out);
     }
-    let probing = Arc::new(AtomicBool::new(options.health));
+    end
+}
+
+/// Wait for the confirmation of `root`'s pending record: the person (`watch`), `edgeprep
+/// confirm` (seen as `pending` vanishing), the deadline, or Ctrl-C/SIGTERM. Health is probed
+/// every [`HEALTH_EVERY`] on a thread of its own, so a hung `systemctl` cannot hold up the
+/// deadline. The caller must hold the stop-signal shield ([`super::interrupt::Shield`]), so
+/// SIGHUP is only recorded.
+pub fn wait_with(
+    root: &DeviceRoot,
+    seconds: Duration,
+    health: bool,
+    watch: &mut dyn Watch,
+) -> Result<WaitEnd> {
+    let stop = stop_flag()?;
+    stop.store(false, Ordering::SeqCst);
+    let deadline = Instant::now() + seconds;
+    let pending = file_of(root, Phase::Pending);
+
+    let probing = Arc::new(AtomicBool::new(health));
     let (health_tx, health_rx) = mpsc::channel::<Health>();
-    let prober = options.health.then(|| {
+    let prober = health.then(|| {
         let probing = probing.clone();
         std::thread::spawn(move || {
             let mut runner = crate::runner::SystemRunner;
@@ -520,14 +579,10 @@ pub fn wait(root: &DeviceRoot, options: Wait) -> Result<WaitEnd> {
         })
     });
 
-    let mut progress = options.progress;
-    let mut health: Option<Health> = None;
+    let mut latest: Option<Health> = None;
     let mut shown: Option<u64> = None;
-    let mut width: usize = 0;
+    let mut new_health = false;
     let end = loop {
-        if enter_rx.try_recv().is_ok() {
-            break WaitEnd::Enter;
-        }
         if stop.load(Ordering::SeqCst) {
             break WaitEnd::Interrupted;
         }
@@ -538,30 +593,21 @@ pub fn wait(root: &DeviceRoot, options: Wait) -> Result<WaitEnd> {
         if now >= deadline {
             break WaitEnd::Timeout;
         }
-        while let Ok(h) = health_rx.try_recv() {
-            if let (Progress::Log(out), true) = (&mut progress, health.as_ref() != Some(&h)) {
-                // A terminal that went away (EIO, EPIPE) must not end the wait.
-                let _ =
-                    writeln!(out, "{}", countdown_line(left(deadline, now), Some(&h), options.read_enter));
-            }
-            health = Some(h);
-        }
         let secs = left(deadline, now);
+        while let Ok(h) = health_rx.try_recv() {
+            new_health |= latest.as_ref() != Some(&h);
+            latest = Some(h);
+        }
+        // At most once a second; new health waits for the next second.
         if shown != Some(secs) {
             shown = Some(secs);
-            if let Progress::Terminal(out) = &mut progress {
-                let line = countdown_line(secs, health.as_ref(), options.read_enter);
-                let pad = width.saturating_sub(line.chars().count());
-                width = line.chars().count();
-                let _ = write!(out, "\r{line}{}", " ".repeat(pad));
-                let _ = out.flush();
-            }
+            watch.show(secs, latest.as_ref(), new_health);
+            new_health = false;
         }
-        std::thread::sleep(Duration::from_millis(100));
+        if let Some(end) = watch.input(Duration::from_millis(100)) {
+            break end;
+        }
     };
-    if let Progress::Terminal(out) = &mut progress {
-        let _ = writeln!(out);
-    }
     probing.store(false, Ordering::SeqCst);
     if let Some(prober) = prober {
         // Its probe in flight finishes first, so no health command runs during a revert.
