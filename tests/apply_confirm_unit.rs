@@ -23,10 +23,11 @@ fn values(text: &str, section: &str, key: &str) -> Vec<String> {
         }
         if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
             current = name.to_string();
-        } else if let Some((k, v)) = line.split_once('=') {
-            if current == section && k.trim() == key {
-                found.push(v.trim().to_string());
-            }
+        } else if let Some((k, v)) = line.split_once('=')
+            && current == section
+            && k.trim() == key
+        {
+            found.push(v.trim().to_string());
         }
     }
     found

@@ -252,10 +252,10 @@ pub fn me() -> (u32, Option<u64>) {
 
 /// Whether the edgeprep that wrote `record` still waits: same boot, same process alive.
 pub fn waiter_alive(record: &Record, current_boot: Option<&str>) -> bool {
-    if let (Some(then), Some(now)) = (record.boot_id.as_deref(), current_boot) {
-        if then != now {
-            return false;
-        }
+    if let (Some(then), Some(now)) = (record.boot_id.as_deref(), current_boot)
+        && then != now
+    {
+        return false;
     }
     let Some(pid) = i32::try_from(record.pid).ok().and_then(rustix::process::Pid::from_raw) else {
         return false;
@@ -366,13 +366,13 @@ pub fn settle(
 
 /// Refuse a new change while an apply waits for its confirmation, naming what to do.
 pub fn refuse_while_waiting(root: &DeviceRoot) -> Result<()> {
-    if let Some(State { phase: Phase::Pending, record }) = read(root)? {
-        if waiter_alive(&record, current_boot_id(root).as_deref()) {
-            return Err(input_error(format!(
-                "an apply (backup set {}) waits for confirmation until {}; nothing was changed. Confirm it with `edgeprep confirm` or let it revert, then try again",
-                record.backup, record.deadline
-            )));
-        }
+    if let Some(State { phase: Phase::Pending, record }) = read(root)?
+        && waiter_alive(&record, current_boot_id(root).as_deref())
+    {
+        return Err(input_error(format!(
+            "an apply (backup set {}) waits for confirmation until {}; nothing was changed. Confirm it with `edgeprep confirm` or let it revert, then try again",
+            record.backup, record.deadline
+        )));
     }
     Ok(())
 }
@@ -529,10 +529,11 @@ pub fn wait(root: &DeviceRoot, options: Wait) -> Result<WaitEnd> {
         std::thread::spawn(move || {
             let mut line = String::new();
             // EOF or an error (the terminal hung up) is not a confirmation: only a line is.
-            if let Ok(n) = std::io::stdin().read_line(&mut line) {
-                if n > 0 && line.ends_with('\n') {
-                    let _ = tx.send(());
-                }
+            if let Ok(n) = std::io::stdin().read_line(&mut line)
+                && n > 0
+                && line.ends_with('\n')
+            {
+                let _ = tx.send(());
             }
         });
         rx

@@ -294,10 +294,10 @@ impl confirm::Watch for Progress<'_> {
         // `edgeprep confirm` from a new session still keeps).
         match event::poll(at_most) {
             Ok(true) => {
-                if let Ok(Event::Key(key)) = event::read() {
-                    if let Some(msg) = tui::keys::map(key, false) {
-                        tui::update::update(self.model, msg);
-                    }
+                if let Ok(Event::Key(key)) = event::read()
+                    && let Some(msg) = tui::keys::map(key, false)
+                {
+                    tui::update::update(self.model, msg);
                 }
             }
             Ok(false) => {}
