@@ -254,6 +254,26 @@ fn after_a_kill_the_next_apply_reverts_first_then_applies() {
 }
 
 #[test]
+fn after_a_kill_the_next_apply_json_names_the_apply_it_reverted() {
+    let device = device();
+    killed_while_waiting(&device);
+    let answers = device.answers(ANSWERS);
+    let out = device
+        .edgeprep(&["apply", "--yes", "--json", "--answers", answers.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let reverted = json["reverted_unconfirmed"].as_str().expect("reverted_unconfirmed");
+    assert_ne!(Some(reverted), json["backup"].as_str());
+    let confirm_line = audit(&device)
+        .into_iter()
+        .find(|e| e["action"] == "confirm")
+        .expect("a confirm line in the audit log");
+    assert_eq!(confirm_line["backup"].as_str(), Some(reverted));
+}
+
+#[test]
 fn a_second_apply_is_refused_while_one_waits() {
     let device = device();
     let mut child = spawn_apply(&device, "60", &[]);

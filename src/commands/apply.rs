@@ -23,11 +23,11 @@ use crate::error::{EXIT_FAILED, EXIT_OK, input_error};
 use crate::plan::render_text;
 
 pub fn run(ctx: &Context, args: &ApplyArgs, out: &mut dyn Write) -> Result<i32> {
-    match settle_unconfirmed(ctx, args.json, out) {
-        Ok(()) => {}
+    let reverted_unconfirmed = match settle_unconfirmed(ctx, args.json, out) {
+        Ok(reverted) => reverted,
         Err(err) if args.json => return json_error(err, out),
         Err(err) => return Err(err),
-    }
+    };
     let recovered = match finish_interrupted(ctx, args, out) {
         Ok(Recovery::Done(finished)) => finished,
         Ok(Recovery::Declined) => return Ok(EXIT_OK),
@@ -55,7 +55,9 @@ pub fn run(ctx: &Context, args: &ApplyArgs, out: &mut dyn Write) -> Result<i32> 
         return Ok(EXIT_OK);
     }
     if let Some(seconds) = args.confirm {
-        return apply_confirmed(ctx, args, &plan, seconds, recovered.as_ref(), out);
+        let earlier =
+            Earlier { recovered: recovered.as_ref(), reverted_unconfirmed: reverted_unconfirmed.as_deref() };
+        return apply_confirmed(ctx, args, &plan, seconds, &earlier, out);
     }
     let mut runner = ctx.runner();
     let shield = Shield::raise()?;
@@ -67,6 +69,9 @@ pub fn run(ctx: &Context, args: &ApplyArgs, out: &mut dyn Write) -> Result<i32> 
                 let mut value = report_json(&report);
                 if let Some(finished) = &recovered {
                     value["recovered"] = json!(finished);
+                }
+                if let Some(id) = &reverted_unconfirmed {
+                    value["reverted_unconfirmed"] = json!(id);
                 }
                 writeln!(out, "{}", serde_json::to_string_pretty(&value)?)?;
             } else {
@@ -81,25 +86,33 @@ pub fn run(ctx: &Context, args: &ApplyArgs, out: &mut dyn Write) -> Result<i32> 
 /// An `apply --confirm` whose edgeprep was killed (or whose device lost power) left its
 /// change unconfirmed: revert it before anything new is planned, as `--confirm` promised. One
 /// still waiting refuses the new apply (it holds the lock anyway; this says why).
-fn settle_unconfirmed(ctx: &Context, json: bool, out: &mut dyn Write) -> Result<()> {
+/// Returns the backup set id of the apply it reverted (`"reverted_unconfirmed"` in JSON).
+fn settle_unconfirmed(ctx: &Context, json: bool, out: &mut dyn Write) -> Result<Option<String>> {
     confirm::refuse_while_waiting(&ctx.root)?;
     if !matches!(
         confirm::read(&ctx.root)?,
         Some(confirm::State { phase: confirm::Phase::Pending | confirm::Phase::Reverting, .. })
     ) {
-        return Ok(());
+        return Ok(None);
     }
     let lock = DeviceLock::acquire(&ctx.root)?;
     let mut runner = ctx.runner();
     let shield = Shield::raise()?;
     let settled = confirm::settle(&ctx.root, runner.as_mut(), &Actor::from_env(), &lock);
     drop(shield);
-    if let (Some(abandoned), false) = (settled?, json) {
+    let Some(abandoned) = settled? else { return Ok(None) };
+    if !json {
         writeln!(out, "An earlier `apply --confirm` was never confirmed (its edgeprep was stopped).")?;
         write_reverted(&abandoned.record.backup, abandoned.report.as_ref(), out)?;
         writeln!(out)?;
     }
-    Ok(())
+    Ok(Some(abandoned.record.backup))
+}
+
+/// What this run did before its own apply, for the JSON.
+struct Earlier<'a> {
+    recovered: Option<&'a Finished>,
+    reverted_unconfirmed: Option<&'a str>,
 }
 
 /// Apply, then keep the change only if it is confirmed within `seconds` (see
@@ -109,7 +122,7 @@ fn apply_confirmed(
     args: &ApplyArgs,
     plan: &crate::plan::Plan,
     seconds: u64,
-    recovered: Option<&Finished>,
+    earlier: &Earlier<'_>,
     out: &mut dyn Write,
 ) -> Result<i32> {
     let root = &ctx.root;
@@ -124,8 +137,11 @@ fn apply_confirmed(
         Err(err) => return failed(err, args.json, out),
     };
     let with_recovered = |mut value: serde_json::Value| {
-        if let Some(finished) = recovered {
+        if let Some(finished) = earlier.recovered {
             value["recovered"] = json!(finished);
+        }
+        if let Some(id) = earlier.reverted_unconfirmed {
+            value["reverted_unconfirmed"] = json!(id);
         }
         value
     };

@@ -1,0 +1,54 @@
+//! The full-screen wizard over SSH (SSH_CONNECTION set) in a pty: the apply waits for its
+//! confirmation with the countdown on the Apply screen, and Enter keeps the changes.
+
+mod common;
+
+use std::process::Command;
+use std::time::Duration;
+
+use common::Device;
+use expectrl::{Eof, Expect, Session};
+
+const CONFIG: &str = include_str!("../assets/demo/etc/aziot/config.toml");
+const DAEMON: &str = include_str!("../assets/demo/etc/docker/daemon.json");
+const ANSWERS: &str = include_str!("../assets/demo/answers.toml");
+
+#[test]
+fn over_ssh_the_wizard_waits_for_enter_and_keeps_the_changes() {
+    let device = Device::new();
+    device.write("/etc/aziot/config.toml", CONFIG);
+    device.write("/etc/docker/daemon.json", DAEMON);
+    let answers = device.answers(ANSWERS);
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_edgeprep"));
+    cmd.env("PATH", device.bin())
+        .env("USER", "tester")
+        .env_remove("SUDO_USER")
+        .env("TERM", "xterm")
+        .env("SSH_CONNECTION", "10.0.0.9 50000 10.0.0.2 22")
+        .env("EDGEPREP_TEST_ROOT", device.root())
+        .env_remove("NO_COLOR");
+    cmd.arg("--root").arg(device.root()).arg("--run-commands").args(["--answers", answers.to_str().unwrap()]);
+    let mut session = Session::spawn(cmd).expect("spawning edgeprep in a pty");
+    session.get_process_mut().set_window_size(80, 24).expect("setting the pty size");
+    session.set_expect_timeout(Some(Duration::from_secs(30)));
+    session.expect("What to do:").unwrap();
+    // Overview, seven steps, Review and its confirmation: then the apply runs and waits.
+    for _ in 0..10 {
+        session.send("\r").unwrap();
+    }
+    session.expect("Enter keeps them").unwrap();
+    assert!(device.exists("/var/lib/edgeprep/confirm/pending"), "the apply waits for its confirmation");
+    // Enter keeps; Enter on Done leaves.
+    session.send("\r").unwrap();
+    session.send("\r").unwrap();
+    session.expect("Kept: the changes stay").unwrap();
+    session.expect(Eof).unwrap();
+    let status = format!("{:?}", session.get_process().wait().expect("waiting for edgeprep"));
+    assert!(status.ends_with(", 0)"), "{status}");
+    assert!(device.exists("/var/lib/edgeprep/confirm/confirmed"));
+    assert_ne!(device.read("/etc/docker/daemon.json"), DAEMON, "the changes stay");
+    let log = device.read("/var/log/edgeprep.log");
+    let last: serde_json::Value = serde_json::from_str(log.lines().last().unwrap()).unwrap();
+    assert_eq!((last["action"].as_str(), last["result"].as_str()), (Some("confirm"), Some("kept")));
+    assert!(device.calls().iter().any(|c| c == "systemctl is-active aziot-edged"), "health was polled");
+}
