@@ -135,6 +135,26 @@ fn no_confirmation_in_time_restores_every_file_and_runs_the_commands_again() {
 }
 
 #[test]
+fn a_revert_that_cannot_restore_exits_3_and_stays_to_be_retried() {
+    let device = device();
+    let mut child = spawn_apply(&device, "2", &["--json"]);
+    wait_for_pending(&device, &mut child);
+    // The backup set is damaged while the apply waits.
+    let backups = device.path("/var/lib/edgeprep/backups");
+    for set in std::fs::read_dir(&backups).unwrap() {
+        std::fs::write(set.unwrap().path().join("manifest.json"), "{ not json").unwrap();
+    }
+    let (code, stdout, stderr) = finish(child);
+    assert_eq!(code, 3, "{stdout}{stderr}");
+    let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(json["confirmation"], "revert-failed");
+    assert!(stderr.contains("the next edgeprep run tries again"), "{stderr}");
+    assert!(device.exists("/var/lib/edgeprep/confirm/reverting"), "left for the next run");
+    assert_eq!(audit(&device).pop().unwrap()["result"], "revert failed");
+    device.edgeprep(&["confirm"]).assert().code(1).stdout(predicate::str::contains("being reverted"));
+}
+
+#[test]
 fn a_hang_up_does_not_end_the_wait_and_confirm_still_keeps() {
     let device = device();
     let mut child = spawn_apply(&device, "60", &[]);

@@ -320,8 +320,16 @@ pub fn revert(
         Ok(report) => report,
         Err(err) => {
             let _ = audit_line(root, actor, "revert failed", &record.backup, Some(format!("{err:#}")));
+            // Whatever stopped it (a damaged set is bad input elsewhere), the unconfirmed
+            // change is still on the device: exit 3, never 2's "nothing was written".
+            let reason = format!("{err:#}");
+            let err = if crate::error::exit_code_for(&err) == crate::error::EXIT_NOT_RESTORED {
+                err
+            } else {
+                err.context(crate::error::NotRestored { backup: record.backup.clone(), reason })
+            };
             return Err(err.context(format!(
-                "reverting the unconfirmed apply (backup set {}) failed; it is retried by the next edgeprep run",
+                "reverting the unconfirmed apply (backup set {}) failed; the next edgeprep run tries again",
                 record.backup
             )));
         }
