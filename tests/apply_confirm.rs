@@ -155,6 +155,21 @@ fn a_revert_that_cannot_restore_exits_3_and_stays_to_be_retried() {
 }
 
 #[test]
+fn a_hung_health_probe_does_not_hold_up_the_revert() {
+    let device = device();
+    let before = device.device_snapshot();
+    let sleep =
+        ["/bin/sleep", "/usr/bin/sleep"].into_iter().find(|p| std::path::Path::new(p).exists()).unwrap();
+    std::os::unix::fs::symlink(sleep, device.bin().join("sleep")).unwrap();
+    device.fake("systemctl", "case \"$1\" in is-active) sleep 40;; esac");
+    let start = Instant::now();
+    let (code, stdout, _) = finish(spawn_apply(&device, "1.5", &[]));
+    assert!(start.elapsed() < Duration::from_secs(35), "the revert waited for the hung probe");
+    assert_eq!(code, 1, "{stdout}");
+    assert_eq!(device.device_snapshot(), before);
+}
+
+#[test]
 fn a_hang_up_does_not_end_the_wait_and_confirm_still_keeps() {
     let device = device();
     let mut child = spawn_apply(&device, "60", &[]);

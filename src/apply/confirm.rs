@@ -619,8 +619,13 @@ pub fn wait_with(
     };
     probing.store(false, Ordering::SeqCst);
     if let Some(prober) = prober {
-        // Its probe in flight finishes first, so no health command runs during a revert.
-        let _ = prober.join();
+        // Its probe in flight finishes first, so no health command runs during a revert; but
+        // a hung `systemctl` or `docker` must not hold up the revert: after a few seconds it is
+        // left behind (the probes only read).
+        let given_up = Instant::now() + Duration::from_secs(5);
+        while !prober.is_finished() && Instant::now() < given_up {
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
     Ok(end)
 }
