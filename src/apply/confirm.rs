@@ -70,6 +70,22 @@ pub struct Record {
     pub pid_start: Option<u64>,
 }
 
+impl Record {
+    /// The record for this process waiting `wait_for` (`seconds` as asked) on `backup`.
+    pub fn new(root: &DeviceRoot, backup: &str, user: &str, seconds: u64, wait_for: Duration) -> Self {
+        let (pid, pid_start) = me();
+        Self {
+            backup: backup.to_string(),
+            user: user.to_string(),
+            deadline: crate::timestamp::rfc3339(time::OffsetDateTime::now_utc() + wait_for),
+            seconds,
+            boot_id: current_boot_id(root),
+            pid,
+            pid_start,
+        }
+    }
+}
+
 /// The record's state, which is its file name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {

@@ -158,17 +158,7 @@ fn apply_confirmed(
         .ok()
         .and_then(|s| s.parse::<f64>().ok())
         .map_or(Duration::from_secs(seconds), Duration::from_secs_f64);
-    let deadline = time::OffsetDateTime::now_utc() + wait_for;
-    let (pid, pid_start) = confirm::me();
-    let record = confirm::Record {
-        backup: backup.clone(),
-        user: actor.user.clone(),
-        deadline: crate::timestamp::rfc3339(deadline),
-        seconds,
-        boot_id: confirm::current_boot_id(root),
-        pid,
-        pid_start,
-    };
+    let record = confirm::Record::new(root, &backup, &actor.user, seconds, wait_for);
     // A failure to write the record means nobody could confirm: revert at once.
     let begun = confirm::begin(root, &record);
     let read_enter = std::io::stdin().is_terminal();

@@ -258,17 +258,8 @@ fn apply_confirmed(
         _ => None,
     };
     let concluded = backup.map(|backup| {
-        let (pid, pid_start) = confirm::me();
         let wait_for = std::time::Duration::from_secs(tui::model::CONFIRM_SECONDS);
-        let record = confirm::Record {
-            backup: backup.clone(),
-            user: actor.user.clone(),
-            deadline: crate::timestamp::rfc3339(time::OffsetDateTime::now_utc() + wait_for),
-            seconds: tui::model::CONFIRM_SECONDS,
-            boot_id: confirm::current_boot_id(root),
-            pid,
-            pid_start,
-        };
+        let record = confirm::Record::new(root, &backup, &actor.user, tui::model::CONFIRM_SECONDS, wait_for);
         match confirm::begin(root, &record) {
             Ok(()) => {
                 progress.model.waiting = Some(tui::model::Waiting {
