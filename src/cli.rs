@@ -16,9 +16,8 @@ Exit codes:
 const CONFIRM_EXIT_CODES: &str = "\
 Exit codes:
   0  kept (now, or already by an earlier confirm); with --revert-unconfirmed:
-     nothing was left unconfirmed
-  1  too late: the wait ended and the changes were (or are being) reverted;
-     with --revert-unconfirmed: an unconfirmed apply was reverted
+     nothing was left unconfirmed, or it was reverted
+  1  too late: the wait ended and the changes were (or are being) reverted
   2  nothing waits for confirmation (a script may retry), or bad usage
   3  reverting failed (see the backup set named)";
 
