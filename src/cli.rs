@@ -8,7 +8,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 const EXIT_CODES: &str = "\
 Exit codes:
   0  success, or nothing to do
-  1  a step failed at run time or was interrupted (every file was restored)
+  1  a step failed at run time or was interrupted, or `apply --confirm` was not
+     confirmed in time (every file was restored)
   2  bad input or usage, another edgeprep holds the lock, or the audit log
      cannot be written (nothing was written)
   3  a step failed and restoring the files failed too (see the backup set named)";
