@@ -545,8 +545,18 @@ impl Watch for Console {
     }
 }
 
+/// Forget what was typed before the countdown was on screen (a second Enter at the apply
+/// question, keys pressed while the commands ran): only an Enter that comes after the
+/// technician could see the health confirms. Best effort: stdin may not be a terminal.
+pub fn discard_typeahead() {
+    let _ = rustix::termios::tcflush(std::io::stdin(), rustix::termios::QueueSelector::IFlush);
+}
+
 /// Wait at the command line (see [`wait_with`]); Enter is read only when `read_enter`.
 pub fn wait(root: &DeviceRoot, options: Wait) -> Result<WaitEnd> {
+    if options.read_enter {
+        discard_typeahead();
+    }
     let enter = options.read_enter.then(|| {
         let (tx, rx) = mpsc::channel::<()>();
         // Left blocked in read after the wait when no line comes; the process ends soon after.

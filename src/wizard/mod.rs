@@ -267,6 +267,12 @@ fn apply_confirmed(
                     ..Default::default()
                 });
                 let health = progress.inner.executes();
+                // Keys pressed while apply ran (an Enter too many on Review) are not a
+                // confirmation: only keys after the countdown is on screen count.
+                confirm::discard_typeahead();
+                while event::poll(std::time::Duration::ZERO).unwrap_or(false) {
+                    let _ = event::read();
+                }
                 confirm::wait_with(root, wait_for, health, progress)
                     .and_then(|end| confirm::conclude(root, end, progress, &actor, &lock))
             }
