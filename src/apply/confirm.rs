@@ -16,6 +16,10 @@
 //! Keep or revert is decided by ONE rename of `pending` (to `confirmed` or `reverting`):
 //! rename(2) is atomic, and once `pending` is gone the loser's rename fails with ENOENT, so
 //! `edgeprep confirm` and the timeout can never both win. Whoever wins writes the audit line.
+//!
+//! The record is written once the apply's commands succeeded (its backup set id is known only
+//! then): a crash in the instant between the apply's journal saying "completed" and the record
+//! reaching the disk leaves the change applied as without `--confirm`.
 
 use std::fs::{self, Permissions};
 use std::io::{ErrorKind, Write};
