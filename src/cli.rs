@@ -8,10 +8,19 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 const EXIT_CODES: &str = "\
 Exit codes:
   0  success, or nothing to do
-  1  a step failed at run time or was interrupted (every file was restored)
+  1  a step failed at run time or was interrupted, or `apply --confirm` was not
+     confirmed in time (every file was restored)
   2  bad input or usage, another edgeprep holds the lock, or the audit log
      cannot be written (nothing was written)
   3  a step failed and restoring the files failed too (see the backup set named)";
+
+const CONFIRM_EXIT_CODES: &str = "\
+Exit codes:
+  0  kept (now, or already by an earlier confirm); with --revert-unconfirmed:
+     nothing was left unconfirmed, or it was reverted
+  1  too late: the wait ended and the changes were (or are being) reverted
+  2  nothing waits for confirmation (a script may retry), or bad usage
+  3  reverting failed (see the backup set named)";
 
 const CHECK_EXIT_CODES: &str = "\
 Exit codes:
@@ -89,6 +98,12 @@ pub enum Command {
     /// Restore the files of a backup set and restart what reads them (default: finish an
     /// interrupted rollback, else the latest apply not rolled back yet).
     Rollback(RollbackArgs),
+    /// Keep the changes an `apply --confirm SECONDS` waits on (from any shell, as root).
+    ///
+    /// Only renames the waiting record, so it works while the waiting edgeprep holds the
+    /// lock; the waiting edgeprep then reports "kept".
+    #[command(after_help = CONFIRM_EXIT_CODES, after_long_help = CONFIRM_EXIT_CODES)]
+    Confirm(ConfirmArgs),
     /// Work with answers files.
     #[command(subcommand)]
     Answers(AnswersCommand),
@@ -134,7 +149,26 @@ pub struct ApplyArgs {
     /// Do not ask for confirmation (required without a terminal).
     #[arg(long, short = 'y')]
     pub yes: bool,
-    /// Print the outcome as JSON: {"changed", "files", "commands", "backup", "warnings"}.
+    /// Print the outcome as JSON: {"changed", "files", "commands", "backup", "warnings"}; with
+    /// --confirm also "confirmation": "kept", "reverted" or "reverted-after-interrupt".
+    #[arg(long)]
+    pub json: bool,
+    /// Keep the changes only if confirmed within SECONDS (10 to 3600): Enter at this terminal,
+    /// or `edgeprep confirm` from another shell (say, after the SSH link dropped and came
+    /// back). Otherwise, or on Ctrl-C, they are reverted (files restored, services restarted
+    /// on them); exit 1. A hang-up does not end the wait. If edgeprep is killed or the power
+    /// goes meanwhile, the next boot or edgeprep run reverts them.
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(10..=3600))]
+    pub confirm: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct ConfirmArgs {
+    /// Do not confirm: revert an `apply --confirm` whose waiting edgeprep is gone (killed, or
+    /// an earlier boot), and finish a revert that was cut off. For the boot unit.
+    #[arg(long)]
+    pub revert_unconfirmed: bool,
+    /// Print the outcome as JSON: {"confirmation", "backup"}.
     #[arg(long)]
     pub json: bool,
 }

@@ -30,6 +30,8 @@ fn plain_csr_writes_the_request_changes_nothing_else_and_says_the_next_step() {
     let answers = device.answers(ANSWERS);
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_edgeprep"));
     cmd.env("PATH", device.bin()).env("USER", "tester").env_remove("SUDO_USER").env("TERM", "xterm");
+    // Over SSH the wizard would keep the changes only if confirmed (and wait for it).
+    cmd.env_remove("SSH_CONNECTION");
     cmd.env("EDGEPREP_TEST_ROOT", device.root()).env_remove("NO_COLOR");
     cmd.arg("--root").arg(device.root()).arg("--run-commands");
     cmd.args(["--plain", "--answers", answers.to_str().unwrap()]);

@@ -25,6 +25,8 @@ fn demo_device() -> Device {
 fn wizard(device: &Device, args: &[&str]) -> OsSession {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_edgeprep"));
     cmd.env("PATH", device.bin()).env("USER", "tester").env_remove("SUDO_USER").env("TERM", "xterm");
+    // Over SSH the wizard would keep the changes only if confirmed (and wait for it).
+    cmd.env_remove("SSH_CONNECTION");
     cmd.env("EDGEPREP_TEST_ROOT", device.root());
     cmd.env_remove("NO_COLOR");
     cmd.arg("--root").arg(device.root()).arg("--run-commands").args(args);

@@ -22,6 +22,7 @@
 pub mod atomic;
 pub mod audit;
 pub mod backup;
+pub mod confirm;
 pub mod interrupt;
 pub mod lock;
 pub mod recover;
@@ -135,14 +136,27 @@ pub fn apply(
     runner: &mut dyn CommandRunner,
     actor: &Actor,
 ) -> Result<ApplyReport> {
+    // Held to the end, also when there is nothing to do: a concurrent apply must not be told
+    // "no changes" while another is halfway through.
+    let lock = lock::DeviceLock::acquire(root)?;
+    apply_locked(plan, root, runner, actor, &lock)
+}
+
+/// [`apply`] for a caller that already holds the device lock and keeps holding it after:
+/// `apply --confirm` waits for the confirmation (and reverts) under the same lock, so no
+/// other change can slip in between.
+pub fn apply_locked(
+    plan: &Plan,
+    root: &DeviceRoot,
+    runner: &mut dyn CommandRunner,
+    actor: &Actor,
+    _lock: &lock::DeviceLock,
+) -> Result<ApplyReport> {
     let secrets = &plan.secrets;
     let files: Vec<String> = plan.files.iter().map(|f| f.path.clone()).collect();
     let command_lines: Vec<String> = plan.commands.iter().map(|c| mask(&c.display(), secrets)).collect();
     let log = ApplyLog { user: &actor.user, files: &files, commands: &command_lines, secrets };
 
-    // Held to the end, also when there is nothing to do: a concurrent apply must not be told
-    // "no changes" while another is halfway through.
-    let _lock = lock::DeviceLock::acquire(root)?;
     if let Some(pending) = recover::pending(root)? {
         return Err(input_error(format!(
             "{}; nothing was changed. {}",

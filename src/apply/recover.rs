@@ -223,7 +223,19 @@ pub fn rollback(
     runner: &mut dyn CommandRunner,
     actor: &Actor,
 ) -> Result<RollbackReport> {
-    let _lock = lock::DeviceLock::acquire(root)?;
+    let lock = lock::DeviceLock::acquire(root)?;
+    rollback_locked(root, id, runner, actor, &lock)
+}
+
+/// [`rollback`] for a caller that already holds the device lock (`apply --confirm` reverting
+/// an unconfirmed apply under the lock it applied with).
+pub fn rollback_locked(
+    root: &DeviceRoot,
+    id: Option<&str>,
+    runner: &mut dyn CommandRunner,
+    actor: &Actor,
+    _lock: &lock::DeviceLock,
+) -> Result<RollbackReport> {
     let mut audit_log = AuditLog::open(root)?;
 
     let interrupted = match id {

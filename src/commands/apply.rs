@@ -1,23 +1,33 @@
-//! `edgeprep apply`: finish an interrupted apply, show the plan, confirm, apply it, report.
+//! `edgeprep apply`: revert an apply nobody confirmed, finish an interrupted one, show the
+//! plan, confirm, apply it, report; with `--confirm`, keep it only if confirmed in time.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
+use std::time::Duration;
 
 use anyhow::Result;
 use serde_json::json;
 
+use super::confirm::write_reverted;
 use super::context::{Context, confirm, interactive};
 use super::plan::make_plan;
+use crate::apply::confirm;
 use crate::apply::interrupt::Shield;
+use crate::apply::lock::DeviceLock;
 use crate::apply::recover::{self, Finished};
 use crate::apply::render::{
     failure_json, report_json, write_failure, write_finished, write_pending, write_report,
 };
-use crate::apply::{Actor, StepFailed, apply};
+use crate::apply::{Actor, StepFailed, apply, apply_locked};
 use crate::cli::ApplyArgs;
 use crate::error::{EXIT_FAILED, EXIT_OK, input_error};
 use crate::plan::render_text;
 
 pub fn run(ctx: &Context, args: &ApplyArgs, out: &mut dyn Write) -> Result<i32> {
+    let reverted_unconfirmed = match settle_unconfirmed(ctx, args.json, out) {
+        Ok(reverted) => reverted,
+        Err(err) if args.json => return json_error(err, out),
+        Err(err) => return Err(err),
+    };
     let recovered = match finish_interrupted(ctx, args, out) {
         Ok(Recovery::Done(finished)) => finished,
         Ok(Recovery::Declined) => return Ok(EXIT_OK),
@@ -44,6 +54,11 @@ pub fn run(ctx: &Context, args: &ApplyArgs, out: &mut dyn Write) -> Result<i32> 
         writeln!(out, "Nothing was changed.")?;
         return Ok(EXIT_OK);
     }
+    if let Some(seconds) = args.confirm {
+        let earlier =
+            Earlier { recovered: recovered.as_ref(), reverted_unconfirmed: reverted_unconfirmed.as_deref() };
+        return apply_confirmed(ctx, args, &plan, seconds, &earlier, out);
+    }
     let mut runner = ctx.runner();
     let shield = Shield::raise()?;
     let outcome = apply(&plan, &ctx.root, runner.as_mut(), &Actor::from_env());
@@ -55,6 +70,9 @@ pub fn run(ctx: &Context, args: &ApplyArgs, out: &mut dyn Write) -> Result<i32> 
                 if let Some(finished) = &recovered {
                     value["recovered"] = json!(finished);
                 }
+                if let Some(id) = &reverted_unconfirmed {
+                    value["reverted_unconfirmed"] = json!(id);
+                }
                 writeln!(out, "{}", serde_json::to_string_pretty(&value)?)?;
             } else {
                 write_report(&report, out)?;
@@ -64,6 +82,158 @@ pub fn run(ctx: &Context, args: &ApplyArgs, out: &mut dyn Write) -> Result<i32> 
         Err(err) => failed(err, args.json, out),
     }
 }
+
+/// An `apply --confirm` whose edgeprep was killed (or whose device lost power) left its
+/// change unconfirmed: revert it before anything new is planned, as `--confirm` promised. One
+/// still waiting refuses the new apply (it holds the lock anyway; this says why).
+/// Returns the backup set id of the apply it reverted (`"reverted_unconfirmed"` in JSON).
+fn settle_unconfirmed(ctx: &Context, json: bool, out: &mut dyn Write) -> Result<Option<String>> {
+    confirm::refuse_while_waiting(&ctx.root)?;
+    if !matches!(
+        confirm::read(&ctx.root)?,
+        Some(confirm::State { phase: confirm::Phase::Pending | confirm::Phase::Reverting, .. })
+    ) {
+        return Ok(None);
+    }
+    let lock = DeviceLock::acquire(&ctx.root)?;
+    let mut runner = ctx.runner();
+    let shield = Shield::raise()?;
+    let settled = confirm::settle(&ctx.root, runner.as_mut(), &Actor::from_env(), &lock);
+    drop(shield);
+    let Some(abandoned) = settled? else { return Ok(None) };
+    if !json {
+        writeln!(out, "An earlier `apply --confirm` was never confirmed (its edgeprep was stopped).")?;
+        write_reverted(&abandoned.record.backup, abandoned.report.as_ref(), out)?;
+        writeln!(out)?;
+    }
+    Ok(Some(abandoned.record.backup))
+}
+
+/// What this run did before its own apply, for the JSON.
+struct Earlier<'a> {
+    recovered: Option<&'a Finished>,
+    reverted_unconfirmed: Option<&'a str>,
+}
+
+/// Apply, then keep the change only if it is confirmed within `seconds` (see
+/// [`crate::apply::confirm`]). The lock is held from before the apply to after the revert.
+fn apply_confirmed(
+    ctx: &Context,
+    args: &ApplyArgs,
+    plan: &crate::plan::Plan,
+    seconds: u64,
+    earlier: &Earlier<'_>,
+    out: &mut dyn Write,
+) -> Result<i32> {
+    let root = &ctx.root;
+    let actor = Actor::from_env();
+    let lock = DeviceLock::acquire(root)?;
+    let mut runner = ctx.runner();
+    let shield = Shield::raise()?;
+    let outcome = confirm::clear_end_states(root)
+        .and_then(|()| apply_locked(plan, root, runner.as_mut(), &actor, &lock));
+    let report = match outcome {
+        Ok(report) => report,
+        Err(err) => return failed(err, args.json, out),
+    };
+    let with_recovered = |mut value: serde_json::Value| {
+        if let Some(finished) = earlier.recovered {
+            value["recovered"] = json!(finished);
+        }
+        if let Some(id) = earlier.reverted_unconfirmed {
+            value["reverted_unconfirmed"] = json!(id);
+        }
+        value
+    };
+    let Some(backup) = report.backup.clone().filter(|_| report.changed) else {
+        // Nothing changed: nothing to confirm.
+        if args.json {
+            writeln!(out, "{}", serde_json::to_string_pretty(&with_recovered(report_json(&report)))?)?;
+        } else {
+            write_report(&report, out)?;
+        }
+        return Ok(EXIT_OK);
+    };
+    let wait_for = std::env::var(TEST_SECONDS_VAR)
+        .ok()
+        .and_then(|s| s.parse::<f64>().ok())
+        .map_or(Duration::from_secs(seconds), Duration::from_secs_f64);
+    let record = confirm::Record::new(root, &backup, &actor.user, seconds, wait_for);
+    // A failure to write the record means nobody could confirm: revert at once.
+    let begun = confirm::begin(root, &record);
+    let read_enter = std::io::stdin().is_terminal();
+    if !args.json {
+        // Not "Done." yet: that depends on the confirmation.
+        let mut text = Vec::new();
+        write_report(&report, &mut text)?;
+        let text = String::from_utf8_lossy(&text);
+        write!(out, "{}", text.strip_suffix("Done.\n").unwrap_or(&text))?;
+        let how = if read_enter { "press Enter here, or run" } else { "run" };
+        writeln!(
+            out,
+            "Keep these changes? To keep them, {how} `sudo edgeprep confirm` within {} s; otherwise they are reverted.",
+            wait_for.as_secs_f64().ceil()
+        )?;
+        out.flush()?;
+    }
+    let concluded = match begun {
+        Ok(()) => {
+            let stderr_tty = std::io::stderr().is_terminal();
+            let progress = match (stderr_tty, args.json) {
+                (true, _) => confirm::Progress::Terminal(Box::new(std::io::stderr())),
+                (false, false) => confirm::Progress::Log(Box::new(std::io::stderr())),
+                (false, true) => confirm::Progress::Silent,
+            };
+            let health = runner.executes();
+            confirm::wait(root, confirm::Wait { seconds: wait_for, read_enter, progress, health })
+                .and_then(|end| confirm::conclude(root, end, runner.as_mut(), &actor, &lock))
+        }
+        // Nobody could confirm a change without a record: revert it at once.
+        Err(err) => {
+            eprintln!("edgeprep: {err:#}; reverting the changes now");
+            confirm::revert_unrecorded(root, &backup, runner.as_mut(), &actor, &lock)
+        }
+    };
+    drop(shield);
+    drop(lock);
+    let concluded = match concluded {
+        Ok(concluded) => concluded,
+        Err(err) => {
+            if args.json {
+                let mut value = with_recovered(report_json(&report));
+                value["confirmation"] = json!("revert-failed");
+                value["error"] = json!(format!("{err:#}"));
+                writeln!(out, "{}", serde_json::to_string_pretty(&value)?)?;
+            }
+            return Err(err);
+        }
+    };
+    let confirmation = concluded.confirmation;
+    if args.json {
+        let mut value = with_recovered(report_json(&report));
+        value["confirmation"] = json!(confirmation.as_str());
+        if let Some(revert) = &concluded.revert {
+            value["revert"] = json!(revert);
+        }
+        writeln!(out, "{}", serde_json::to_string_pretty(&value)?)?;
+    } else if confirmation == confirm::Confirmation::Kept {
+        writeln!(out, "Kept: the changes stay (undo later with: edgeprep rollback {backup}).")?;
+    } else {
+        let why = match confirmation {
+            confirm::Confirmation::RevertedAfterInterrupt => {
+                "Interrupted (Ctrl-C or SIGTERM) before anyone confirmed: reverting now."
+            }
+            _ => "Not confirmed in time: reverting.",
+        };
+        writeln!(out, "{why}")?;
+        write_reverted(&backup, concluded.revert.as_ref(), out)?;
+    }
+    Ok(if confirmation == confirm::Confirmation::Kept { EXIT_OK } else { EXIT_FAILED })
+}
+
+/// Tests only: wait this many (fractional) seconds instead of `--confirm`'s, which must still
+/// be given and valid. Shortening the wait harms nobody but the one who sets it.
+const TEST_SECONDS_VAR: &str = "EDGEPREP_TEST_CONFIRM_SECONDS";
 
 enum Recovery {
     Done(Option<Finished>),

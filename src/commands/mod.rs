@@ -6,6 +6,7 @@ pub mod apply;
 pub mod cert;
 pub mod check;
 pub mod completions;
+pub mod confirm;
 pub mod context;
 pub mod manifest;
 pub mod plan;
@@ -31,6 +32,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<i32> {
         Command::Apply(args) => apply::run(&Context::from_args(&cli.global)?, &args, out),
         Command::Check(args) => check::run(&Context::from_args(&cli.global)?, &args, out),
         Command::Manifest(cmd) => manifest::run(&cli.global, &cmd, out),
+        Command::Confirm(args) => confirm::run(&Context::from_args(&cli.global)?, &args, out),
         Command::Rollback(args) => rollback::run(&Context::from_args(&cli.global)?, &args, out),
         Command::Cert(cmd) => match cmd {
             CertCommand::Inspect(args) => cert::inspect(&args, out),

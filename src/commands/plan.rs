@@ -36,6 +36,11 @@ pub fn run(ctx: &Context, args: &PlanArgs, out: &mut dyn Write) -> Result<i32> {
         Err(err) if args.json => return super::apply::json_error(err, out),
         Err(err) => return Err(err),
     };
+    let unconfirmed = match super::confirm::unconfirmed_note(&ctx.root) {
+        Ok(note) => note,
+        Err(err) if args.json => return super::apply::json_error(err, out),
+        Err(err) => return Err(err),
+    };
     let plan = match make_plan(ctx, args.answers.as_deref()) {
         Ok(plan) => plan,
         Err(err) if args.json => return super::apply::json_error(err, out),
@@ -46,11 +51,17 @@ pub fn run(ctx: &Context, args: &PlanArgs, out: &mut dyn Write) -> Result<i32> {
         if let Some(pending) = &pending {
             value["interrupted"] = serde_json::json!(pending);
         }
+        if let Some((_, note)) = &unconfirmed {
+            value["unconfirmed"] = note.clone();
+        }
         writeln!(out, "{}", serde_json::to_string_pretty(&value)?)?;
     } else {
         if let Some(pending) = &pending {
             write_pending(pending, out)?;
             writeln!(out)?;
+        }
+        if let Some((note, _)) = &unconfirmed {
+            writeln!(out, "{note}\n")?;
         }
         write!(out, "{}", render_text(&plan))?;
         if !plan.is_empty() && !ctx.runner().executes() {

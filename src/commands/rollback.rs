@@ -28,6 +28,11 @@ pub fn run(ctx: &Context, args: &RollbackArgs, out: &mut dyn Write) -> Result<i3
         }
         return Ok(EXIT_OK);
     }
+    // An `apply --confirm` nobody confirmed is reverted first, without asking: that is what
+    // --confirm promised. Without an id, that revert is the rollback.
+    if reverted_unconfirmed(ctx, args.json, out)? && args.id.is_none() {
+        return Ok(EXIT_OK);
+    }
     let what = match (&args.id, recover::pending(&ctx.root)?) {
         (Some(id), _) => format!("Restore the files of backup set {id}?"),
         (None, Some(p)) if p.action == "rollback" => format!("Finish the interrupted rollback ({})?", p.id),
@@ -54,6 +59,30 @@ pub fn run(ctx: &Context, args: &RollbackArgs, out: &mut dyn Write) -> Result<i3
         write_rollback(&report, out)?;
     }
     Ok(if report.failed.is_empty() { EXIT_OK } else { EXIT_FAILED })
+}
+
+/// Revert an abandoned `apply --confirm` (see [`crate::apply::confirm::settle`]); refuse
+/// while one still waits. True when one was reverted.
+fn reverted_unconfirmed(ctx: &Context, json: bool, out: &mut dyn Write) -> Result<bool> {
+    use crate::apply::confirm::{self, Phase, State};
+    confirm::refuse_while_waiting(&ctx.root)?;
+    if !matches!(confirm::read(&ctx.root)?, Some(State { phase: Phase::Pending | Phase::Reverting, .. })) {
+        return Ok(false);
+    }
+    let lock = crate::apply::lock::DeviceLock::acquire(&ctx.root)?;
+    let mut runner = ctx.runner();
+    let shield = Shield::raise()?;
+    let settled = confirm::settle(&ctx.root, runner.as_mut(), &Actor::from_env(), &lock);
+    drop(shield);
+    let Some(abandoned) = settled? else { return Ok(false) };
+    if json {
+        let value = json!({ "confirmation": "reverted", "backup": abandoned.record.backup, "revert": abandoned.report });
+        writeln!(out, "{}", serde_json::to_string_pretty(&value)?)?;
+    } else {
+        writeln!(out, "An earlier `apply --confirm` was never confirmed (its edgeprep was stopped).")?;
+        super::confirm::write_reverted(&abandoned.record.backup, abandoned.report.as_ref(), out)?;
+    }
+    Ok(true)
 }
 
 fn list_line(set: &backup::BackupInfo) -> String {

@@ -54,6 +54,40 @@ pub fn outcome(result: &Result<ApplyReport>) -> Outcome {
     Outcome { ok, lines, recovery }
 }
 
+/// [`outcome`] of an apply that waited for its confirmation, with how the wait ended: kept,
+/// or reverted in the words of `edgeprep apply --confirm`.
+pub fn confirmed_outcome(
+    applied: &Result<ApplyReport>,
+    concluded: Option<&Result<crate::apply::confirm::Concluded>>,
+) -> Outcome {
+    use crate::apply::confirm::Confirmation;
+    let mut out = outcome(applied);
+    let backup = applied.as_ref().ok().and_then(|r| r.backup.clone()).unwrap_or_default();
+    match concluded {
+        None => {}
+        Some(Ok(c)) if c.confirmation == Confirmation::Kept => {
+            out.lines.push(format!("Kept: the changes stay (undo later with: edgeprep rollback {backup})."));
+        }
+        Some(Ok(c)) => {
+            out.ok = false;
+            out.lines.push(match c.confirmation {
+                Confirmation::RevertedAfterInterrupt => {
+                    "Stopped before anyone confirmed: reverted.".to_string()
+                }
+                _ => "Not confirmed in time: reverted.".to_string(),
+            });
+            let mut text = Vec::new();
+            let _ = crate::commands::confirm::write_reverted(&backup, c.revert.as_ref(), &mut text);
+            out.lines.extend(String::from_utf8_lossy(&text).lines().map(str::to_string));
+        }
+        Some(Err(err)) => {
+            out.ok = false;
+            out.lines.push(format!("Reverting the unconfirmed changes failed: {err:#}"));
+        }
+    }
+    out
+}
+
 /// The typed refusals the wizard acts on, wherever they sit in the error's chain.
 fn recovery(err: &anyhow::Error) -> Option<Recovery> {
     err.chain().find_map(|cause| {

@@ -18,8 +18,10 @@ use ratatui::DefaultTerminal;
 use ratatui::crossterm::event::{self, Event};
 
 use crate::answers::{Answers, read_answers};
+use crate::apply::confirm;
 use crate::apply::interrupt::Shield;
-use crate::apply::{Actor, apply};
+use crate::apply::lock::DeviceLock;
+use crate::apply::{Actor, apply, apply_locked};
 use crate::certs::status::edge_ca_status;
 use crate::cli::WizardArgs;
 use crate::commands::context::{Context, interactive};
@@ -110,6 +112,9 @@ fn full_screen(ctx: &Context, facts: Facts, answers: Option<&Answers>, out: &mut
     }
     let mut model = Model::new(facts, answers);
     model.mono = mono;
+    // Over SSH a change to the proxy, DNS or docker can cut the very link the technician
+    // works over; there, the changes stay only if confirmed unless they turn it off.
+    model.keep_if_confirmed = std::env::var_os("SSH_CONNECTION").is_some();
     if answers.is_none() {
         // An earlier run on this device was cut off: offer its choices back. Not with
         // --answers, whose Enter contract is the file's answers and nothing else.
@@ -175,6 +180,22 @@ fn full_screen(ctx: &Context, facts: Facts, answers: Option<&Answers>, out: &mut
                         plan = built.ok();
                         Msg::Planned(text)
                     }
+                    Effect::Apply if model.keep_if_confirmed => {
+                        terminal.draw(|frame| tui::view::draw(frame, &model))?;
+                        let Some(plan) = plan.as_ref() else { continue };
+                        let (applied, concluded) = guard::while_applying(|| {
+                            let mut runner = ctx.runner();
+                            let mut progress = Progress {
+                                inner: runner.as_mut(),
+                                terminal: &mut terminal,
+                                model: &mut model,
+                                secrets: &plan.secrets,
+                            };
+                            apply_confirmed(&ctx.root, plan, &mut progress)
+                        });
+                        guard::exit_if_signalled();
+                        Msg::Applied(effects::confirmed_outcome(&applied, concluded.as_ref()))
+                    }
                     Effect::Apply => {
                         terminal.draw(|frame| tui::view::draw(frame, &model))?;
                         let Some(plan) = plan.as_ref() else { continue };
@@ -212,6 +233,88 @@ fn full_screen(ctx: &Context, facts: Facts, answers: Option<&Answers>, out: &mut
         }
     }
     result
+}
+
+/// Apply under the device lock, then (when something changed) wait on the Apply screen for
+/// Enter or `edgeprep confirm` and keep or revert, as `edgeprep apply --confirm` does.
+fn apply_confirmed(
+    root: &crate::root::DeviceRoot,
+    plan: &Plan,
+    progress: &mut Progress<'_>,
+) -> (Result<crate::apply::ApplyReport>, Option<Result<confirm::Concluded>>) {
+    let actor = Actor::from_env();
+    let lock = match DeviceLock::acquire(root) {
+        Ok(lock) => lock,
+        Err(err) => return (Err(err), None),
+    };
+    let shield = match Shield::raise() {
+        Ok(shield) => shield,
+        Err(err) => return (Err(err), None),
+    };
+    let applied =
+        confirm::clear_end_states(root).and_then(|()| apply_locked(plan, root, progress, &actor, &lock));
+    let backup = match &applied {
+        Ok(report) if report.changed => report.backup.clone(),
+        _ => None,
+    };
+    let concluded = backup.map(|backup| {
+        let wait_for = std::time::Duration::from_secs(tui::model::CONFIRM_SECONDS);
+        let record = confirm::Record::new(root, &backup, &actor.user, tui::model::CONFIRM_SECONDS, wait_for);
+        match confirm::begin(root, &record) {
+            Ok(()) => {
+                progress.model.waiting = Some(tui::model::Waiting {
+                    seconds_left: tui::model::CONFIRM_SECONDS,
+                    ..Default::default()
+                });
+                let health = progress.inner.executes();
+                // Keys pressed while apply ran (an Enter too many on Review) are not a
+                // confirmation: only keys after the countdown is on screen count.
+                confirm::discard_typeahead();
+                while event::poll(std::time::Duration::ZERO).unwrap_or(false) {
+                    let _ = event::read();
+                }
+                confirm::wait_with(root, wait_for, health, progress)
+                    .and_then(|end| confirm::conclude(root, end, progress, &actor, &lock))
+            }
+            Err(_) => confirm::revert_unrecorded(root, &backup, progress, &actor, &lock),
+        }
+    });
+    drop(shield);
+    (applied, concluded)
+}
+
+/// The Apply screen's side of the wait: keys through [`tui::update::update`] (Enter keeps,
+/// Ctrl-C or q reverts), the countdown and health redrawn on it.
+impl confirm::Watch for Progress<'_> {
+    fn input(&mut self, at_most: std::time::Duration) -> Option<confirm::WaitEnd> {
+        // A terminal that hung up fails here: keep waiting (the deadline still reverts, and
+        // `edgeprep confirm` from a new session still keeps).
+        match event::poll(at_most) {
+            Ok(true) => {
+                if let Ok(Event::Key(key)) = event::read()
+                    && let Some(msg) = tui::keys::map(key, false)
+                {
+                    tui::update::update(self.model, msg);
+                }
+            }
+            Ok(false) => {}
+            Err(_) => std::thread::sleep(at_most),
+        }
+        match &self.model.waiting {
+            Some(w) if w.keep => Some(confirm::WaitEnd::Enter),
+            Some(w) if w.revert => Some(confirm::WaitEnd::Interrupted),
+            _ => None,
+        }
+    }
+
+    fn show(&mut self, seconds_left: u64, health: Option<&confirm::Health>, _new_health: bool) {
+        if let Some(waiting) = &mut self.model.waiting {
+            waiting.seconds_left = seconds_left;
+            waiting.health = health.cloned();
+        }
+        let model = &*self.model;
+        let _ = self.terminal.draw(|frame| tui::view::draw(frame, model));
+    }
 }
 
 /// Keep the choices so far on the device. Best effort: a draft that cannot be written (a

@@ -16,8 +16,9 @@ use super::draft::{Draft, section_of};
 use super::effects;
 use super::facts::Facts;
 use super::questions::{Field, Kind, Path, Section};
-use super::tui::model::Model;
+use super::tui::model::{CONFIRM_SECONDS, Model};
 use crate::answers::Answers;
+use crate::apply::confirm;
 use crate::apply::interrupt::Shield;
 use crate::apply::{Actor, apply};
 use crate::commands::context::Context;
@@ -121,11 +122,23 @@ fn ask_and_apply(ctx: &Context, facts: Facts, answers: Option<&Answers>, out: &m
         writeln!(out, "Nothing was changed.")?;
         return Ok(0);
     }
+    // Over SSH a change that cuts the link would lock the technician out: offered there, on
+    // by default, as on the full screen.
+    let keep_if_confirmed = std::env::var_os("SSH_CONNECTION").is_some()
+        && Confirm::new(&format!(
+            "Keep them only if confirmed within {CONFIRM_SECONDS} s (a change that cuts your link is then undone by itself)?"
+        ))
+        .with_default(true)
+        .prompt()?;
     let mut runner = ctx.runner();
     let shield = Shield::raise()?;
-    let result = apply(&plan, &ctx.root, runner.as_mut(), &Actor::from_env());
+    let outcome = if keep_if_confirmed {
+        let (result, concluded) = apply_confirmed(ctx, &plan, runner.as_mut(), out)?;
+        effects::confirmed_outcome(&result, concluded.as_ref())
+    } else {
+        effects::outcome(&apply(&plan, &ctx.root, runner.as_mut(), &Actor::from_env()))
+    };
     drop(shield);
-    let outcome = effects::outcome(&result);
     for line in &outcome.lines {
         writeln!(out, "{line}")?;
     }
@@ -137,6 +150,47 @@ fn ask_and_apply(ctx: &Context, facts: Facts, answers: Option<&Answers>, out: &m
         Some(common_name) => write_csr_and_say(ctx, common_name, out),
         None => Ok(0),
     }
+}
+
+/// What apply did, and how its wait for the confirmation ended (when it waited).
+type Confirmed = (Result<crate::apply::ApplyReport>, Option<Result<confirm::Concluded>>);
+
+/// Apply under the lock and, when something changed, wait for Enter (or `edgeprep confirm`)
+/// with the countdown on stderr, then keep or revert: `apply --confirm` at a prompt.
+fn apply_confirmed(
+    ctx: &Context,
+    plan: &crate::plan::Plan,
+    runner: &mut dyn crate::runner::CommandRunner,
+    out: &mut dyn Write,
+) -> Result<Confirmed> {
+    let root = &ctx.root;
+    let actor = Actor::from_env();
+    let lock = crate::apply::lock::DeviceLock::acquire(root)?;
+    let applied = confirm::clear_end_states(root)
+        .and_then(|()| crate::apply::apply_locked(plan, root, runner, &actor, &lock));
+    let Some(backup) = applied.as_ref().ok().filter(|r| r.changed).and_then(|r| r.backup.clone()) else {
+        return Ok((applied, None));
+    };
+    let wait_for = std::time::Duration::from_secs(CONFIRM_SECONDS);
+    let record = confirm::Record::new(root, &backup, &actor.user, CONFIRM_SECONDS, wait_for);
+    let concluded = match confirm::begin(root, &record) {
+        Ok(()) => {
+            writeln!(
+                out,
+                "Applied. Keep these changes? Press Enter here, or run `sudo edgeprep confirm`, within {CONFIRM_SECONDS} s; otherwise they are reverted."
+            )?;
+            out.flush()?;
+            let wait = confirm::Wait {
+                seconds: wait_for,
+                read_enter: true,
+                progress: confirm::Progress::Terminal(Box::new(std::io::stderr())),
+                health: runner.executes(),
+            };
+            confirm::wait(root, wait).and_then(|end| confirm::conclude(root, end, runner, &actor, &lock))
+        }
+        Err(_) => confirm::revert_unrecorded(root, &backup, runner, &actor, &lock),
+    };
+    Ok((applied, Some(concluded)))
 }
 
 /// After the confirmation: the Edge CA request, and the next step (exit 1 if it was refused).

@@ -49,6 +49,21 @@ pub enum Recovery {
     Sudo,
 }
 
+/// How long the wizard's "keep only if confirmed" waits: long enough to read the health line
+/// and reconnect a dropped SSH session, short enough to stand by the device.
+pub const CONFIRM_SECONDS: u64 = 120;
+
+/// Apply: the changes are made and wait for Enter (or `edgeprep confirm`) before the deadline.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Waiting {
+    pub seconds_left: u64,
+    pub health: Option<crate::apply::confirm::Health>,
+    /// Enter was pressed: keep.
+    pub keep: bool,
+    /// Ctrl-C or q: revert now.
+    pub revert: bool,
+}
+
 /// What the loop must do for the model; the only way the wizard touches the world.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
@@ -104,6 +119,11 @@ pub struct Model {
     pub saved: Option<Result<String, String>>,
     /// Apply: one line per command, as each starts and ends.
     pub progress: Vec<String>,
+    /// Review: keep the changes only if confirmed within [`CONFIRM_SECONDS`] (default on
+    /// over SSH, where a change that cuts the link would otherwise lock the technician out).
+    pub keep_if_confirmed: bool,
+    /// Apply: waiting for the confirmation.
+    pub waiting: Option<Waiting>,
     pub help: bool,
     /// Quit was pressed with unsaved choices; the next key decides.
     pub quit_asked: bool,
@@ -162,6 +182,8 @@ impl Model {
             csr: None,
             saved: None,
             progress: Vec::new(),
+            keep_if_confirmed: false,
+            waiting: None,
             help: false,
             quit_asked: false,
             touched: false,

@@ -24,6 +24,7 @@ pub fn update(model: &mut Model, msg: Msg) -> Option<Effect> {
             return None;
         }
         Msg::Applied(outcome) => {
+            model.waiting = None;
             let ok = outcome.ok;
             model.outcome = Some(outcome);
             model.screen = Screen::Done;
@@ -49,7 +50,15 @@ pub fn update(model: &mut Model, msg: Msg) -> Option<Effect> {
         _ => {}
     }
     if model.screen == Screen::Apply {
-        // Apply runs to its end (or rolls back); keys wait.
+        // Apply runs to its end (or rolls back); keys wait. Except while the changes wait for
+        // their confirmation: Enter keeps them, Ctrl-C or q reverts them now.
+        if let Some(waiting) = &mut model.waiting {
+            match msg {
+                Msg::Accept => waiting.keep = true,
+                Msg::Quit => waiting.revert = true,
+                _ => {}
+            }
+        }
         return None;
     }
     if model.resume.is_some() && !matches!(msg, Msg::Quit | Msg::Resize(..)) {
@@ -387,6 +396,7 @@ fn review(model: &mut Model, msg: Msg) -> Option<Effect> {
             Some(Ok(_)) => model.confirming = true,
             _ => {}
         },
+        Msg::Char('c' | 'C') if model.confirming => model.keep_if_confirmed = !model.keep_if_confirmed,
         Msg::Char('y' | 'Y') if model.confirming => {
             model.confirming = false;
             model.screen = Screen::Apply;

@@ -32,9 +32,14 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
             ("?", "help"),
             ("q", "quit"),
         ],
-        Screen::Review if model.confirming => &[("Enter", "apply now"), ("Esc", "not yet")],
+        Screen::Review if model.confirming => {
+            &[("Enter", "apply now"), ("c", "keep only if confirmed: on/off"), ("Esc", "not yet")]
+        }
         Screen::Review => {
             &[("Enter", "apply"), ("Esc", "back"), ("Up/Down PgUp/PgDn", "scroll"), ("q", "quit")]
+        }
+        Screen::Apply if model.waiting.is_some() => {
+            &[("Enter", "keep the changes"), ("Ctrl-C", "revert now")]
         }
         Screen::Apply => &[("", "applying: keys wait until it finishes")],
         Screen::Done if crate::wizard::tui::update::replan_offered(model) => {

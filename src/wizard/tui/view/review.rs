@@ -4,14 +4,14 @@ use ratatui::prelude::*;
 use ratatui::widgets::{Block, Paragraph, Wrap};
 
 use super::theme::Theme;
-use crate::wizard::tui::model::Model;
+use crate::wizard::tui::model::{CONFIRM_SECONDS, Model, Waiting};
 
 pub fn draw_review(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
     let block = Block::bordered().title(" Review: nothing is written until you confirm ");
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let (body, question) = if model.confirming {
-        let [body, question] = Layout::vertical([Constraint::Min(0), Constraint::Length(1)]).areas(inner);
+        let [body, question] = Layout::vertical([Constraint::Min(0), Constraint::Length(3)]).areas(inner);
         (body, Some(question))
     } else {
         (inner, None)
@@ -32,11 +32,16 @@ pub fn draw_review(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) 
     };
     frame.render_widget(paragraph, body);
     if let Some(area) = question {
+        let mark = if model.keep_if_confirmed { "[x]" } else { "[ ]" };
         frame.render_widget(
-            Paragraph::new(Line::styled(
-                "> Apply these changes now? Enter applies, Esc does not.",
-                theme.selected,
-            )),
+            Paragraph::new(vec![
+                Line::styled("> Apply these changes now? Enter applies, Esc does not.", theme.selected),
+                Line::raw(format!(
+                    "  {mark} keep them only if confirmed within {CONFIRM_SECONDS} s (c to change)"
+                )),
+                Line::raw("      A change that cuts your link is then undone by itself."),
+            ])
+            .wrap(Wrap { trim: false }),
             area,
         );
     }
@@ -63,6 +68,10 @@ pub fn draw_apply(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
         Line::default(),
     ];
     lines.extend(model.progress.iter().map(|l| Line::raw(l.clone())));
+    if let Some(waiting) = &model.waiting {
+        lines.push(Line::default());
+        lines.extend(waiting_lines(waiting, theme));
+    }
     // The newest line stays in view.
     let inner_height = usize::from(area.height.saturating_sub(2));
     let scroll = u16::try_from(lines.len().saturating_sub(inner_height)).unwrap_or(0);
@@ -73,6 +82,32 @@ pub fn draw_apply(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
             .block(Block::bordered().title(" Apply ")),
         area,
     );
+}
+
+/// The countdown and the device's health while the changes wait for their confirmation.
+fn waiting_lines<'a>(waiting: &Waiting, theme: &Theme) -> Vec<Line<'a>> {
+    let mut lines = vec![
+        Line::styled(
+            format!(
+                "Keep these changes? Enter keeps them ({} s left); otherwise they are reverted.",
+                waiting.seconds_left
+            ),
+            theme.selected,
+        ),
+        Line::raw("From another shell: sudo edgeprep confirm"),
+    ];
+    match &waiting.health {
+        None => lines.push(Line::raw("Health: checking...")),
+        Some(health) => {
+            let good = |ok: bool| if ok { theme.good } else { theme.error };
+            for (unit, state) in &health.services {
+                lines.push(Line::styled(format!("  {unit:<16} {state}"), good(state == "active")));
+            }
+            let agent = &health.edge_agent;
+            lines.push(Line::styled(format!("  {:<16} {agent}", "edgeAgent"), good(agent == "running")));
+        }
+    }
+    lines
 }
 
 pub fn draw_done(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
