@@ -17,6 +17,7 @@
 //! - [`checks`]: the production checklist, one engine for `edgeprep check` and the wizard.
 //! - [`manifest`]: linting (and safely fixing) deployment manifests before they reach IoT Hub.
 //! - [`cli`] and [`commands`]: the command-line front-end.
+//! - [`firstboot`]: applying an answers file left on the boot partition, once, at first boot.
 //! - [`wizard`]: the interactive front-end (full screen, or plain prompts).
 #![forbid(unsafe_code)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
@@ -32,6 +33,7 @@ pub mod demo;
 pub mod device;
 pub mod edit;
 pub mod error;
+pub mod firstboot;
 pub mod input_file;
 pub mod manifest;
 pub mod manpage;
