@@ -319,10 +319,23 @@ fn failed(
          Fix the answers, then remove this note: the next boot (or `systemctl start edgeprep-firstboot`) tries again.\n\n{}\n",
         masked.trim_end()
     );
-    write_in_root(root, note, body.as_bytes(), 0o600, None)
-        .with_context(|| format!("could not write the note {note}"))?;
+    write_note(root, note, body.as_bytes()).with_context(|| format!("could not write the note {note}"))?;
     eprintln!("edgeprep firstboot: failed; {file} stays, {note} says why");
     outcome
+}
+
+/// Write the `.failed` note beside the answers file. Not through the atomic writer: that sets
+/// the mode with fchmod, which vfat (the boot partition) refuses with EPERM for a mode its
+/// mount options cannot show. The note is new text about a failure, not device data, so a
+/// plain create-or-truncate (never through a final symlink) and fsync is enough.
+fn write_note(root: &DeviceRoot, note: &str, body: &[u8]) -> Result<()> {
+    use rustix::fs::{Mode, OFlags};
+    let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let fd = root.open_with_mode(note, flags, Mode::from_raw_mode(0o644)).map_err(|e| root.failure(note, &e))?;
+    let mut file = std::fs::File::from(fd);
+    file.write_all(body)?;
+    file.sync_all()?;
+    Ok(())
 }
 
 #[cfg(test)]
