@@ -331,7 +331,8 @@ fn failed(
 fn write_note(root: &DeviceRoot, note: &str, body: &[u8]) -> Result<()> {
     use rustix::fs::{Mode, OFlags};
     let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-    let fd = root.open_with_mode(note, flags, Mode::from_raw_mode(0o644)).map_err(|e| root.failure(note, &e))?;
+    let fd =
+        root.open_with_mode(note, flags, Mode::from_raw_mode(0o644)).map_err(|e| root.failure(note, &e))?;
     let mut file = std::fs::File::from(fd);
     file.write_all(body)?;
     file.sync_all()?;

@@ -165,7 +165,7 @@ fn cert_status_runs_daily_with_catch_up_and_a_randomized_delay_of_an_hour_or_mor
 }
 
 #[test]
-fn every_unit_in_assets_systemd_is_packaged_into_lib_systemd_system() {
+fn every_unit_in_assets_systemd_is_packaged_into_usr_lib_systemd_system() {
     let manifest: toml::Table =
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
             .unwrap()
@@ -176,7 +176,7 @@ fn every_unit_in_assets_systemd_is_packaged_into_lib_systemd_system() {
         assets.iter().filter_map(|a| a.as_array()).any(|a| {
             let (source, dest) = (a[0].as_str().unwrap(), a[1].as_str().unwrap());
             (source == "assets/systemd/*" || source == format!("assets/systemd/{name}"))
-                && dest.trim_start_matches('/').starts_with("lib/systemd/system/")
+                && dest.trim_start_matches('/').starts_with("usr/lib/systemd/system/")
         })
     };
     for file in unit_files() {
