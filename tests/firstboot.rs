@@ -112,6 +112,9 @@ fn firstboot_applies_once_and_takes_the_secrets_off_the_boot_partition() {
     let copy = device.read(&format!("{dir}/answers.toml"));
     let key_copy = device.path(&format!("{dir}/edge-ca.key.pem"));
     assert!(copy.contains(&format!("key = \"{}\"", key_copy.display())), "{copy}");
+    let password_copy = device.path(&format!("{dir}/registry-password.txt"));
+    assert!(copy.contains(&format!("password_file = \"{}\"", password_copy.display())), "{copy}");
+    assert!(!copy.contains("\"edge-ca.pem\""), "a path still points at the boot partition:\n{copy}");
     assert!(copy.contains("# Written by the imaging station for edge-01."), "comment lost:\n{copy}");
     assert!(copy.contains("\" # beside this file"), "inline comment lost:\n{copy}");
 
