@@ -12,6 +12,10 @@
 //! - `journald_running`: a journald socket exists, so a container may use the journald log driver.
 //! - `has_ansible`: `ansible-playbook` on PATH runs (ansible-core from PyPI), so
 //!   tests/ansible_role.rs can run the role in ansible/ against a temp root.
+//! - `has_systemd_analyze`: `systemd-analyze` is installed, so tests/systemd_units.rs can run
+//!   `systemd-analyze verify` on the unit files in assets/systemd.
+//! - `has_deb_tools`: cargo-deb, cargo-zigbuild and zig (on PATH or as Python's `ziglang`) are
+//!   installed, so tests/package_deb.rs can build the .deb with assets/debian/build.sh.
 //!
 //! Nothing here changes the edgeprep binary or library: the cfgs are read only by `#[test]`s.
 //! A cfg computed while a thing was absent stays until this script runs again: after adding
@@ -23,6 +27,7 @@ const SHARED_FIXTURES: &str = "../shared/fixtures/iotedge-1.4.43";
 const DOCKERD_CANDIDATES: &[&str] = &["/usr/sbin/dockerd", "/usr/bin/dockerd"];
 const JOURNALD_SOCKET: &str = "/run/systemd/journal/socket";
 const BUSYBOX: &str = "/bin/busybox";
+const SYSTEMD_ANALYZE_CANDIDATES: &[&str] = &["/usr/bin/systemd-analyze", "/bin/systemd-analyze"];
 const OPENSSL_CANDIDATES: &[&str] = &["/usr/bin/openssl", "/bin/openssl", "/usr/local/bin/openssl"];
 
 fn main() {
@@ -34,6 +39,8 @@ fn main() {
         "has_openssl",
         "journald_running",
         "has_ansible",
+        "has_systemd_analyze",
+        "has_deb_tools",
     ] {
         println!("cargo::rustc-check-cfg=cfg({cfg})");
     }
@@ -72,6 +79,14 @@ fn main() {
         println!("cargo::rerun-if-changed={}", ansible.display());
         println!("cargo::rustc-cfg=has_ansible");
     }
+    if let Some(analyze) = SYSTEMD_ANALYZE_CANDIDATES.iter().find(|p| Path::new(p).is_file()) {
+        println!("cargo::rerun-if-changed={analyze}");
+        println!("cargo::rustc-cfg=has_systemd_analyze");
+    }
+    println!("cargo::rerun-if-env-changed=PATH");
+    if has_deb_tools() {
+        println!("cargo::rustc-cfg=has_deb_tools");
+    }
 }
 
 /// `ansible-playbook` from PATH when `--version` succeeds: a pyenv shim is on PATH even when
@@ -86,6 +101,31 @@ fn ansible_playbook() -> Option<std::path::PathBuf> {
         .status()
         .is_ok_and(|status| status.success());
     works.then_some(found)
+}
+
+/// cargo-deb and cargo-zigbuild as cargo subcommands, and zig itself or the `ziglang` Python
+/// package that cargo-zigbuild falls back to (what `pip install ziglang` gives).
+fn has_deb_tools() -> bool {
+    let on_path = |name: &str| {
+        let cargo_bin = std::env::var_os("CARGO_HOME")
+            .map(std::path::PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cargo")))
+            .map(|home| home.join("bin"));
+        std::env::var_os("PATH")
+            .map(|path| std::env::split_paths(&path).collect::<Vec<_>>())
+            .unwrap_or_default()
+            .into_iter()
+            .chain(cargo_bin)
+            .any(|dir| dir.join(name).is_file())
+    };
+    let zig = on_path("zig")
+        || std::process::Command::new("python3")
+            .args(["-c", "import ziglang"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+    on_path("cargo-deb") && on_path("cargo-zigbuild") && zig
 }
 
 /// The effective uid from /proc, which avoids a build-dependency for one number.

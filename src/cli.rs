@@ -118,6 +118,20 @@ pub enum Command {
     Manifest(ManifestCommand),
     /// Print a shell completion script.
     Completions(CompletionsArgs),
+    /// Apply an answers file left on the boot partition, once (edgeprep-firstboot.service).
+    ///
+    /// The entry point of edgeprep-firstboot.service. Looks for the answers file at
+    /// /boot/firmware/edgeprep.toml, /boot/edgeprep.toml, then /etc/edgeprep/firstboot.toml
+    /// (under --root; the first found is used). With FILE.failed beside it, does nothing.
+    /// Otherwise copies the file, and the certificate, key and password files it names beside
+    /// it, to /var/lib/edgeprep/firstboot (0700, files 0600), applies the copy like
+    /// `apply --answers COPY --yes --json` (the JSON goes to stdout, the entry to the audit
+    /// log), and on success removes the answers file and the key and password files from the
+    /// boot partition. On failure the device is restored, the file stays and FILE.failed says
+    /// why (secrets masked). Paths in the file are device paths, relative ones from its
+    /// directory.
+    #[command(after_help = crate::firstboot::EXIT_CODES, after_long_help = crate::firstboot::EXIT_CODES)]
+    Firstboot,
 }
 
 #[derive(Debug, Clone, Default, Args)]

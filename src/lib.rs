@@ -18,6 +18,7 @@
 //! - [`checks`]: the production checklist, one engine for `edgeprep check` and the wizard.
 //! - [`manifest`]: linting (and safely fixing) deployment manifests before they reach IoT Hub.
 //! - [`cli`] and [`commands`]: the command-line front-end.
+//! - [`firstboot`]: applying an answers file left on the boot partition, once, at first boot.
 //! - [`wizard`]: the interactive front-end (full screen, or plain prompts).
 #![forbid(unsafe_code)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
@@ -34,6 +35,7 @@ pub mod device;
 pub mod edit;
 pub mod error;
 pub mod export;
+pub mod firstboot;
 pub mod input_file;
 pub mod manifest;
 pub mod manpage;

@@ -128,7 +128,15 @@ fn an_export_applied_to_a_fresh_device_gives_the_same_fleet_wide_settings() {
     assert_eq!(body(&first), body(&second));
     assert_eq!(
         sections(&second),
-        ["agent", "allow_elevated_docker_permissions", "dns", "image_garbage_collection", "logging", "proxy", "upstream"]
+        [
+            "agent",
+            "allow_elevated_docker_permissions",
+            "dns",
+            "image_garbage_collection",
+            "logging",
+            "proxy",
+            "upstream"
+        ]
     );
     // The fresh device kept its own identity.
     assert!(fresh.read("/etc/aziot/config.toml").contains("hostname = \"edge-gw-02\""));

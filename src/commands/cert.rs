@@ -199,5 +199,29 @@ pub fn status(args: &CertStatusArgs, root: &DeviceRoot, out: &mut dyn Write) -> 
     } else {
         write!(out, "{}", render_status(&status))?;
     }
+    if std::env::var_os("JOURNAL_STREAM").is_some_and(|v| !v.is_empty())
+        && let Some(warning) = journal_warning(&status)
+    {
+        out.flush()?;
+        eprintln!("{warning}");
+    }
     Ok(status.exit_code)
+}
+
+/// The warning `cert status` adds when its output goes to the journal (systemd sets
+/// `JOURNAL_STREAM` for a unit's stdout/stderr) and rotation is due: one line with journald's
+/// `<4>` (warning) level prefix, so `journalctl -p warning` and alerting on it find it among
+/// the daily timer's JSON. It names the commands; rotating stays a person's decision.
+pub fn journal_warning(status: &crate::certs::status::EdgeCaStatus) -> Option<String> {
+    if !status.rotation_due {
+        return None;
+    }
+    let cert = status.cert.as_deref().unwrap_or(crate::paths::EDGE_CA_CERT);
+    let when = match status.days_left {
+        Some(days) if days >= 0 => format!("expires in {days} days"),
+        _ => "has expired".to_string(),
+    };
+    Some(format!(
+        "<4>edgeprep: the Edge CA {cert} {when} and IoT Edge does not renew it. To rotate: `edgeprep cert generate --out DIR` (or `edgeprep cert csr` for your PKI), put the new files in [edge_ca] of an answers file, then `edgeprep apply --answers FILE`."
+    ))
 }

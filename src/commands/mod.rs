@@ -8,6 +8,7 @@ pub mod check;
 pub mod completions;
 pub mod confirm;
 pub mod context;
+pub mod firstboot;
 pub mod manifest;
 pub mod plan;
 pub mod rollback;
@@ -27,6 +28,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<i32> {
     match cli.command.unwrap_or(Command::Wizard(cli.wizard)) {
         Command::Wizard(args) => crate::wizard::run(&Context::from_args(&cli.global)?, &args, out),
         Command::Completions(args) => completions::run(&args, out),
+        Command::Firstboot => firstboot::run(&Context::from_args(&cli.global)?, out),
         Command::Answers(cmd) => answers::run(&cli.global, &cmd, out),
         Command::Plan(args) => plan::run(&Context::from_args(&cli.global)?, &args, out),
         Command::Apply(args) => apply::run(&Context::from_args(&cli.global)?, &args, out),
