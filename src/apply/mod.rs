@@ -454,7 +454,7 @@ pub(crate) fn rerun_after_restore(
 /// file the apply created, which the rollback removed (`iotedge config apply -c
 /// /etc/aziot/config.toml` on a device that had no config.toml would fail or, worse, apply
 /// defaults).
-fn skip_after_rollback(command: &PlannedCommand, set: &BackupSet) -> Option<String> {
+pub(crate) fn skip_after_rollback(command: &PlannedCommand, set: &BackupSet) -> Option<String> {
     let created = set.manifest.files.iter().find(|f| !f.existed && command.args.contains(&f.path))?;
     Some(format!(
         "skipped: {} did not exist before this apply, so the rollback removed it and there is nothing for it to read",

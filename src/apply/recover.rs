@@ -10,7 +10,10 @@ use anyhow::{Context, Result};
 
 use super::audit::{AuditEntry, AuditLog};
 use super::backup::{self, BackupSet, Journal, JournalCommand, Stage};
-use super::{Actor, ApplyLog, ApplyReport, CommandRecord, Steps, atomic, audit, lock, roll_back, set_stage};
+use super::{
+    Actor, ApplyLog, ApplyReport, CommandRecord, Steps, atomic, audit, lock, roll_back, set_stage,
+    skip_after_rollback,
+};
 use crate::error::{NotRestored, input_error};
 use crate::plan::commands::{Changes, commands_for};
 use crate::root::DeviceRoot;
@@ -243,6 +246,7 @@ pub fn rollback_locked(
         Some(_) => None,
     };
     let resumed = interrupted.is_some();
+    let mut skipped = Vec::new();
     let (report, before, journal) = match interrupted {
         Some(p) => {
             let before = backup::select_for_rollback(root, Some(&p.id))?;
@@ -264,17 +268,28 @@ pub fn rollback_locked(
         None => {
             let target = backup::select_for_rollback(root, id)?;
             let files: Vec<String> = target.manifest.files.iter().map(|f| f.path.clone()).collect();
-            let commands: Vec<JournalCommand> = commands_for(&Changes::from_paths(&files))
-                .iter()
-                .map(|c| JournalCommand::record(c, &[]))
-                .collect();
+            // A command reading a file the apply created has nothing to read once the rollback
+            // removed it (`iotedge config apply` on a device that had only the template): it is
+            // reported as skipped, as the automatic rollback inside apply does, not run to fail.
+            let mut commands = Vec::new();
+            for command in commands_for(&Changes::from_paths(&files)) {
+                match skip_after_rollback(&command, &target) {
+                    Some(why) => skipped.push(CommandRecord {
+                        command: command.display(),
+                        reason: why,
+                        ran: false,
+                        exit_code: None,
+                    }),
+                    None => commands.push(JournalCommand::record(&command, &[])),
+                }
+            }
             let (report, before) = backup::restore_files(root, &target, &actor.user, &commands)?;
             let journal = Journal { stage: Stage::FilesWritten, commands, commands_done: 0, rerun: 0 };
             (report, before, journal)
         }
     };
     let mut journal = journal;
-    let mut records = Vec::new();
+    let mut records = skipped;
     let mut failed = Vec::new();
     let executes = runner.executes();
     for index in journal.commands_done..journal.commands.len() {
