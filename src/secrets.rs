@@ -52,9 +52,14 @@ pub fn forms(secret: &str) -> Vec<String> {
     out
 }
 
-/// `%XX` escapes decoded; `None` when the result is not UTF-8. A `%` not followed by two hex
-/// digits stays as it is, as URL parsers leave it.
+/// `%XX` escapes decoded; `None` when the result is not UTF-8.
 fn percent_decode(text: &str) -> Option<String> {
+    String::from_utf8(percent_decode_bytes(text)).ok()
+}
+
+/// `%XX` escapes decoded to bytes. A `%` not followed by two hex digits stays as it is, as URL
+/// parsers leave it. Shared with the network probe, which sends proxy credentials decoded.
+pub(crate) fn percent_decode_bytes(text: &str) -> Vec<u8> {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -71,7 +76,7 @@ fn percent_decode(text: &str) -> Option<String> {
             }
         }
     }
-    String::from_utf8(out).ok()
+    out
 }
 
 /// Every byte but RFC 3986's unreserved characters as `%XX`.

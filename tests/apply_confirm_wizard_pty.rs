@@ -62,8 +62,8 @@ fn over_ssh_the_full_screen_wizard_waits_for_enter_and_keeps_the_changes() {
     let answers = device.answers(ANSWERS);
     let mut session = over_ssh(&device, &["--answers", answers.to_str().unwrap()]);
     session.expect("What to do:").unwrap();
-    // Overview, seven steps, Review and its confirmation: then the apply runs and waits.
-    for _ in 0..10 {
+    // Overview, nine steps, Review and its confirmation: then the apply runs and waits.
+    for _ in 0..12 {
         session.send("\r").unwrap();
     }
     session.expect("Enter keeps them").unwrap();
@@ -84,8 +84,10 @@ fn over_ssh_the_plain_wizard_asks_then_waits_for_enter_and_keeps_the_changes() {
     let mut session = over_ssh(&device, &["--plain", "--answers", answers.to_str().unwrap()]);
     session.expect("What to do?").unwrap();
     session.send("\r").unwrap();
-    session.expect("Edge CA:").unwrap();
-    session.send("\r").unwrap();
+    for step in ["Edge CA:", "Agent storage:", "Privileges:"] {
+        session.expect(step).unwrap();
+        session.send("\r").unwrap();
+    }
     session.expect("Apply these changes?").unwrap();
     session.send("\r").unwrap();
     session.expect("Keep them only if confirmed within 120 s").unwrap();

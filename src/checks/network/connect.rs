@@ -58,24 +58,9 @@ struct ProxyServer {
     secrets: Vec<String>,
 }
 
+/// The URL's `%XX` escapes decoded, as the proxy expects the credentials in the header.
 fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| char::from(b).to_digit(16);
-        match (bytes[i], bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex)) {
-            (b'%', Some(high), Some(low)) => {
-                out.push((high * 16 + low) as u8);
-                i += 3;
-            }
-            (byte, _, _) => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    String::from_utf8_lossy(&crate::secrets::percent_decode_bytes(text)).into_owned()
 }
 
 /// IoT Edge's daemons and containers speak plain HTTP to their proxy, so only `http://` is
