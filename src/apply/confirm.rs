@@ -203,7 +203,12 @@ pub fn clear_end_states(root: &DeviceRoot) -> Result<()> {
 }
 
 /// Write the `pending` record (atomically, 0600 in the 0700 directory).
+///
+/// Ctrl-C/SIGTERM are watched from here on, not only from when the wait starts: a person who
+/// presses Ctrl-C as soon as the record exists (between this and [`wait_with`]) gets the
+/// revert at once, not after the whole deadline.
 pub fn begin(root: &DeviceRoot, record: &Record) -> Result<()> {
+    stop_flag()?.store(false, Ordering::SeqCst);
     let dir = ensure_dir(root)?;
     clear_end_states(root)?;
     let text = serde_json::to_vec_pretty(record)?;
@@ -595,8 +600,8 @@ pub fn wait_with(
     health: bool,
     watch: &mut dyn Watch,
 ) -> Result<WaitEnd> {
+    // Reset by `begin`, not here: a stop between the two must not be forgotten.
     let stop = stop_flag()?;
-    stop.store(false, Ordering::SeqCst);
     let deadline = Instant::now() + seconds;
     let pending = file_of(root, Phase::Pending);
 
