@@ -23,7 +23,7 @@
 
 use std::fs::{self, Permissions};
 use std::io::{ErrorKind, Write};
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock, mpsc};
@@ -145,8 +145,38 @@ fn file_of(root: &DeviceRoot, phase: Phase) -> PathBuf {
     confirm_dir(root).join(phase.file_name())
 }
 
+/// [`confirm_dir`], refused unless `edgeprep` and `edgeprep/confirm` below `/var/lib` are each
+/// missing or a real directory owned by this user and writable by it alone.
+///
+/// Only `/var/lib` is resolved inside the root; the two names below it are used as host paths
+/// (rename, unlink, create). On a hostile image `var/lib/edgeprep -> /var/lib/edgeprep` would
+/// otherwise make `edgeprep confirm --root IMAGE` decide (or `apply --confirm` clear) the
+/// host's own record, and a directory another user owns could be swapped for such a link.
+/// A directory only this user can change cannot be swapped by anyone else.
+fn checked_dir(root: &DeviceRoot) -> Result<PathBuf> {
+    use std::os::unix::fs::MetadataExt;
+    let dir = confirm_dir(root);
+    let euid = rustix::process::geteuid().as_raw();
+    for (shown, path) in [("/var/lib/edgeprep", dir.parent()), (CONFIRM_DIR, Some(dir.as_path()))] {
+        let Some(path) = path else { continue };
+        let meta = match fs::symlink_metadata(path) {
+            Ok(meta) => meta,
+            Err(e) if e.kind() == ErrorKind::NotFound => break,
+            Err(e) => return Err(e).with_context(|| format!("could not inspect {}", path.display())),
+        };
+        if meta.file_type().is_symlink() || !meta.is_dir() || meta.uid() != euid || meta.mode() & 0o022 != 0 {
+            return Err(input_error(format!(
+                "{shown} ({}) must be a directory (not a symlink) owned by uid {euid} and writable by it alone; nothing was changed. Remove it and try again",
+                path.display()
+            )));
+        }
+    }
+    Ok(dir)
+}
+
 /// The record, if any: a revert in progress first, then one waiting, then the end states.
 pub fn read(root: &DeviceRoot) -> Result<Option<State>> {
+    checked_dir(root)?;
     for phase in [Phase::Reverting, Phase::Pending, Phase::Confirmed, Phase::Reverted] {
         if let Some(record) = read_phase(root, phase)? {
             return Ok(Some(State { phase, record }));
@@ -156,10 +186,28 @@ pub fn read(root: &DeviceRoot) -> Result<Option<State>> {
 }
 
 fn read_phase(root: &DeviceRoot, phase: Phase) -> Result<Option<Record>> {
-    let path = file_of(root, phase);
-    let bytes = match crate::input_file::read_regular_optional(&path, MAX_RECORD_BYTES) {
-        Ok(Some(bytes)) => bytes,
-        Ok(None) => return Ok(None),
+    let path = checked_dir(root)?.join(phase.file_name());
+    // Not through a link planted at the record's name: the record is edgeprep's own file.
+    let opened = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(
+            (rustix::fs::OFlags::NONBLOCK | rustix::fs::OFlags::NOCTTY | rustix::fs::OFlags::NOFOLLOW).bits()
+                as i32,
+        )
+        .open(&path);
+    let read = match opened {
+        Ok(file) => crate::input_file::read_opened(file, MAX_RECORD_BYTES),
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error()) => {
+            return Err(input_error(format!(
+                "{} is a symlink, not a confirmation record edgeprep wrote; remove it if nothing waits",
+                path.display()
+            )));
+        }
+        Err(e) => Err(e.into()),
+    };
+    let bytes = match read {
+        Ok(bytes) => bytes,
         Err(e) => return Err(anyhow::anyhow!("could not read {}: {e}", path.display())),
     };
     let record = serde_json::from_slice(&bytes).with_context(|| {
@@ -170,7 +218,8 @@ fn read_phase(root: &DeviceRoot, phase: Phase) -> Result<Option<Record>> {
 
 /// Make the record directory (0700, owned by this user, not a link) if needed.
 fn ensure_dir(root: &DeviceRoot) -> Result<PathBuf> {
-    let dir = confirm_dir(root);
+    // Refused before anything is created: `create_dir` would follow a link at `edgeprep`.
+    let dir = checked_dir(root)?;
     if let Some(parent) = dir.parent() {
         atomic::create_dir_all(parent, atomic::PARENT_DIR_MODE)?;
     }
@@ -180,24 +229,16 @@ fn ensure_dir(root: &DeviceRoot) -> Result<PathBuf> {
         Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
         Err(e) => return Err(e).with_context(|| format!("could not create {}", dir.display())),
     }
-    let meta = fs::symlink_metadata(&dir).with_context(|| format!("could not inspect {}", dir.display()))?;
-    use std::os::unix::fs::MetadataExt;
-    let euid = rustix::process::geteuid().as_raw();
-    if !meta.is_dir() || meta.uid() != euid || meta.mode() & 0o022 != 0 {
-        return Err(input_error(format!(
-            "{CONFIRM_DIR} ({}) must be a directory owned by uid {euid} and writable by it alone; remove it and try again",
-            dir.display()
-        )));
-    }
-    Ok(dir)
+    checked_dir(root)
 }
 
 /// Forget the end state of an earlier `apply --confirm`, before a new apply starts: a script
 /// that runs `edgeprep confirm` too early must be told "nothing waits" (and retry), not "kept"
 /// from last time.
 pub fn clear_end_states(root: &DeviceRoot) -> Result<()> {
+    let dir = checked_dir(root)?;
     for phase in [Phase::Confirmed, Phase::Reverted] {
-        atomic::remove_file(&file_of(root, phase))?;
+        atomic::remove_file(&dir.join(phase.file_name()))?;
     }
     Ok(())
 }
@@ -229,7 +270,7 @@ pub enum Decided {
 /// ever wins for one record.
 pub fn decide(root: &DeviceRoot, to: Phase) -> Result<Decided> {
     let record = read_phase(root, Phase::Pending)?;
-    let dir = confirm_dir(root);
+    let dir = checked_dir(root)?;
     match fs::rename(dir.join(Phase::Pending.file_name()), dir.join(to.file_name())) {
         Ok(()) => {
             atomic::sync_dir(&dir)?;
@@ -359,7 +400,7 @@ pub fn revert(
             )));
         }
     };
-    let dir = confirm_dir(root);
+    let dir = checked_dir(root)?;
     fs::rename(dir.join(Phase::Reverting.file_name()), dir.join(Phase::Reverted.file_name()))
         .with_context(|| format!("could not mark the revert finished in {}", dir.display()))?;
     atomic::sync_dir(&dir)?;
@@ -842,6 +883,67 @@ mod tests {
         begin(&root, &record("A")).unwrap();
         assert_eq!(fs::metadata(confirm_dir(&root)).unwrap().mode() & 0o7777, CONFIRM_DIR_MODE);
         assert_eq!(fs::metadata(file_of(&root, Phase::Pending)).unwrap().mode() & 0o7777, RECORD_MODE);
+    }
+
+    #[test]
+    fn a_record_directory_linked_out_of_the_root_is_refused_and_the_linked_record_left_alone() {
+        // The host's own record, and an image whose `var/lib/edgeprep` links to it.
+        let host = tempfile::tempdir().unwrap();
+        let host_root = DeviceRoot::new(host.path());
+        begin(&host_root, &record("HOST")).unwrap();
+        fs::write(file_of(&host_root, Phase::Confirmed), b"{}").unwrap();
+        let image = tempfile::tempdir().unwrap();
+        fs::create_dir_all(image.path().join("var/lib")).unwrap();
+        std::os::unix::fs::symlink(
+            host.path().join("var/lib/edgeprep"),
+            image.path().join("var/lib/edgeprep"),
+        )
+        .unwrap();
+        let root = DeviceRoot::new(image.path());
+        let refused = format!("{:#}", read(&root).unwrap_err());
+        assert!(refused.contains("not a symlink"), "{refused}");
+        assert!(decide(&root, Phase::Confirmed).is_err());
+        assert!(clear_end_states(&root).is_err());
+        assert!(begin(&root, &record("IMAGE")).is_err());
+        assert!(file_of(&host_root, Phase::Pending).exists(), "the host's record must not be decided");
+        assert!(file_of(&host_root, Phase::Confirmed).exists(), "nor its end state cleared");
+        assert_eq!(read_phase(&host_root, Phase::Pending).unwrap().unwrap().backup, "HOST");
+    }
+
+    #[test]
+    fn a_var_link_leaving_the_root_makes_no_directory_outside_it() {
+        let outside = tempfile::tempdir().unwrap();
+        let image = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(outside.path(), image.path().join("var")).unwrap();
+        let root = DeviceRoot::new(image.path());
+        begin(&root, &record("A")).unwrap();
+        assert_eq!(fs::read_dir(outside.path()).unwrap().count(), 0, "nothing is made outside the root");
+        assert_eq!(read(&root).unwrap().unwrap().record.backup, "A");
+    }
+
+    #[test]
+    fn a_record_that_is_a_symlink_is_not_read_through() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = DeviceRoot::new(dir.path());
+        begin(&root, &record("A")).unwrap();
+        let elsewhere = dir.path().join("elsewhere.json");
+        fs::rename(file_of(&root, Phase::Pending), &elsewhere).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, file_of(&root, Phase::Pending)).unwrap();
+        let refused = format!("{:#}", read(&root).unwrap_err());
+        assert!(refused.contains("is a symlink"), "{refused}");
+    }
+
+    #[test]
+    fn a_huge_or_garbage_record_is_refused_with_its_path_and_the_fix() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = DeviceRoot::new(dir.path());
+        begin(&root, &record("A")).unwrap();
+        fs::write(file_of(&root, Phase::Pending), b"\x00garbage").unwrap();
+        let garbage = format!("{:#}", read(&root).unwrap_err());
+        assert!(garbage.contains("pending") && garbage.contains("remove it"), "{garbage}");
+        fs::write(file_of(&root, Phase::Pending), vec![b' '; MAX_RECORD_BYTES as usize + 1]).unwrap();
+        let huge = format!("{:#}", read(&root).unwrap_err());
+        assert!(huge.contains("pending") && huge.contains("bytes"), "{huge}");
     }
 
     #[test]
