@@ -152,9 +152,15 @@ fn connect(
 
 /// Printable ASCII only, at most 120 characters, and no credential: what a proxy sent back can be
 /// shown.
+///
+/// Masked before the filter (a password with a non-ASCII letter would lose it to the filter and
+/// no longer match), again after it (a control character inside an echoed password would hide
+/// it from the first pass), and cut only then (a cut through a password leaves a prefix that
+/// matches nothing).
 fn printable(line: &str, secrets: &[String]) -> String {
-    let clean: String = line.chars().filter(|c| (' '..='~').contains(c)).take(120).collect();
-    crate::secrets::mask(clean.trim(), secrets)
+    let masked = crate::secrets::mask(line, secrets);
+    let clean: String = masked.chars().filter(|c| (' '..='~').contains(c)).collect();
+    crate::secrets::mask(&clean, secrets).trim().chars().take(120).collect()
 }
 
 /// Read the proxy's status line: up to `\n`, at most [`MAX_STATUS_LINE`] bytes, before the deadline.
@@ -378,6 +384,19 @@ mod tests {
             Err(Failure::ProxyRefused { status: "HTTP/1.1 502 Bad Gateway for ********".into() })
         );
         proxy.join().unwrap();
+    }
+
+    #[test]
+    fn an_echoed_password_is_masked_even_when_cut_off_or_not_ascii() {
+        let secrets = vec!["s3cretpassword".to_string(), "pässwort".to_string()];
+        let long = format!("HTTP/1.1 403 {} s3cretpassword", "x".repeat(100));
+        let shown = printable(&long, &secrets);
+        assert!(!shown.contains("s3cr"), "a cut must not leave a prefix of the password: {shown}");
+        assert!(shown.chars().count() <= 120, "{shown}");
+        let shown = printable("HTTP/1.1 403 denied for pässwort", &secrets);
+        assert!(!shown.contains("sswort"), "{shown}");
+        let shown = printable("HTTP/1.1 403 denied for s3cret\x07password", &secrets);
+        assert!(!shown.contains("s3cret"), "{shown}");
     }
 
     #[test]
