@@ -32,8 +32,24 @@ pub struct Proxy {
 
 impl Proxy {
     /// The URL with any password masked.
+    ///
+    /// The password is found as the answers and the probe find it (at the last `@`, then the
+    /// first `:`), not only by the generic masker: a device's URL may hold a raw `/`, `#`, `?`
+    /// or space in its password, which ends the authority for that masker, so it showed the
+    /// whole password.
     pub fn shown(&self) -> String {
-        crate::secrets::mask_known_secrets(&self.url)
+        let (scheme, rest) = match self.url.find("://") {
+            Some(at) => self.url.split_at(at + 3),
+            None => ("", self.url.as_str()),
+        };
+        let structural = match rest.rsplit_once('@') {
+            Some((userinfo, host)) => match userinfo.split_once(':') {
+                Some((user, _)) => format!("{scheme}{user}:{}@{host}", crate::secrets::MASK),
+                None => self.url.clone(),
+            },
+            None => self.url.clone(),
+        };
+        crate::secrets::mask_known_secrets(&structural)
     }
 }
 
@@ -441,6 +457,22 @@ fn mcr(facts: &Facts) -> Plan {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_proxy_password_with_a_raw_slash_hash_or_space_is_masked_whole() {
+        for url in [
+            "http://bob:pa/ss@proxy:3128",
+            "http://bob:pa#ss@proxy:3128",
+            "http://bob:pa ss@proxy:3128",
+            "http://bob:pa?ss@proxy:3128",
+        ] {
+            let proxy = Proxy { url: url.into(), source: "test".into() };
+            let shown = proxy.shown();
+            assert!(!shown.contains("pa") && !shown.contains("ss@"), "{url} shown as {shown}");
+            assert!(shown.contains("bob:") && shown.contains("@proxy:3128"), "{shown}");
+            assert!(!format!("{proxy:?}").contains("pa"), "{proxy:?}");
+        }
+    }
     use super::*;
     use crate::checks::probe::Probe;
     use crate::device::DeviceState;
