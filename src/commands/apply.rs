@@ -157,7 +157,9 @@ fn apply_confirmed(
     let wait_for = std::env::var(TEST_SECONDS_VAR)
         .ok()
         .and_then(|s| s.parse::<f64>().ok())
-        .map_or(Duration::from_secs(seconds), Duration::from_secs_f64);
+        // `try_`: `from_secs_f64` panics on a negative, NaN or endless value.
+        .and_then(|s| Duration::try_from_secs_f64(s).ok())
+        .unwrap_or(Duration::from_secs(seconds));
     let record = confirm::Record::new(root, &backup, &actor.user, seconds, wait_for);
     // A failure to write the record means nobody could confirm: revert at once.
     let begun = confirm::begin(root, &record);
