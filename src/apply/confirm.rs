@@ -146,7 +146,8 @@ fn file_of(root: &DeviceRoot, phase: Phase) -> PathBuf {
 }
 
 /// [`confirm_dir`], refused unless `edgeprep` and `edgeprep/confirm` below `/var/lib` are each
-/// missing or a real directory owned by this user and writable by it alone.
+/// missing or a real directory owned by root or this user and writable by its owner alone
+/// (root's, so a `plan` run without sudo can still say nothing waits).
 ///
 /// Only `/var/lib` is resolved inside the root; the two names below it are used as host paths
 /// (rename, unlink, create). On a hostile image `var/lib/edgeprep -> /var/lib/edgeprep` would
@@ -164,9 +165,10 @@ fn checked_dir(root: &DeviceRoot) -> Result<PathBuf> {
             Err(e) if e.kind() == ErrorKind::NotFound => break,
             Err(e) => return Err(e).with_context(|| format!("could not inspect {}", path.display())),
         };
-        if meta.file_type().is_symlink() || !meta.is_dir() || meta.uid() != euid || meta.mode() & 0o022 != 0 {
+        let owner_ok = meta.uid() == euid || meta.uid() == 0;
+        if meta.file_type().is_symlink() || !meta.is_dir() || !owner_ok || meta.mode() & 0o022 != 0 {
             return Err(input_error(format!(
-                "{shown} ({}) must be a directory (not a symlink) owned by uid {euid} and writable by it alone; nothing was changed. Remove it and try again",
+                "{shown} ({}) must be a directory (not a symlink) owned by root or uid {euid} and writable by its owner alone; nothing was changed. Remove it and try again",
                 path.display()
             )));
         }
@@ -907,6 +909,14 @@ mod tests {
         assert!(begin(&root, &record("IMAGE")).is_err());
         assert!(file_of(&host_root, Phase::Pending).exists(), "the host's record must not be decided");
         assert!(file_of(&host_root, Phase::Confirmed).exists(), "nor its end state cleared");
+        // A directory another user owns could be swapped for such a link at any moment.
+        let image = tempfile::tempdir().unwrap();
+        let root = DeviceRoot::new(image.path());
+        fs::create_dir_all(image.path().join("var/lib/edgeprep")).unwrap();
+        std::os::unix::fs::chown(image.path().join("var/lib/edgeprep"), Some(4321), Some(4321)).unwrap();
+        let refused = format!("{:#}", begin(&root, &record("A")).unwrap_err());
+        assert!(refused.contains("owned by root"), "{refused}");
+        assert!(!confirm_dir(&root).exists());
         assert_eq!(read_phase(&host_root, Phase::Pending).unwrap().unwrap().backup, "HOST");
     }
 
