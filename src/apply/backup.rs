@@ -246,11 +246,18 @@ pub fn backups_dir(root: &DeviceRoot) -> PathBuf {
     root.own_state_path("/var/lib", rest)
 }
 
+/// [`backups_dir`] for reading or writing sets: a link or a foreign directory on the way is
+/// refused (see [`DeviceRoot::own_state_dir`]).
+fn checked_backups_dir(root: &DeviceRoot) -> Result<PathBuf> {
+    let rest = BACKUPS_DIR.strip_prefix("/var/lib/").unwrap_or(BACKUPS_DIR);
+    root.own_state_dir("/var/lib", rest)
+}
+
 /// Make a complete set recording the current state of `new.files` and `new.dirs`.
 pub(crate) fn create_set(root: &DeviceRoot, new: &NewSet<'_>) -> Result<BackupSet> {
     let now = time::OffsetDateTime::now_utc();
     let seq = next_seq(root)?;
-    let (id, dir) = create_set_dir(&backups_dir(root), &crate::timestamp::compact(now))?;
+    let (id, dir) = create_set_dir(&checked_backups_dir(root)?, &crate::timestamp::compact(now))?;
     match fill_set(root, new, (&id, seq), &dir, now) {
         Ok(manifest) => Ok(BackupSet { id, dir, manifest }),
         Err(err) => {
@@ -579,7 +586,7 @@ impl Found {
 /// Every set with a manifest, in order (sequence number, then id). A set that cannot be read
 /// or trusted is listed with the reason instead of stopping the others.
 pub(crate) fn scan(root: &DeviceRoot) -> Result<Vec<Found>> {
-    let backups = backups_dir(root);
+    let backups = checked_backups_dir(root)?;
     let entries = match fs::read_dir(&backups) {
         Ok(entries) => entries,
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),

@@ -155,25 +155,7 @@ fn file_of(root: &DeviceRoot, phase: Phase) -> PathBuf {
 /// host's own record, and a directory another user owns could be swapped for such a link.
 /// A directory only this user can change cannot be swapped by anyone else.
 fn checked_dir(root: &DeviceRoot) -> Result<PathBuf> {
-    use std::os::unix::fs::MetadataExt;
-    let dir = confirm_dir(root);
-    let euid = rustix::process::geteuid().as_raw();
-    for (shown, path) in [("/var/lib/edgeprep", dir.parent()), (CONFIRM_DIR, Some(dir.as_path()))] {
-        let Some(path) = path else { continue };
-        let meta = match fs::symlink_metadata(path) {
-            Ok(meta) => meta,
-            Err(e) if e.kind() == ErrorKind::NotFound => break,
-            Err(e) => return Err(e).with_context(|| format!("could not inspect {}", path.display())),
-        };
-        let owner_ok = meta.uid() == euid || meta.uid() == 0;
-        if meta.file_type().is_symlink() || !meta.is_dir() || !owner_ok || meta.mode() & 0o022 != 0 {
-            return Err(input_error(format!(
-                "{shown} ({}) must be a directory (not a symlink) owned by root or uid {euid} and writable by its owner alone; nothing was changed. Remove it and try again",
-                path.display()
-            )));
-        }
-    }
-    Ok(dir)
+    root.own_state_dir("/var/lib", "edgeprep/confirm")
 }
 
 /// The record, if any: a revert in progress first, then one waiting, then the end states.

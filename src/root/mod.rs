@@ -132,6 +132,43 @@ impl DeviceRoot {
         self.path(resolved.join(rest))
     }
 
+    /// [`Self::own_state_path`] for a directory edgeprep keeps its own state in (backups, the
+    /// confirmation record), checked: below the resolved `dir`, every component of `rest` that
+    /// exists must be a real directory (not a symlink) owned by root or this user and writable
+    /// by its owner alone. Otherwise a link planted in an image (`var/lib/edgeprep ->
+    /// /var/lib/edgeprep`) would send `--root IMAGE`'s backups to the host's, or let another
+    /// account swap the directory under us. Components that do not exist yet are fine: edgeprep
+    /// creates them.
+    pub fn own_state_dir(&self, dir: &str, rest: &str) -> anyhow::Result<PathBuf> {
+        use std::os::unix::fs::MetadataExt;
+        let full = self.own_state_path(dir, rest);
+        let euid = rustix::process::geteuid().as_raw();
+        let mut shown = PathBuf::from(dir);
+        let mut path = self.own_state_path(dir, "");
+        for part in Path::new(rest).components() {
+            shown.push(part);
+            path.push(part);
+            let meta = match std::fs::symlink_metadata(&path) {
+                Ok(meta) => meta,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => break,
+                Err(e) => {
+                    return Err(
+                        anyhow::Error::new(e).context(format!("could not inspect {}", path.display()))
+                    );
+                }
+            };
+            let owner_ok = meta.uid() == euid || meta.uid() == 0;
+            if meta.file_type().is_symlink() || !meta.is_dir() || !owner_ok || meta.mode() & 0o022 != 0 {
+                return Err(input_error(format!(
+                    "{} ({}) must be a directory (not a symlink) owned by root or uid {euid} and writable by its owner alone; nothing was changed. Remove it and try again",
+                    shown.display(),
+                    path.display()
+                )));
+            }
+        }
+        Ok(full)
+    }
+
     /// Whether links are followed on the way to `device_path` (see [`SERVICE_DIRS`]).
     pub fn links_for(device_path: &Path) -> Links {
         if SERVICE_DIRS.iter().any(|dir| device_path.starts_with(dir)) {
