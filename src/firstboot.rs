@@ -20,10 +20,14 @@
 //! Paths in a first-boot answers file are device paths: relative ones are taken from the
 //! answers file's directory, absolute ones from the device's `/` (under `--root`).
 
+use std::ffi::OsString;
 use std::io::Write;
 use std::path::{Component, Path, PathBuf};
 
 use anyhow::{Context as _, Result};
+use rustix::fd::OwnedFd;
+use rustix::fs::{AtFlags, Mode, OFlags};
+use rustix::io::Errno;
 use toml_edit::{DocumentMut, Item, Value};
 
 use crate::answers::parse_answers;
@@ -31,7 +35,7 @@ use crate::apply::atomic::{create_dir_all_in_root, remove_dir_in_root, remove_in
 use crate::cli::ApplyArgs;
 use crate::commands::context::Context;
 use crate::error::{EXIT_OK, exit_code_for, input_error};
-use crate::input_file::{MAX_ANSWERS_BYTES, MAX_CERT_BYTES, MAX_SECRET_BYTES};
+use crate::input_file::{self, MAX_ANSWERS_BYTES, MAX_CERT_BYTES, MAX_SECRET_BYTES};
 use crate::root::DeviceRoot;
 use crate::secrets;
 
@@ -85,6 +89,9 @@ const RUNTIME_PATH_KEYS: &[(&[&str], &str)] =
 struct BootFile {
     /// Device path on the boot partition.
     from: String,
+    /// The same path below the answers file's directory (plain names only), by which it is
+    /// read and removed without following a link: see [`open_below`].
+    below: PathBuf,
     /// Device path of the copy in [`COPY_DIR`].
     to: String,
     bytes: Vec<u8>,
@@ -169,7 +176,8 @@ fn err_text(err: &anyhow::Error) -> String {
 /// Read the answers file at the device path `file`, validate it, read the files it names on
 /// its partition, and make the copy's text. `secrets` collects what the note must mask.
 fn prepare(root: &DeviceRoot, file: &str, secrets: &mut Vec<String>) -> Result<Prepared> {
-    let text = read_device(root, file, MAX_ANSWERS_BYTES)?;
+    let (boot_dir, name) = split_boot_path(file);
+    let text = read_boot(root, &boot_dir, Path::new(&name), file, MAX_ANSWERS_BYTES)?;
     let text = String::from_utf8(text)
         .map_err(|_| input_error(format!("the answers file {file}: is not UTF-8 text; save it as UTF-8")))?;
     // The same validation as `apply` (line and column in messages), before anything is copied.
@@ -178,7 +186,6 @@ fn prepare(root: &DeviceRoot, file: &str, secrets: &mut Vec<String>) -> Result<P
     let mut doc = text
         .parse::<DocumentMut>()
         .map_err(|e| input_error(format!("the answers file {file}: not valid TOML ({e})")))?;
-    let boot_dir = Path::new(file).parent().unwrap_or(Path::new("/")).to_path_buf();
 
     for (table, key) in RUNTIME_PATH_KEYS {
         if let Some(value) = string_at(&mut doc, table, key) {
@@ -202,7 +209,7 @@ fn prepare(root: &DeviceRoot, file: &str, secrets: &mut Vec<String>) -> Result<P
         let shown = device.display().to_string();
         let new_path = if let Ok(relative) = device.strip_prefix(&boot_dir) {
             let limit = if *secret { MAX_SECRET_BYTES.max(MAX_CERT_BYTES) } else { MAX_CERT_BYTES };
-            let bytes = read_device(root, &shown, limit).map_err(|e| {
+            let bytes = read_boot(root, &boot_dir, relative, &shown, limit).map_err(|e| {
                 input_error(format!(
                     "{file}: [{}] {key} = \"{}\": {e:#}",
                     table.join("."),
@@ -218,7 +225,7 @@ fn prepare(root: &DeviceRoot, file: &str, secrets: &mut Vec<String>) -> Result<P
             let name = relative.to_string_lossy().replace('/', "_");
             let to = copy_path(&name);
             let host = root.path(&to);
-            files.push(BootFile { from: shown, to, bytes, secret: *secret });
+            files.push(BootFile { from: shown, below: relative.to_path_buf(), to, bytes, secret: *secret });
             host
         } else {
             root.path(&device)
@@ -262,12 +269,75 @@ fn device_path(base: &Path, written: &str) -> PathBuf {
     out
 }
 
-/// A device file through the root's confinement and `input_file`'s checks; missing is an error.
-fn read_device(root: &DeviceRoot, device_path: &str, limit: u64) -> Result<Vec<u8>> {
-    match root.read(device_path, limit) {
-        Ok(Some((bytes, _))) => Ok(bytes),
-        Ok(None) => Err(input_error(format!("{device_path}: no such file"))),
-        Err(e) => Err(root.read_refusal(device_path, &e)),
+/// The answers file's directory and its name in it.
+fn split_boot_path(file: &str) -> (PathBuf, String) {
+    let path = Path::new(file);
+    let dir = path.parent().unwrap_or(Path::new("/")).to_path_buf();
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    (dir, name)
+}
+
+/// The directory holding `below` (a path below `boot_dir` made of plain names) and the
+/// file's name in it. `boot_dir` itself is resolved inside the root (root owns the
+/// directories above it, and images mount or link their boot partition in different places);
+/// below it, not one symbolic link is followed. The boot partition is written by whoever held
+/// the card (or, for `/etc/edgeprep`, could be an ext4 directory with links in it): a link
+/// there to `/home/alice` or `/etc` would otherwise make firstboot copy that account's file
+/// into the device configuration and then delete it as a "secret file on the boot partition".
+fn open_below(root: &DeviceRoot, boot_dir: &Path, below: &Path) -> std::io::Result<(OwnedFd, OsString)> {
+    let dir_flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let mut names = Vec::new();
+    for component in below.components() {
+        match component {
+            Component::Normal(name) => names.push(name.to_os_string()),
+            _ => return Err(std::io::Error::from(std::io::ErrorKind::InvalidInput)),
+        }
+    }
+    let name = names.pop().ok_or_else(|| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
+    let mut dir = root.open(boot_dir, OFlags::RDONLY | OFlags::DIRECTORY)?;
+    for part in names {
+        dir = rustix::fs::openat(&dir, part.as_os_str(), dir_flags, Mode::empty())?;
+    }
+    Ok((dir, name))
+}
+
+/// Read the file `below` the boot directory (never through a link, see [`open_below`]) with
+/// `input_file`'s checks; `shown` names it in messages. Missing is an error.
+fn read_boot(root: &DeviceRoot, boot_dir: &Path, below: &Path, shown: &str, limit: u64) -> Result<Vec<u8>> {
+    let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let opened = open_below(root, boot_dir, below)
+        .and_then(|(dir, name)| Ok(rustix::fs::openat(&dir, name.as_os_str(), flags, Mode::empty())?));
+    let fd = match opened {
+        Ok(fd) => fd,
+        Err(e) => return Err(boot_refusal(root, shown, &e)),
+    };
+    input_file::read_opened(std::fs::File::from(fd), limit).map_err(|e| root.read_refusal(shown, &e))
+}
+
+/// The input error for a file on the boot partition that could not be opened.
+fn boot_refusal(root: &DeviceRoot, shown: &str, err: &std::io::Error) -> anyhow::Error {
+    match err.raw_os_error().map(Errno::from_raw_os_error) {
+        Some(Errno::NOENT) => input_error(format!("{shown}: no such file")),
+        Some(Errno::LOOP | Errno::NOTDIR) => input_error(format!(
+            "{shown}: is a symbolic link, or is reached through one or through something that is not a directory; \
+             firstboot takes files on the boot partition only as they are, never through a link: put the file itself there"
+        )),
+        _ => root.refusal(shown, err),
+    }
+}
+
+/// Remove the file `below` the boot directory, reached as [`open_below`] does (the name
+/// itself is unlinked, never a link's target). Already gone is fine.
+fn remove_boot(root: &DeviceRoot, boot_dir: &Path, below: &Path, shown: &str) -> Result<()> {
+    let (dir, name) = match open_below(root, boot_dir, below) {
+        Ok(opened) => opened,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(boot_refusal(root, shown, &e)),
+    };
+    match rustix::fs::unlinkat(&dir, name.as_os_str(), AtFlags::empty()) {
+        Ok(()) => rustix::fs::fsync(&dir).with_context(|| format!("could not flush the directory of {shown}")),
+        Err(Errno::NOENT) => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("could not remove {shown}")),
     }
 }
 
@@ -287,10 +357,11 @@ fn install(root: &DeviceRoot, prepared: &Prepared) -> Result<()> {
 /// After a successful apply: the answers file and the secret files it named leave the boot
 /// partition (certificates are public and stay).
 fn remove_from_boot(root: &DeviceRoot, file: &str, files: &[BootFile]) -> Result<()> {
+    let (boot_dir, name) = split_boot_path(file);
     for boot_file in files.iter().filter(|f| f.secret) {
-        remove_in_root(root, &boot_file.from)?;
+        remove_boot(root, &boot_dir, &boot_file.below, &boot_file.from)?;
     }
-    remove_in_root(root, file)
+    remove_boot(root, &boot_dir, Path::new(&name), file)
 }
 
 /// A failed attempt: remove the copies (the device is as it was), leave the answers file, and
