@@ -55,6 +55,8 @@ pub const COPY_DIR_MODE: u32 = 0o700;
 pub const COPY_MODE: u32 = 0o600;
 /// Appended to the answers file's name for the note a failed attempt leaves beside it.
 pub const FAILED_SUFFIX: &str = ".failed";
+/// Mode of the `.failed` note where the file system keeps modes.
+const NOTE_MODE: u32 = 0o600;
 /// Exit code: a `.failed` note from an earlier attempt blocks this one; nothing was done.
 pub const EXIT_BLOCKED: i32 = 4;
 
@@ -398,13 +400,17 @@ fn failed(
 
 /// Write the `.failed` note beside the answers file. Not through the atomic writer: that sets
 /// the mode with fchmod, which vfat (the boot partition) refuses with EPERM for a mode its
-/// mount options cannot show. The note is new text about a failure, not device data, so a
-/// plain create-or-truncate (never through a final symlink) and fsync is enough.
+/// mount options cannot show. The note is new text about a failure, not device data, so an
+/// exclusive create and fsync is enough: [`run`] only gets here when no note existed, so
+/// whatever is at the name now (a link, or a hard link to another file on an ext4 boot
+/// directory) was planted meanwhile and is refused rather than written through or truncated.
+/// Created 0600 (vfat ignores it; elsewhere it counts): the note quotes the answers and the
+/// apply's messages, masked, but masking is a safety net, not a reason to show it to all.
 fn write_note(root: &DeviceRoot, note: &str, body: &[u8]) -> Result<()> {
-    use rustix::fs::{Mode, OFlags};
-    let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-    let fd =
-        root.open_with_mode(note, flags, Mode::from_raw_mode(0o644)).map_err(|e| root.failure(note, &e))?;
+    let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let fd = root
+        .open_with_mode(note, flags, Mode::from_raw_mode(NOTE_MODE))
+        .map_err(|e| root.failure(note, &e))?;
     let mut file = std::fs::File::from(fd);
     file.write_all(body)?;
     file.sync_all()?;
@@ -423,6 +429,24 @@ mod tests {
         assert_eq!(device_path(base, "../../etc/k.pem"), PathBuf::from("/etc/k.pem"));
         assert_eq!(device_path(base, "/var/aziot/k.pem"), PathBuf::from("/var/aziot/k.pem"));
         assert_eq!(device_path(base, "../../../../k"), PathBuf::from("/k"));
+    }
+
+    #[test]
+    fn the_note_is_never_written_through_a_file_planted_at_its_name() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("boot/firmware")).unwrap();
+        std::fs::create_dir_all(dir.path().join("etc")).unwrap();
+        let victim = dir.path().join("etc/shadow");
+        std::fs::write(&victim, "root:hash\n").unwrap();
+        let note = "/boot/firmware/edgeprep.toml.failed";
+        std::fs::hard_link(&victim, dir.path().join(note.trim_start_matches('/'))).unwrap();
+        let root = DeviceRoot::new(dir.path());
+        assert!(write_note(&root, note, b"failure text\n").is_err());
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "root:hash\n");
+
+        let fresh = "/boot/firmware/other.toml.failed";
+        write_note(&root, fresh, b"failure text\n").unwrap();
+        assert_eq!(std::fs::read_to_string(root.path(fresh)).unwrap(), "failure text\n");
     }
 
     #[test]

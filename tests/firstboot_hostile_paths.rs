@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::os::unix::fs::symlink;
+use std::os::unix::fs::{PermissionsExt, symlink};
 
 use common::{Device, provisioned_config, template_text};
 
@@ -123,4 +123,15 @@ fn a_fifo_named_as_the_password_file_is_refused_without_hanging() {
     let (code, output) = run(&device);
     assert_eq!(code, 2, "{output}");
     assert!(device.read(&format!("{BOOT}/edgeprep.toml.failed")).contains("FIFO"), "{output}");
+}
+
+#[test]
+fn the_failed_note_is_readable_by_root_only() {
+    let device = device();
+    device.write(&format!("{BOOT}/edgeprep.toml"), "hostname = \"edge_01!\"\n");
+    let (code, output) = run(&device);
+    assert_eq!(code, 2, "{output}");
+    let note = device.path(&format!("{BOOT}/edgeprep.toml.failed"));
+    let mode = std::fs::metadata(&note).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "the note quotes the answers file and must not be world-readable");
 }
