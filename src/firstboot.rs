@@ -14,7 +14,8 @@
 //! 4. applies the copy exactly like `apply --answers COPY --yes --json` (same library code,
 //!    same audit log entry) and prints its JSON (the journal keeps it);
 //! 5. on success removes the answers file and the key and password files it named from the
-//!    boot partition; on failure the apply has restored the device, the copies are removed,
+//!    boot partition, and the copies of the key and password files (installed by then where
+//!    IoT Edge reads them); on failure the apply has restored the device, the copies are removed,
 //!    the boot file stays, and `<file>.failed` says why (secrets masked).
 //!
 //! Paths in a first-boot answers file are device paths: relative ones are taken from the
@@ -140,11 +141,12 @@ pub fn run(ctx: &Context, out: &mut dyn Write) -> Result<i32> {
     let report_text = String::from_utf8_lossy(&report).into_owned();
     match outcome {
         Ok(EXIT_OK) => {
+            remove_secret_copies(root, &prepared.files);
             remove_from_boot(root, &file, &prepared.files)?;
             let removed: Vec<&str> =
                 prepared.files.iter().filter(|f| f.secret).map(|f| f.from.as_str()).collect();
             eprintln!(
-                "edgeprep firstboot: applied; removed {file}{} from the boot partition (copies in {COPY_DIR})",
+                "edgeprep firstboot: applied; removed {file}{} from the boot partition (the answers' copy is in {COPY_DIR})",
                 removed.iter().map(|f| format!(", {f}")).collect::<String>()
             );
             Ok(EXIT_OK)
@@ -364,6 +366,20 @@ fn remove_from_boot(root: &DeviceRoot, file: &str, files: &[BootFile]) -> Result
         remove_boot(root, &boot_dir, &boot_file.below, &boot_file.from)?;
     }
     remove_boot(root, &boot_dir, Path::new(&name), file)
+}
+
+/// After a successful apply the key and password have been installed where IoT Edge reads
+/// them (the Edge CA key under /var/aziot/secrets, the registry password in config.toml), so
+/// their copies are only stale duplicates of secrets that would outlive a later rotation or
+/// decommissioning: they go. The answers' copy and the certificates' stay as the record of
+/// what first boot applied. A copy that cannot be removed is reported, not fatal: the apply
+/// itself succeeded.
+fn remove_secret_copies(root: &DeviceRoot, files: &[BootFile]) {
+    for copy in files.iter().filter(|f| f.secret) {
+        if let Err(e) = remove_in_root(root, &copy.to) {
+            eprintln!("edgeprep firstboot: could not remove the copy {} (remove it by hand): {e:#}", copy.to);
+        }
+    }
 }
 
 /// A failed attempt: remove the copies (the device is as it was), leave the answers file, and
