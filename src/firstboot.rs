@@ -32,12 +32,14 @@ use rustix::io::Errno;
 use toml_edit::{DocumentMut, Item, Value};
 
 use crate::answers::parse_answers;
-use crate::apply::atomic::{create_dir_all_in_root, remove_dir_in_root, remove_in_root, write_in_root};
+use crate::apply::atomic::{
+    create_dir_all_in_root, remove_dir_in_root, remove_in_root, write_in_root_replacing,
+};
 use crate::cli::ApplyArgs;
 use crate::commands::context::Context;
 use crate::error::{EXIT_OK, exit_code_for, input_error};
 use crate::input_file::{self, MAX_ANSWERS_BYTES, MAX_CERT_BYTES, MAX_SECRET_BYTES};
-use crate::root::DeviceRoot;
+use crate::root::{DeviceRoot, Meta};
 use crate::secrets;
 
 /// Where an answers file is looked for, in this order: the boot partition of current
@@ -339,23 +341,39 @@ fn remove_boot(root: &DeviceRoot, boot_dir: &Path, below: &Path, shown: &str) ->
         Err(e) => return Err(boot_refusal(root, shown, &e)),
     };
     match rustix::fs::unlinkat(&dir, name.as_os_str(), AtFlags::empty()) {
-        Ok(()) => rustix::fs::fsync(&dir).with_context(|| format!("could not flush the directory of {shown}")),
+        Ok(()) => {
+            rustix::fs::fsync(&dir).with_context(|| format!("could not flush the directory of {shown}"))
+        }
         Err(Errno::NOENT) => Ok(()),
         Err(e) => Err(e).with_context(|| format!("could not remove {shown}")),
     }
 }
 
 /// Write the copies into [`COPY_DIR`] (made 0700 even if it existed), each 0600.
+///
+/// The apply reads the copies as root after they are written, so the directory must be one
+/// only root can change: one another account owns (left by an image, or planted) is refused,
+/// since its owner could swap the answers' copy for their own between write and read. Each
+/// copy replaces whatever is at its name, a symlink included, instead of writing through it:
+/// a link there to `/etc/shadow` would otherwise get the answers written over its target.
 fn install(root: &DeviceRoot, prepared: &Prepared) -> Result<()> {
     let parent = Path::new(COPY_DIR).parent().unwrap_or(Path::new("/"));
     create_dir_all_in_root(root, parent, crate::apply::atomic::PARENT_DIR_MODE)?;
     let (dir, _) = create_dir_all_in_root(root, Path::new(COPY_DIR), COPY_DIR_MODE)?;
+    let owner = Meta::of(&dir).with_context(|| format!("could not inspect {COPY_DIR}"))?.uid;
+    let euid = rustix::process::geteuid().as_raw();
+    if owner != euid {
+        anyhow::bail!(
+            "{COPY_DIR} (under {}) is owned by uid {owner}, not by uid {euid} running edgeprep: its owner could change the copies of the answers and secrets before they are applied. Nothing was copied; remove the directory (edgeprep makes it again) and retry",
+            root.base().display()
+        );
+    }
     rustix::fs::fchmod(&dir, rustix::fs::Mode::from_raw_mode(COPY_DIR_MODE))
         .with_context(|| format!("could not make {COPY_DIR} root-only"))?;
     for file in &prepared.files {
-        write_in_root(root, &file.to, &file.bytes, COPY_MODE, None)?;
+        write_in_root_replacing(root, &file.to, &file.bytes, COPY_MODE, None)?;
     }
-    write_in_root(root, &copy_path(COPY_NAME), prepared.copy_text.as_bytes(), COPY_MODE, None)
+    write_in_root_replacing(root, &copy_path(COPY_NAME), prepared.copy_text.as_bytes(), COPY_MODE, None)
 }
 
 /// After a successful apply: the answers file and the secret files it named leave the boot

@@ -135,3 +135,42 @@ fn the_failed_note_is_readable_by_root_only() {
     let mode = std::fs::metadata(&note).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600, "the note quotes the answers file and must not be world-readable");
 }
+
+#[test]
+fn a_link_planted_among_the_copies_is_replaced_not_written_through() {
+    let device = device();
+    device.write("/etc/aziot/config.toml", provisioned_config("bench-01"));
+    device.write(&format!("{BOOT}/edgeprep.toml"), "hostname = \"edge-07\"\n");
+    device.write("/etc/shadow", "root:hash:1:0:99999:7:::\n");
+    std::fs::create_dir_all(device.path("/var/lib/edgeprep/firstboot")).unwrap();
+    symlink("/etc/shadow", device.path("/var/lib/edgeprep/firstboot/answers.toml")).unwrap();
+
+    let (code, output) = run(&device);
+    assert_eq!(
+        device.read("/etc/shadow"),
+        "root:hash:1:0:99999:7:::\n",
+        "written through the link:\n{output}"
+    );
+    assert_eq!(code, 0, "{output}");
+    assert!(device.read("/etc/aziot/config.toml").contains("hostname = \"edge-07\""));
+}
+
+#[test]
+fn a_copy_directory_another_account_owns_is_refused() {
+    let device = device();
+    device.write("/etc/aziot/config.toml", provisioned_config("bench-01"));
+    device.write(&format!("{BOOT}/edgeprep.toml"), answers("registry-password.txt"));
+    device.write(&format!("{BOOT}/registry-password.txt"), "Pa55\n");
+    let dir = device.path("/var/lib/edgeprep/firstboot");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::os::unix::fs::chown(&dir, Some(1000), Some(1000)).unwrap();
+
+    let (code, output) = run(&device);
+    assert_ne!(code, 0, "{output}");
+    assert!(output.contains("uid 1000"), "the refusal does not say who owns it:\n{output}");
+    assert!(
+        !device.read("/etc/aziot/config.toml").contains("hostname = \"edge-01\""),
+        "applied anyway:\n{output}"
+    );
+    assert!(!dir.join("registry-password.txt").exists(), "a secret was copied into it");
+}
