@@ -19,7 +19,9 @@
 //!    the boot file stays, and `<file>.failed` says why (secrets masked).
 //!
 //! Paths in a first-boot answers file are device paths: relative ones are taken from the
-//! answers file's directory, absolute ones from the device's `/` (under `--root`).
+//! answers file's directory, absolute ones from the device's `/` (under `--root`). Only files
+//! below the answers file's directory are copied and removed, and there no symbolic link is
+//! followed (see `open_below`): whoever wrote the card must not reach other files through it.
 
 use std::ffi::OsString;
 use std::io::Write;
