@@ -232,6 +232,17 @@ fn prepare(root: &DeviceRoot, file: &str, secrets: &mut Vec<String>) -> Result<P
             }
             let name = relative.to_string_lossy().replace('/', "_");
             let to = copy_path(&name);
+            // `a/b` and `a_b` (or a file named like the answers' copy) would share one copy,
+            // the later overwriting the earlier: a key read as a password without a word.
+            let clash =
+                files.iter().find(|f: &&BootFile| f.to == to && f.from != shown).map(|f| f.from.clone());
+            if let Some(other) = clash.or_else(|| (name == COPY_NAME).then(|| file.to_string())) {
+                return Err(input_error(format!(
+                    "{file}: [{}] {key} = \"{}\": its copy in {COPY_DIR} would be named {name}, like the copy of {other}; rename the file on the boot partition",
+                    table.join("."),
+                    written.escape_debug()
+                )));
+            }
             let host = root.path(&to);
             files.push(BootFile { from: shown, below: relative.to_path_buf(), to, bytes, secret: *secret });
             host

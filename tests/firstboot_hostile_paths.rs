@@ -174,3 +174,16 @@ fn a_copy_directory_another_account_owns_is_refused() {
     );
     assert!(!dir.join("registry-password.txt").exists(), "a secret was copied into it");
 }
+
+#[test]
+fn files_whose_copies_would_share_a_name_are_refused() {
+    let device = device();
+    device.write("/etc/aziot/config.toml", provisioned_config("bench-01"));
+    // Named like the answers' copy: the password would silently be the answers' first line.
+    device.write(&format!("{BOOT}/edgeprep.toml"), answers("answers.toml"));
+    device.write(&format!("{BOOT}/answers.toml"), "Pa55-word\n");
+    let (code, output) = run(&device);
+    assert_eq!(code, 2, "{output}");
+    assert!(output.contains("rename the file"), "{output}");
+    assert!(!device.read("/etc/aziot/config.toml").contains("hostname = \"edge-01\""), "applied anyway");
+}
