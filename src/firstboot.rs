@@ -14,25 +14,34 @@
 //! 4. applies the copy exactly like `apply --answers COPY --yes --json` (same library code,
 //!    same audit log entry) and prints its JSON (the journal keeps it);
 //! 5. on success removes the answers file and the key and password files it named from the
-//!    boot partition; on failure the apply has restored the device, the copies are removed,
+//!    boot partition, and the copies of the key and password files (installed by then where
+//!    IoT Edge reads them); on failure the apply has restored the device, the copies are removed,
 //!    the boot file stays, and `<file>.failed` says why (secrets masked).
 //!
 //! Paths in a first-boot answers file are device paths: relative ones are taken from the
-//! answers file's directory, absolute ones from the device's `/` (under `--root`).
+//! answers file's directory, absolute ones from the device's `/` (under `--root`). Only files
+//! below the answers file's directory are copied and removed, and there no symbolic link is
+//! followed (see `open_below`): whoever wrote the card must not reach other files through it.
 
+use std::ffi::OsString;
 use std::io::Write;
 use std::path::{Component, Path, PathBuf};
 
 use anyhow::{Context as _, Result};
+use rustix::fd::OwnedFd;
+use rustix::fs::{AtFlags, Mode, OFlags};
+use rustix::io::Errno;
 use toml_edit::{DocumentMut, Item, Value};
 
 use crate::answers::parse_answers;
-use crate::apply::atomic::{create_dir_all_in_root, remove_dir_in_root, remove_in_root, write_in_root};
+use crate::apply::atomic::{
+    create_dir_all_in_root, remove_dir_in_root, remove_in_root, write_in_root_replacing,
+};
 use crate::cli::ApplyArgs;
 use crate::commands::context::Context;
 use crate::error::{EXIT_OK, exit_code_for, input_error};
-use crate::input_file::{MAX_ANSWERS_BYTES, MAX_CERT_BYTES, MAX_SECRET_BYTES};
-use crate::root::DeviceRoot;
+use crate::input_file::{self, MAX_ANSWERS_BYTES, MAX_CERT_BYTES, MAX_SECRET_BYTES};
+use crate::root::{DeviceRoot, Meta};
 use crate::secrets;
 
 /// Where an answers file is looked for, in this order: the boot partition of current
@@ -51,6 +60,8 @@ pub const COPY_DIR_MODE: u32 = 0o700;
 pub const COPY_MODE: u32 = 0o600;
 /// Appended to the answers file's name for the note a failed attempt leaves beside it.
 pub const FAILED_SUFFIX: &str = ".failed";
+/// Mode of the `.failed` note where the file system keeps modes.
+const NOTE_MODE: u32 = 0o600;
 /// Exit code: a `.failed` note from an earlier attempt blocks this one; nothing was done.
 pub const EXIT_BLOCKED: i32 = 4;
 
@@ -85,6 +96,9 @@ const RUNTIME_PATH_KEYS: &[(&[&str], &str)] =
 struct BootFile {
     /// Device path on the boot partition.
     from: String,
+    /// The same path below the answers file's directory (plain names only), by which it is
+    /// read and removed without following a link: see [`open_below`].
+    below: PathBuf,
     /// Device path of the copy in [`COPY_DIR`].
     to: String,
     bytes: Vec<u8>,
@@ -131,11 +145,12 @@ pub fn run(ctx: &Context, out: &mut dyn Write) -> Result<i32> {
     let report_text = String::from_utf8_lossy(&report).into_owned();
     match outcome {
         Ok(EXIT_OK) => {
+            remove_secret_copies(root, &prepared.files);
             remove_from_boot(root, &file, &prepared.files)?;
             let removed: Vec<&str> =
                 prepared.files.iter().filter(|f| f.secret).map(|f| f.from.as_str()).collect();
             eprintln!(
-                "edgeprep firstboot: applied; removed {file}{} from the boot partition (copies in {COPY_DIR})",
+                "edgeprep firstboot: applied; removed {file}{} from the boot partition (the answers' copy is in {COPY_DIR})",
                 removed.iter().map(|f| format!(", {f}")).collect::<String>()
             );
             Ok(EXIT_OK)
@@ -169,7 +184,8 @@ fn err_text(err: &anyhow::Error) -> String {
 /// Read the answers file at the device path `file`, validate it, read the files it names on
 /// its partition, and make the copy's text. `secrets` collects what the note must mask.
 fn prepare(root: &DeviceRoot, file: &str, secrets: &mut Vec<String>) -> Result<Prepared> {
-    let text = read_device(root, file, MAX_ANSWERS_BYTES)?;
+    let (boot_dir, name) = split_boot_path(file);
+    let text = read_boot(root, &boot_dir, Path::new(&name), file, MAX_ANSWERS_BYTES)?;
     let text = String::from_utf8(text)
         .map_err(|_| input_error(format!("the answers file {file}: is not UTF-8 text; save it as UTF-8")))?;
     // The same validation as `apply` (line and column in messages), before anything is copied.
@@ -178,7 +194,6 @@ fn prepare(root: &DeviceRoot, file: &str, secrets: &mut Vec<String>) -> Result<P
     let mut doc = text
         .parse::<DocumentMut>()
         .map_err(|e| input_error(format!("the answers file {file}: not valid TOML ({e})")))?;
-    let boot_dir = Path::new(file).parent().unwrap_or(Path::new("/")).to_path_buf();
 
     for (table, key) in RUNTIME_PATH_KEYS {
         if let Some(value) = string_at(&mut doc, table, key) {
@@ -202,7 +217,7 @@ fn prepare(root: &DeviceRoot, file: &str, secrets: &mut Vec<String>) -> Result<P
         let shown = device.display().to_string();
         let new_path = if let Ok(relative) = device.strip_prefix(&boot_dir) {
             let limit = if *secret { MAX_SECRET_BYTES.max(MAX_CERT_BYTES) } else { MAX_CERT_BYTES };
-            let bytes = read_device(root, &shown, limit).map_err(|e| {
+            let bytes = read_boot(root, &boot_dir, relative, &shown, limit).map_err(|e| {
                 input_error(format!(
                     "{file}: [{}] {key} = \"{}\": {e:#}",
                     table.join("."),
@@ -217,8 +232,19 @@ fn prepare(root: &DeviceRoot, file: &str, secrets: &mut Vec<String>) -> Result<P
             }
             let name = relative.to_string_lossy().replace('/', "_");
             let to = copy_path(&name);
+            // `a/b` and `a_b` (or a file named like the answers' copy) would share one copy,
+            // the later overwriting the earlier: a key read as a password without a word.
+            let clash =
+                files.iter().find(|f: &&BootFile| f.to == to && f.from != shown).map(|f| f.from.clone());
+            if let Some(other) = clash.or_else(|| (name == COPY_NAME).then(|| file.to_string())) {
+                return Err(input_error(format!(
+                    "{file}: [{}] {key} = \"{}\": its copy in {COPY_DIR} would be named {name}, like the copy of {other}; rename the file on the boot partition",
+                    table.join("."),
+                    written.escape_debug()
+                )));
+            }
             let host = root.path(&to);
-            files.push(BootFile { from: shown, to, bytes, secret: *secret });
+            files.push(BootFile { from: shown, below: relative.to_path_buf(), to, bytes, secret: *secret });
             host
         } else {
             root.path(&device)
@@ -262,35 +288,129 @@ fn device_path(base: &Path, written: &str) -> PathBuf {
     out
 }
 
-/// A device file through the root's confinement and `input_file`'s checks; missing is an error.
-fn read_device(root: &DeviceRoot, device_path: &str, limit: u64) -> Result<Vec<u8>> {
-    match root.read(device_path, limit) {
-        Ok(Some((bytes, _))) => Ok(bytes),
-        Ok(None) => Err(input_error(format!("{device_path}: no such file"))),
-        Err(e) => Err(root.read_refusal(device_path, &e)),
+/// The answers file's directory and its name in it.
+fn split_boot_path(file: &str) -> (PathBuf, String) {
+    let path = Path::new(file);
+    let dir = path.parent().unwrap_or(Path::new("/")).to_path_buf();
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    (dir, name)
+}
+
+/// The directory holding `below` (a path below `boot_dir` made of plain names) and the
+/// file's name in it. `boot_dir` itself is resolved inside the root (root owns the
+/// directories above it, and images mount or link their boot partition in different places);
+/// below it, not one symbolic link is followed. The boot partition is written by whoever held
+/// the card (or, for `/etc/edgeprep`, could be an ext4 directory with links in it): a link
+/// there to `/home/alice` or `/etc` would otherwise make firstboot copy that account's file
+/// into the device configuration and then delete it as a "secret file on the boot partition".
+fn open_below(root: &DeviceRoot, boot_dir: &Path, below: &Path) -> std::io::Result<(OwnedFd, OsString)> {
+    let dir_flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let mut names = Vec::new();
+    for component in below.components() {
+        match component {
+            Component::Normal(name) => names.push(name.to_os_string()),
+            _ => return Err(std::io::Error::from(std::io::ErrorKind::InvalidInput)),
+        }
+    }
+    let name = names.pop().ok_or_else(|| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
+    let mut dir = root.open(boot_dir, OFlags::RDONLY | OFlags::DIRECTORY)?;
+    for part in names {
+        dir = rustix::fs::openat(&dir, part.as_os_str(), dir_flags, Mode::empty())?;
+    }
+    Ok((dir, name))
+}
+
+/// Read the file `below` the boot directory (never through a link, see [`open_below`]) with
+/// `input_file`'s checks; `shown` names it in messages. Missing is an error.
+fn read_boot(root: &DeviceRoot, boot_dir: &Path, below: &Path, shown: &str, limit: u64) -> Result<Vec<u8>> {
+    let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let opened = open_below(root, boot_dir, below)
+        .and_then(|(dir, name)| Ok(rustix::fs::openat(&dir, name.as_os_str(), flags, Mode::empty())?));
+    let fd = match opened {
+        Ok(fd) => fd,
+        Err(e) => return Err(boot_refusal(root, shown, &e)),
+    };
+    input_file::read_opened(std::fs::File::from(fd), limit).map_err(|e| root.read_refusal(shown, &e))
+}
+
+/// The input error for a file on the boot partition that could not be opened.
+fn boot_refusal(root: &DeviceRoot, shown: &str, err: &std::io::Error) -> anyhow::Error {
+    match err.raw_os_error().map(Errno::from_raw_os_error) {
+        Some(Errno::NOENT) => input_error(format!("{shown}: no such file")),
+        Some(Errno::LOOP | Errno::NOTDIR) => input_error(format!(
+            "{shown}: is a symbolic link, or is reached through one or through something that is not a directory; \
+             firstboot takes files on the boot partition only as they are, never through a link: put the file itself there"
+        )),
+        _ => root.refusal(shown, err),
+    }
+}
+
+/// Remove the file `below` the boot directory, reached as [`open_below`] does (the name
+/// itself is unlinked, never a link's target). Already gone is fine.
+fn remove_boot(root: &DeviceRoot, boot_dir: &Path, below: &Path, shown: &str) -> Result<()> {
+    let (dir, name) = match open_below(root, boot_dir, below) {
+        Ok(opened) => opened,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(boot_refusal(root, shown, &e)),
+    };
+    match rustix::fs::unlinkat(&dir, name.as_os_str(), AtFlags::empty()) {
+        Ok(()) => {
+            rustix::fs::fsync(&dir).with_context(|| format!("could not flush the directory of {shown}"))
+        }
+        Err(Errno::NOENT) => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("could not remove {shown}")),
     }
 }
 
 /// Write the copies into [`COPY_DIR`] (made 0700 even if it existed), each 0600.
+///
+/// The apply reads the copies as root after they are written, so the directory must be one
+/// only root can change: one another account owns (left by an image, or planted) is refused,
+/// since its owner could swap the answers' copy for their own between write and read. Each
+/// copy replaces whatever is at its name, a symlink included, instead of writing through it:
+/// a link there to `/etc/shadow` would otherwise get the answers written over its target.
 fn install(root: &DeviceRoot, prepared: &Prepared) -> Result<()> {
     let parent = Path::new(COPY_DIR).parent().unwrap_or(Path::new("/"));
     create_dir_all_in_root(root, parent, crate::apply::atomic::PARENT_DIR_MODE)?;
     let (dir, _) = create_dir_all_in_root(root, Path::new(COPY_DIR), COPY_DIR_MODE)?;
+    let owner = Meta::of(&dir).with_context(|| format!("could not inspect {COPY_DIR}"))?.uid;
+    let euid = rustix::process::geteuid().as_raw();
+    if owner != euid {
+        anyhow::bail!(
+            "{COPY_DIR} (under {}) is owned by uid {owner}, not by uid {euid} running edgeprep: its owner could change the copies of the answers and secrets before they are applied. Nothing was copied; remove the directory (edgeprep makes it again) and retry",
+            root.base().display()
+        );
+    }
     rustix::fs::fchmod(&dir, rustix::fs::Mode::from_raw_mode(COPY_DIR_MODE))
         .with_context(|| format!("could not make {COPY_DIR} root-only"))?;
     for file in &prepared.files {
-        write_in_root(root, &file.to, &file.bytes, COPY_MODE, None)?;
+        write_in_root_replacing(root, &file.to, &file.bytes, COPY_MODE, None)?;
     }
-    write_in_root(root, &copy_path(COPY_NAME), prepared.copy_text.as_bytes(), COPY_MODE, None)
+    write_in_root_replacing(root, &copy_path(COPY_NAME), prepared.copy_text.as_bytes(), COPY_MODE, None)
 }
 
 /// After a successful apply: the answers file and the secret files it named leave the boot
 /// partition (certificates are public and stay).
 fn remove_from_boot(root: &DeviceRoot, file: &str, files: &[BootFile]) -> Result<()> {
+    let (boot_dir, name) = split_boot_path(file);
     for boot_file in files.iter().filter(|f| f.secret) {
-        remove_in_root(root, &boot_file.from)?;
+        remove_boot(root, &boot_dir, &boot_file.below, &boot_file.from)?;
     }
-    remove_in_root(root, file)
+    remove_boot(root, &boot_dir, Path::new(&name), file)
+}
+
+/// After a successful apply the key and password have been installed where IoT Edge reads
+/// them (the Edge CA key under /var/aziot/secrets, the registry password in config.toml), so
+/// their copies are only stale duplicates of secrets that would outlive a later rotation or
+/// decommissioning: they go. The answers' copy and the certificates' stay as the record of
+/// what first boot applied. A copy that cannot be removed is reported, not fatal: the apply
+/// itself succeeded.
+fn remove_secret_copies(root: &DeviceRoot, files: &[BootFile]) {
+    for copy in files.iter().filter(|f| f.secret) {
+        if let Err(e) = remove_in_root(root, &copy.to) {
+            eprintln!("edgeprep firstboot: could not remove the copy {} (remove it by hand): {e:#}", copy.to);
+        }
+    }
 }
 
 /// A failed attempt: remove the copies (the device is as it was), leave the answers file, and
@@ -327,13 +447,17 @@ fn failed(
 
 /// Write the `.failed` note beside the answers file. Not through the atomic writer: that sets
 /// the mode with fchmod, which vfat (the boot partition) refuses with EPERM for a mode its
-/// mount options cannot show. The note is new text about a failure, not device data, so a
-/// plain create-or-truncate (never through a final symlink) and fsync is enough.
+/// mount options cannot show. The note is new text about a failure, not device data, so an
+/// exclusive create and fsync is enough: [`run`] only gets here when no note existed, so
+/// whatever is at the name now (a link, or a hard link to another file on an ext4 boot
+/// directory) was planted meanwhile and is refused rather than written through or truncated.
+/// Created 0600 (vfat ignores it; elsewhere it counts): the note quotes the answers and the
+/// apply's messages, masked, but masking is a safety net, not a reason to show it to all.
 fn write_note(root: &DeviceRoot, note: &str, body: &[u8]) -> Result<()> {
-    use rustix::fs::{Mode, OFlags};
-    let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-    let fd =
-        root.open_with_mode(note, flags, Mode::from_raw_mode(0o644)).map_err(|e| root.failure(note, &e))?;
+    let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let fd = root
+        .open_with_mode(note, flags, Mode::from_raw_mode(NOTE_MODE))
+        .map_err(|e| root.failure(note, &e))?;
     let mut file = std::fs::File::from(fd);
     file.write_all(body)?;
     file.sync_all()?;
@@ -352,6 +476,24 @@ mod tests {
         assert_eq!(device_path(base, "../../etc/k.pem"), PathBuf::from("/etc/k.pem"));
         assert_eq!(device_path(base, "/var/aziot/k.pem"), PathBuf::from("/var/aziot/k.pem"));
         assert_eq!(device_path(base, "../../../../k"), PathBuf::from("/k"));
+    }
+
+    #[test]
+    fn the_note_is_never_written_through_a_file_planted_at_its_name() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("boot/firmware")).unwrap();
+        std::fs::create_dir_all(dir.path().join("etc")).unwrap();
+        let victim = dir.path().join("etc/shadow");
+        std::fs::write(&victim, "root:hash\n").unwrap();
+        let note = "/boot/firmware/edgeprep.toml.failed";
+        std::fs::hard_link(&victim, dir.path().join(note.trim_start_matches('/'))).unwrap();
+        let root = DeviceRoot::new(dir.path());
+        assert!(write_note(&root, note, b"failure text\n").is_err());
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "root:hash\n");
+
+        let fresh = "/boot/firmware/other.toml.failed";
+        write_note(&root, fresh, b"failure text\n").unwrap();
+        assert_eq!(std::fs::read_to_string(root.path(fresh)).unwrap(), "failure text\n");
     }
 
     #[test]
